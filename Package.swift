@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "resnet",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "ResNet", targets: ["ResNet"]),
+    .executable(name: "resnet", targets: ["resnet"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // ISA-specific SGEMM micro-kernels with runtime dispatch (C: per-function target attributes).
+    .target(name: "CKernels"),
+    // Hot loops: tensors, aligned buffers, GEMM, im2col/col2im, the thread pool.
+    .target(name: "ResNetKernels", dependencies: ["CKernels"]),
+    // The public library.
+    .target(name: "ResNet", dependencies: ["ResNetKernels"]),
+    // The command-line tool.
+    .executableTarget(
+      name: "resnet",
+      dependencies: [
+        "ResNet",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "ResNetKernelsTests", dependencies: ["ResNetKernels", "CKernels"]),
+    .testTarget(name: "resnetCLITests", dependencies: ["resnet"]),
+  ]
+)

@@ -1,0 +1,48 @@
+// CKernels: the ISA-specific SGEMM micro-kernels and the few CPU helpers Swift cannot express.
+// Everything else (blocking, packing, threading) lives in the Swift target ResNetKernels.
+#ifndef RESNET_CKERNELS_H
+#define RESNET_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// A micro-kernel computes one m x n tile of C (m and the vector count fixed by the variant):
+///   C[0:m, 0:n] = alpha * A[0:m, 0:kc] * B[0:kc, 0:nr] (first n columns) + beta * C[0:m, 0:n]
+/// with alpha = alpha_beta[0], beta = alpha_beta[1] (passed through memory so that they hold no
+/// register during the loop).
+/// A[r][k] is read at a[r * a_rs + k * a_cs] (in place or packed); B is a packed panel of kc rows of
+/// `nr` contiguous floats (zero-padded past n); C is row-major with row stride ldc. With beta == 0,
+/// C is never read (it may hold NaN).
+typedef void (*rn_sgemm_ukernel_fn)(ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                                    const float *b, float *c, ptrdiff_t ldc,
+                                    const float *alpha_beta, ptrdiff_t n);
+
+/// What a kernel family computes per call: at most mr rows and nr = vectors * width columns.
+typedef struct {
+  const char *name;  // "avx512", "avx2", "portable"
+  int32_t mr;        // rows of the largest tile
+  int32_t width;     // floats per SIMD vector
+  int32_t vectors;   // SIMD vectors per tile row (nr = vectors * width)
+} rn_sgemm_family_info;
+
+/// Number of kernel families compiled in (supported by this CPU or not), best first.
+int32_t rn_sgemm_family_count(void);
+/// Whether this CPU (and OS) can run family `family`.
+int32_t rn_sgemm_family_supported(int32_t family);
+/// The tile shape and name of family `family`.
+rn_sgemm_family_info rn_sgemm_family(int32_t family);
+/// The variant of family `family` for `m` rows (1...mr) and `vectors` SIMD vectors (1...vectors).
+rn_sgemm_ukernel_fn rn_sgemm_ukernel(int32_t family, int32_t m, int32_t vectors);
+
+/// A spin-wait hint (x86 `pause`, arm64 `yield`).
+void rn_cpu_relax(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,120 @@
+// The SGEMM micro-kernel, written once and instantiated per ISA by the sgemm_*.c files, which define:
+//   RN_PREFIX  name prefix (avx512, avx2, portable)
+//   RN_TARGET  function attribute selecting the ISA (may be empty)
+//   RN_W       floats per vector;  RN_MR  rows of the largest tile (<= 8);  RN_NV  vectors per row (1 or 2)
+//   RN_FMA(a, b, c)  a * b + c on vectors, fused where the ISA has it
+// For each (m, nv) with 1 <= m <= RN_MR and 1 <= nv <= RN_NV it defines a kernel with that tile,
+// and the table rn_<prefix>_table[RN_MR][RN_NV] of them. The m and nv are compile-time constants in
+// each variant, so the accumulators live in registers and edge tiles do only the work they need.
+
+#define RN_CAT_(a, b) a##b
+#define RN_CAT(a, b) RN_CAT_(a, b)
+#define RN_NAME(s) RN_CAT(RN_CAT(rn_, RN_PREFIX), s)
+#define RN_KNAME(M, V) RN_CAT(RN_NAME(_k), RN_CAT(M, RN_CAT(x, V)))
+#define RN_NR (RN_W * RN_NV)
+
+typedef float RN_NAME(_vec) __attribute__((ext_vector_type(RN_W), aligned(4)));
+#define RN_VEC RN_NAME(_vec)
+
+static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
+    const int m, const int nv, ptrdiff_t kc, const float *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+    const float *restrict b, float *restrict c, ptrdiff_t ldc, const float *restrict alpha_beta,
+    ptrdiff_t n) {
+  RN_VEC acc[RN_MR][RN_NV];  // m x nv live accumulators: the m x (nv * RN_W) tile of C
+  for (int r = 0; r < m; r++)
+    for (int v = 0; v < nv; v++) acc[r][v] = (RN_VEC)0.0f;
+
+  for (ptrdiff_t k = 0; k < kc; k++) {
+    RN_VEC bv[RN_NV];  // row k of the packed B panel
+    for (int v = 0; v < nv; v++) bv[v] = *(const RN_VEC *)(b + v * RN_W);
+    for (int r = 0; r < m; r++) {
+      const RN_VEC ar = (RN_VEC)a[r * a_rs];
+      for (int v = 0; v < nv; v++) acc[r][v] = RN_FMA(ar, bv[v], acc[r][v]);
+    }
+    a += a_cs;
+    b += RN_NR;
+  }
+
+  // The store does the same vector arithmetic for full and partial tiles, so an element's value
+  // does not depend on where tile boundaries fall. (alpha and beta come through memory, read only
+  // here, so they take no register during the loop.)
+  const float alpha = alpha_beta[0], beta = alpha_beta[1];
+  const RN_VEC va = (RN_VEC)alpha, vb = (RN_VEC)beta;
+  if (n == nv * RN_W) {
+    for (int r = 0; r < m; r++) {
+      float *row = c + r * ldc;
+      for (int v = 0; v < nv; v++) {
+        RN_VEC out = va * acc[r][v];
+        if (beta != 0.0f) out = out + vb * *(const RN_VEC *)(row + v * RN_W);
+        *(RN_VEC *)(row + v * RN_W) = out;
+      }
+    }
+  } else {
+    float tile[RN_NR] __attribute__((aligned(64)));  // one row of C, n valid floats
+    for (int r = 0; r < m; r++) {
+      float *row = c + r * ldc;
+      if (beta != 0.0f)
+        for (ptrdiff_t j = 0; j < n; j++) tile[j] = row[j];
+      for (int v = 0; v < nv; v++) {
+        RN_VEC out = va * acc[r][v];
+        if (beta != 0.0f) out = out + vb * *(const RN_VEC *)(tile + v * RN_W);
+        *(RN_VEC *)(tile + v * RN_W) = out;
+      }
+      for (ptrdiff_t j = 0; j < n; j++) row[j] = tile[j];
+    }
+  }
+}
+
+#define RN_ARGS                                                                                  \
+  ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, float *c, ptrdiff_t ldc, \
+      const float *alpha_beta, ptrdiff_t n
+#define RN_DEF(M, V)                                                      \
+  static RN_TARGET void RN_KNAME(M, V)(RN_ARGS) {                         \
+    RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, c, ldc, alpha_beta, n); \
+  }
+
+#if RN_NV == 1
+#define RN_ROW(M) RN_DEF(M, 1)
+#define RN_ENTRY(M) {RN_KNAME(M, 1)}
+#elif RN_NV == 2
+#define RN_ROW(M) RN_DEF(M, 1) RN_DEF(M, 2)
+#define RN_ENTRY(M) {RN_KNAME(M, 1), RN_KNAME(M, 2)}
+#else
+#error "RN_NV must be 1 or 2"
+#endif
+
+RN_ROW(1)
+RN_ROW(2)
+RN_ROW(3)
+RN_ROW(4)
+#if RN_MR >= 5
+RN_ROW(5)
+#endif
+#if RN_MR >= 6
+RN_ROW(6)
+#endif
+#if RN_MR >= 7
+RN_ROW(7)
+#endif
+#if RN_MR >= 8
+RN_ROW(8)
+#endif
+#if RN_MR > 8 || RN_MR < 4
+#error "RN_MR must be 4...8"
+#endif
+
+const rn_sgemm_ukernel_fn RN_NAME(_table)[RN_MR][RN_NV] = {
+    RN_ENTRY(1), RN_ENTRY(2), RN_ENTRY(3), RN_ENTRY(4),
+#if RN_MR >= 5
+    RN_ENTRY(5),
+#endif
+#if RN_MR >= 6
+    RN_ENTRY(6),
+#endif
+#if RN_MR >= 7
+    RN_ENTRY(7),
+#endif
+#if RN_MR >= 8
+    RN_ENTRY(8),
+#endif
+};

@@ -1,0 +1,25 @@
+/// The GEMM's cache blocking, in one place.
+///
+/// Loop nest (Goto/BLIS, with the register tile's A panel kept in L1 across the column loop):
+/// for each block of `nc` columns, for each slice of `kc` depth, pack B[kc × nc] (sized for L2);
+/// then for each panel of `mr` rows of A (read in place, or packed to mr × kc), run the micro-kernel
+/// over the block's `nr`-column panels.
+public enum GEMMBlocking {
+  /// Depth of one pass of the micro-kernel (rows of a packed B panel).
+  public static let kc = 384
+  /// Bytes of L2 the packed B block (kc × nc floats) may take; sets nc.
+  public static let packedBBytes = 512 * 1024
+  /// The least work (multiply-adds) worth handing to another thread: below it, waking a worker
+  /// costs more than it saves.
+  public static let minimumMultiplyAddsPerThread = 1 << 16
+  /// Columns per packed B block for depth `kc` and panels of `nr` columns: a multiple of `nr`.
+  public static func nc(depth kc: Int, nr: Int) -> Int {
+    let fit = packedBBytes / (max(kc, 1) * MemoryLayout<Float>.stride)
+    return max(nr, fit / nr * nr)
+  }
+  /// Whether reading A in place with row stride `lda` would put a tile's rows in the same L1 sets
+  /// (a stride of a multiple of 4 KiB); such A panels are packed instead.
+  public static func aliases(lda: Int) -> Bool {
+    (lda * MemoryLayout<Float>.stride) % 4096 == 0
+  }
+}

@@ -1,0 +1,80 @@
+import CKernels
+
+/// A family of SGEMM micro-kernels for one instruction set (AVX-512, AVX2 + FMA, or portable).
+///
+/// ``best`` is chosen at run time from what the CPU supports; the environment variable
+/// `RESNET_GEMM_KERNEL` (a family name) overrides it.
+public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
+  /// The family's name: "avx512", "avx2" or "portable".
+  public let name: String
+  /// Rows of the largest register tile.
+  public let mr: Int
+  /// Floats per SIMD vector.
+  public let width: Int
+  /// SIMD vectors per tile row.
+  public let vectors: Int
+  /// Whether this CPU can run the family.
+  public let isSupported: Bool
+  /// Columns of the largest register tile.
+  public var nr: Int { width * vectors }
+  /// The family's index in the C dispatch table.
+  let family: Int32
+  /// Variants by tile: `variants[(m - 1) * vectors + (v - 1)]` computes m rows by v vectors.
+  let variants: [rn_sgemm_ukernel_fn]
+
+  init(family: Int32) {
+    let info = rn_sgemm_family(family)
+    self.family = family
+    self.name = String(cString: info.name)
+    self.mr = Int(info.mr)
+    self.width = Int(info.width)
+    self.vectors = Int(info.vectors)
+    self.isSupported = rn_sgemm_family_supported(family) != 0
+    var variants: [rn_sgemm_ukernel_fn] = []
+    for m in 1...Int(info.mr) {
+      for v in 1...Int(info.vectors) {
+        guard let fn = rn_sgemm_ukernel(family, Int32(m), Int32(v)) else {
+          preconditionFailure("CKernels has no \(m)x\(v) variant for family \(family)")
+        }
+        variants.append(fn)
+      }
+    }
+    self.variants = variants
+  }
+
+  /// Every family compiled into this build, best first, supported by this CPU or not.
+  public static let all: [GEMMKernel] = (0..<rn_sgemm_family_count()).map(GEMMKernel.init(family:))
+
+  /// The families this CPU can run, best first.
+  public static var supported: [GEMMKernel] { all.filter(\.isSupported) }
+
+  /// The family used by default: `RESNET_GEMM_KERNEL` if it names a supported family, otherwise the
+  /// best one this CPU supports.
+  public static let best: GEMMKernel = {
+    if let forced = getenvString("RESNET_GEMM_KERNEL"), let kernel = named(forced) { return kernel }
+    return supported[0]  // "portable" is always supported
+  }()
+
+  /// The supported family named `name`, if any.
+  public static func named(_ name: String) -> GEMMKernel? {
+    supported.first { $0.name == name.lowercased() }
+  }
+
+  public var description: String { "\(name) (\(mr)x\(nr))" }
+
+  public static func == (lhs: GEMMKernel, rhs: GEMMKernel) -> Bool { lhs.family == rhs.family }
+  public func hash(into hasher: inout Hasher) { hasher.combine(family) }
+}
+
+private func getenvString(_ name: String) -> String? {
+  guard let value = getenv(name) else { return nil }
+  return String(cString: value)
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif

@@ -1,0 +1,127 @@
+import CKernels
+import Foundation
+import Synchronization
+
+/// A persistent pool of worker threads that run one parallel job at a time.
+///
+/// Workers spin briefly after each job (waking a parked thread costs microseconds, as much as a
+/// small GEMM), then park on a condition variable. The calling thread takes part as participant 0,
+/// so a pool of `threadCount` threads has `threadCount - 1` workers.
+///
+/// The pool runs one job at a time. A job started while another is running — from another thread,
+/// or from inside a job — runs on the calling thread alone, participant by participant, so nothing
+/// deadlocks and the results (which never depend on who computes what) stay the same.
+public final class ThreadPool: @unchecked Sendable {
+  /// The process-wide pool, sized to the machine's active cores.
+  public static let shared = ThreadPool(threadCount: ProcessInfo.processInfo.activeProcessorCount)
+
+  /// The number of threads a job can use, the calling thread included.
+  public let threadCount: Int
+
+  /// `job number << 16 | participant count`, bumped once per job; workers wait for it to change and
+  /// read both halves from one load, so a late worker never pairs one job's number with another's count.
+  private let generation = Atomic<Int>(0)
+  /// Workers still running the current job.
+  private let remaining = Atomic<Int>(0)
+  /// Workers parked (or about to park) on `condition`.
+  private let sleepers = Atomic<Int>(0)
+  /// Whether a job is running.
+  private let busy = Atomic<Bool>(false)
+  private let condition = NSCondition()
+  /// The current job; written before `generation` is bumped, read only by its participants.
+  private var job: ((Int) -> Void)?
+
+  /// Pause instructions a worker spins through before it parks (roughly 0.3–1 ms).
+  private static let spinLimit = 10_000
+
+  /// Creates a pool of `threadCount` threads (at least 1), starting `threadCount - 1` workers.
+  /// The workers live as long as the process.
+  public init(threadCount: Int) {
+    self.threadCount = min(max(1, threadCount), 0xFFFF)
+    for index in 1..<self.threadCount {
+      let thread = Thread { [self] in self.workerLoop(index: index) }
+      thread.name = "resnet-worker-\(index)"
+      thread.start()
+    }
+  }
+
+  /// Runs `body(p)` for every participant `p` in `0..<participants` (at most ``threadCount``), in
+  /// parallel, and returns when all have finished. `body` must not depend on which thread runs it.
+  public func run(participants requested: Int, _ body: (Int) -> Void) {
+    let count = min(max(requested, 0), threadCount)
+    if count == 0 { return }
+    if count == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+      for p in 0..<count { body(p) }
+      return
+    }
+    withoutActuallyEscaping(body) { escapable in
+      job = escapable
+      remaining.store(count - 1, ordering: .sequentiallyConsistent)
+      let next = ((generation.load(ordering: .relaxed) >> 16) + 1) << 16 | count
+      generation.store(next, ordering: .sequentiallyConsistent)
+      if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
+      }
+      escapable(0)
+      var spins = 0
+      while remaining.load(ordering: .acquiring) != 0 {
+        spins += 1
+        if spins < 100_000 { rn_cpu_relax() } else { sched_yield() }
+      }
+      job = nil
+    }
+    busy.store(false, ordering: .releasing)
+  }
+
+  /// Runs the current job; its reference to the closure ends before the caller reports completion.
+  @inline(never)
+  private func runJob(_ index: Int) {
+    job?(index)
+  }
+
+  private func workerLoop(index: Int) {
+    var seen = 0
+    while true {
+      var spins = 0
+      var current = generation.load(ordering: .acquiring)
+      while current == seen {
+        if spins < Self.spinLimit {
+          rn_cpu_relax()
+          spins += 1
+        } else {
+          condition.lock()
+          sleepers.add(1, ordering: .sequentiallyConsistent)
+          while generation.load(ordering: .sequentiallyConsistent) == seen { condition.wait() }
+          sleepers.subtract(1, ordering: .sequentiallyConsistent)
+          condition.unlock()
+        }
+        current = generation.load(ordering: .acquiring)
+      }
+      seen = current
+      if index < current & 0xFFFF {
+        runJob(index)
+        remaining.subtract(1, ordering: .releasing)
+      }
+    }
+  }
+}
+
+/// A free list of scratch buffers, so concurrent or nested users of a kernel each get their own
+/// workspace without allocating on every call.
+final class ScratchPool: Sendable {
+  private let free = Mutex<[ScratchBuffer]>([])
+
+  /// Takes a buffer holding at least `count` floats (reusing a free one when there is one).
+  func take(_ count: Int) -> ScratchBuffer {
+    let buffer = free.withLock { $0.popLast() } ?? ScratchBuffer()
+    buffer.reserve(count)
+    return buffer
+  }
+
+  /// Returns a buffer to the free list.
+  func give(_ buffer: ScratchBuffer) {
+    free.withLock { $0.append(buffer) }
+  }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `resnet bench …`: performance figures as JSON lines, for side-by-side runs with ../shared/bench.
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Measure the engine's speed; prints one JSON object per line on stdout.",
+    subcommands: [BenchGEMMCommand.self]
+  )
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `resnet` command-line tool.
+@main
+struct ResNetCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resnet",
+    abstract: "Train and run convolutional ResNet image classifiers on the CPU.",
+    subcommands: [BenchCommand.self]
+  )
+}

@@ -1,0 +1,21 @@
+import ResNetKernels
+
+/// A matrix of `rows` × `columns` (row stride `ld`) filled with seeded normal values; padding
+/// between rows holds NaN, so a kernel reading outside the matrix shows up in the result.
+func randomMatrix(rows: Int, columns: Int, ld: Int, seed: UInt64) -> [Float] {
+  var g = SeededGenerator(seed: seed)
+  var values = [Float](repeating: .nan, count: max(1, (rows - 1) * ld + columns))
+  for i in 0..<rows {
+    for j in 0..<columns { values[i * ld + j] = g.nextNormal() }
+  }
+  return values
+}
+
+/// Whether two float arrays are identical bit for bit (NaN payloads included).
+func bitwiseEqual(_ x: [Float], _ y: [Float]) -> Bool {
+  x.count == y.count && zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern }
+}
+
+/// A second pool with more threads than this machine has cores, so that work splits differ from
+/// the shared pool's.
+let oversubscribedPool = ThreadPool(threadCount: 5)

@@ -1,0 +1,51 @@
+import Foundation
+
+/// The result of running the built `resnet` binary.
+struct CLIResult {
+  var status: Int32
+  var stdout: String
+  var stderr: String
+}
+
+/// The `resnet` executable built beside the test bundle.
+func resnetBinary() throws -> URL {
+  let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+    .map { $0.appendingPathComponent("resnet") }
+  guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+    throw CLITestError.binaryNotFound(candidates.map(\.path))
+  }
+  return found
+}
+
+enum CLITestError: Error {
+  case binaryNotFound([String])
+}
+
+/// Runs `resnet` with `arguments`, no stdin, and returns its exit status and output.
+func runResNet(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
+  let process = Process()
+  process.executableURL = try resnetBinary()
+  process.arguments = arguments
+  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+  // Output goes to temporary files, so neither stream can fill up and block the child.
+  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("resnet-cli-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: directory) }
+  let outURL = directory.appendingPathComponent("stdout")
+  let errURL = directory.appendingPathComponent("stderr")
+  FileManager.default.createFile(atPath: outURL.path, contents: nil)
+  FileManager.default.createFile(atPath: errURL.path, contents: nil)
+  let out = try FileHandle(forWritingTo: outURL)
+  let err = try FileHandle(forWritingTo: errURL)
+  process.standardOutput = out
+  process.standardError = err
+  process.standardInput = FileHandle.nullDevice
+  try process.run()
+  process.waitUntilExit()
+  try out.close()
+  try err.close()
+  return CLIResult(
+    status: process.terminationStatus,
+    stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+    stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+}
