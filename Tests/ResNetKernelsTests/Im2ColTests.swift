@@ -1,0 +1,157 @@
+import ResNetKernels
+import Testing
+
+/// Geometries with every kind of edge: 1×1, even and odd kernels, strides 1–3, asymmetric padding,
+/// dilation, non-square inputs, outputs of one pixel.
+let convGeometries: [ConvGeometry] = [
+  ConvGeometry(channels: 3, height: 8, width: 8, kernel: 3, stride: 1, padding: 1)!,
+  ConvGeometry(channels: 2, height: 7, width: 9, kernel: 3, stride: 2, padding: 1)!,
+  ConvGeometry(channels: 4, height: 6, width: 5, kernel: 1, stride: 1, padding: 0)!,
+  ConvGeometry(channels: 5, height: 9, width: 7, kernel: 1, stride: 2, padding: 0)!,
+  ConvGeometry(channels: 1, height: 11, width: 13, kernel: 7, stride: 2, padding: 3)!,
+  ConvGeometry(channels: 2, height: 10, width: 6, kernel: 5, stride: 3, padding: 2)!,
+  ConvGeometry(channels: 3, height: 9, width: 9, kernel: 3, stride: 1, padding: 2, dilation: 2)!,
+  ConvGeometry(channels: 2, height: 5, width: 8, kernel: (2, 3), stride: (1, 2), padding: (1, 0))!,
+  ConvGeometry(channels: 3, height: 3, width: 3, kernel: 3, stride: 1, padding: 0)!,
+  ConvGeometry(channels: 1, height: 1, width: 1, kernel: 1, stride: 1, padding: 0)!,
+  ConvGeometry(channels: 2, height: 4, width: 4, kernel: 4, stride: 4, padding: 2)!,
+]
+
+/// The input value im2col must put at column-matrix row `row`, column `column` (or 0 for padding).
+func im2colEntry(_ x: [Float], _ g: ConvGeometry, row: Int, column: Int) -> Float {
+  let taps = g.kernelHeight * g.kernelWidth
+  let (c, i, j) = (row / taps, row % taps / g.kernelWidth, row % g.kernelWidth)
+  let (b, p) = (column / g.outputPixels, column % g.outputPixels)
+  let ih = p / g.outputWidth * g.strideHeight - g.padHeight + i * g.dilationHeight
+  let iw = p % g.outputWidth * g.strideWidth - g.padWidth + j * g.dilationWidth
+  guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { return 0 }
+  return x[((b * g.channels + c) * g.height + ih) * g.width + iw]
+}
+
+/// The convolution computed directly from its definition, in Float64.
+func directConvolution(
+  _ x: [Float], _ g: ConvGeometry, batch: Int, weight: [Float], outputChannels: Int, bias: [Float]?
+) -> [Double] {
+  var y = [Double](repeating: 0, count: batch * outputChannels * g.outputPixels)
+  for b in 0..<batch {
+    for o in 0..<outputChannels {
+      for oh in 0..<g.outputHeight {
+        for ow in 0..<g.outputWidth {
+          var sum = Double(bias?[o] ?? 0)
+          for c in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+              for j in 0..<g.kernelWidth {
+                let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
+                let iw = ow * g.strideWidth - g.padWidth + j * g.dilationWidth
+                guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { continue }
+                let w = weight[((o * g.channels + c) * g.kernelHeight + i) * g.kernelWidth + j]
+                sum += Double(w) * Double(x[((b * g.channels + c) * g.height + ih) * g.width + iw])
+              }
+            }
+          }
+          y[((b * outputChannels + o) * g.outputHeight + oh) * g.outputWidth + ow] = sum
+        }
+      }
+    }
+  }
+  return y
+}
+
+@Suite("im2col, col2im and convolution")
+struct Im2ColTests {
+  @Test("im2col puts every input value where the definition says", arguments: convGeometries)
+  func im2colValues(g: ConvGeometry) {
+    for batch in [1, 3] {
+      let x = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 5)
+      let ldc = batch * g.outputPixels + 3  // a padded row stride; padding must stay NaN
+      var col = [Float](repeating: .nan, count: g.columnRows * ldc)
+      im2col(x, geometry: g, batch: batch, into: &col, ldc: ldc)
+      var wrong = 0
+      for row in 0..<g.columnRows {
+        for column in 0..<ldc {
+          let got = col[row * ldc + column]
+          if column >= batch * g.outputPixels {
+            if !got.isNaN { wrong += 1 }
+          } else if got.bitPattern != im2colEntry(x, g, row: row, column: column).bitPattern {
+            wrong += 1
+          }
+        }
+      }
+      #expect(wrong == 0, "\(g) batch \(batch): \(wrong) wrong entries")
+    }
+  }
+
+  @Test("col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)>", arguments: convGeometries)
+  func adjointness(g: ConvGeometry) {
+    for batch in [1, 2] {
+      let n = batch * g.outputPixels
+      let x = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 6)
+      let y = randomMatrix(rows: g.columnRows, columns: n, ld: n, seed: 7)
+      var col = [Float](repeating: .nan, count: g.columnRows * n)
+      im2col(x, geometry: g, batch: batch, into: &col)
+      var back = [Float](repeating: .nan, count: x.count)
+      col2im(y, geometry: g, batch: batch, into: &back)
+      let left = zip(col, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+      let right = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+      let scale = zip(col, y).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) } + 1e-12
+      #expect(abs(left - right) <= 1e-5 * scale, "\(g) batch \(batch): \(left) vs \(right)")
+      #expect(!back.contains { $0.isNaN })
+    }
+  }
+
+  @Test("col2im accumulates when asked, and its result does not depend on the thread count")
+  func col2imAccumulateAndThreads() {
+    let g = ConvGeometry(channels: 7, height: 12, width: 10, kernel: 3, stride: 1, padding: 1)!
+    let batch = 4
+    let n = batch * g.outputPixels
+    let y = randomMatrix(rows: g.columnRows, columns: n, ld: n, seed: 8)
+    var once = [Float](repeating: .nan, count: batch * g.inputCount)
+    col2im(y, geometry: g, batch: batch, into: &once, threads: 1)
+    for threads in [2, 3, 5] {
+      var again = [Float](repeating: .nan, count: once.count)
+      col2im(y, geometry: g, batch: batch, into: &again, threads: threads, pool: oversubscribedPool)
+      #expect(bitwiseEqual(once, again), "\(threads) threads differ")
+    }
+    let base = randomMatrix(rows: 1, columns: once.count, ld: once.count, seed: 12)
+    var sum = base
+    col2im(y, geometry: g, batch: batch, into: &sum, accumulate: true)
+    // Each entry is base + the same 9 (at most) terms once holds, summed in another association.
+    let worst = (0..<sum.count).map { abs(sum[$0] - (base[$0] + once[$0])) / (abs(base[$0]) + abs(once[$0]) + 1) }
+      .max()!
+    #expect(worst < 1e-5, "accumulate: relative error \(worst)")
+    #expect(zip(base, sum).filter { $0 != $1 }.count > sum.count / 2)
+  }
+
+  @Test("convolution through im2col + GEMM matches the direct loop", arguments: convGeometries)
+  func convolutionMatchesDirect(g: ConvGeometry) {
+    for (batch, outputChannels, withBias) in [(1, 1, false), (3, 5, true), (2, 17, false)] {
+      let x = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 9)
+      let w = randomMatrix(rows: outputChannels, columns: g.columnRows, ld: g.columnRows, seed: 10)
+      let bias = withBias ? randomMatrix(rows: 1, columns: outputChannels, ld: outputChannels, seed: 11) : nil
+      var y = [Float](repeating: .nan, count: batch * outputChannels * g.outputPixels)
+      let workspace = ScratchBuffer()
+      x.withUnsafeBufferPointer { xp in
+        w.withUnsafeBufferPointer { wp in
+          y.withUnsafeMutableBufferPointer { yp in
+            let bp = bias?.withUnsafeBufferPointer { $0.baseAddress! }
+            convolutionForward(
+              input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
+              outputChannels: outputChannels, bias: bias == nil ? nil : bp, output: yp.baseAddress!,
+              workspace: workspace)
+          }
+        }
+      }
+      let expected = directConvolution(x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias)
+      let tolerance = 2e-6 * Double(g.columnRows + 1)
+      let worst = zip(y, expected).map { abs(Double($0) - $1) }.max() ?? 0
+      #expect(worst <= tolerance, "\(g) batch \(batch) O \(outputChannels): max error \(worst)")
+    }
+  }
+
+  @Test("the 1x1 stride-1 path is taken only for pointwise geometries")
+  func pointwise() {
+    #expect(ConvGeometry(channels: 4, height: 5, width: 5, kernel: 1)!.isPointwise)
+    #expect(!ConvGeometry(channels: 4, height: 5, width: 5, kernel: 1, stride: 2)!.isPointwise)
+    #expect(!ConvGeometry(channels: 4, height: 5, width: 5, kernel: 3, padding: 1)!.isPointwise)
+  }
+}
