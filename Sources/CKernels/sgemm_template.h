@@ -18,8 +18,8 @@ typedef float RN_NAME(_vec) __attribute__((ext_vector_type(RN_W), aligned(4)));
 
 static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
     const int m, const int nv, ptrdiff_t kc, const float *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-    const float *restrict b, float *restrict c, ptrdiff_t ldc, const float *restrict alpha_beta,
-    ptrdiff_t n) {
+    const float *restrict b, ptrdiff_t b_rs, float *restrict c, ptrdiff_t ldc,
+    const float *restrict alpha_beta, ptrdiff_t n, const float *b_prefetch) {
   RN_VEC acc[RN_MR][RN_NV];  // m x nv live accumulators: the m x (nv * RN_W) tile of C
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_VEC)0.0f;
@@ -31,8 +31,11 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
       const RN_VEC ar = (RN_VEC)a[r * a_rs];
       for (int v = 0; v < nv; v++) acc[r][v] = RN_FMA(ar, bv[v], acc[r][v]);
     }
+    __builtin_prefetch(b_prefetch, 0, 3);
+    __builtin_prefetch(b_prefetch + RN_NR - 1, 0, 3);
     a += a_cs;
-    b += RN_NR;
+    b += b_rs;
+    b_prefetch += b_rs;
   }
 
   // The store does the same vector arithmetic for full and partial tiles, so an element's value
@@ -66,11 +69,11 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
 }
 
 #define RN_ARGS                                                                                  \
-  ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, float *c, ptrdiff_t ldc, \
-      const float *alpha_beta, ptrdiff_t n
+  ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs, \
+      float *c, ptrdiff_t ldc, const float *alpha_beta, ptrdiff_t n, const float *b_prefetch
 #define RN_DEF(M, V)                                                      \
   static RN_TARGET void RN_KNAME(M, V)(RN_ARGS) {                         \
-    RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, c, ldc, alpha_beta, n); \
+    RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, b_rs, c, ldc, alpha_beta, n, b_prefetch); \
   }
 
 #if RN_NV == 1

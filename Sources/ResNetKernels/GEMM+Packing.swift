@@ -3,35 +3,63 @@ extension GEMMProblem {
   /// `packed[p * kcur * nr + kk * nr + j] = op(B)[depth.lowerBound + kk][columns.lowerBound + p * nr + j]`,
   /// zero past the last column.
   func packB(into packed: UnsafeMutablePointer<Float>, depth: Range<Int>, columns: Range<Int>) {
+    switch transB {
+    case .none: packRowsOfB(into: packed, depth: depth, columns: columns)
+    case .transposed: packColumnsOfB(into: packed, depth: depth, columns: columns)
+    }
+  }
+
+  /// Packs B stored n × k: each panel column is a contiguous run of B.
+  private func packColumnsOfB(into packed: UnsafeMutablePointer<Float>, depth: Range<Int>, columns: Range<Int>) {
     let nr = kernel.nr
     let kcur = depth.count
     var panel = packed
     var j0 = columns.lowerBound
     while j0 < columns.upperBound {
       let width = min(nr, columns.upperBound - j0)
-      switch transB {
-      case .none:  // B is k × n: row kk of the panel is contiguous in B
-        var source = b + depth.lowerBound * ldb + j0
-        var row = panel
-        for _ in 0..<kcur {
-          row.update(from: source, count: width)
-          if width < nr { (row + width).update(repeating: 0, count: nr - width) }
-          source += ldb
-          row += nr
-        }
-      case .transposed:  // B is n × k: column j of the panel is contiguous in B
-        if width < nr { panel.update(repeating: 0, count: kcur * nr) }
-        for j in 0..<width {
-          let source = b + (j0 + j) * ldb + depth.lowerBound
-          var target = panel + j
-          for kk in 0..<kcur {
-            target.pointee = source[kk]
-            target += nr
-          }
+      if width < nr { panel.update(repeating: 0, count: kcur * nr) }
+      for j in 0..<width {
+        let source = b + (j0 + j) * ldb + depth.lowerBound
+        var target = panel + j
+        for kk in 0..<kcur {
+          target.pointee = source[kk]
+          target += nr
         }
       }
       panel += kcur * nr
       j0 += nr
+    }
+  }
+
+  /// Packs B stored k × n, streaming each row of B once (sequential reads, as the prefetcher likes)
+  /// and scattering its nr-float pieces to the panels with 8-float vector copies.
+  private func packRowsOfB(into packed: UnsafeMutablePointer<Float>, depth: Range<Int>, columns: Range<Int>) {
+    let nr = kernel.nr
+    let kcur = depth.count
+    let fullPanels = columns.count / nr
+    let tail = columns.count - fullPanels * nr
+    let panelStride = kcur * nr
+    let vectorsPerPanel = nr / 8  // every family's nr is a multiple of 8
+    var source = b + depth.lowerBound * ldb + columns.lowerBound
+    var target = packed  // row kk of panel 0
+    for _ in 0..<kcur {
+      var from = UnsafeRawPointer(source)
+      var to = UnsafeMutableRawPointer(target)
+      for _ in 0..<fullPanels {
+        for v in 0..<vectorsPerPanel {
+          let chunk = from.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self)
+          to.storeBytes(of: chunk, toByteOffset: v * 32, as: SIMD8<Float>.self)
+        }
+        from += nr * MemoryLayout<Float>.stride
+        to += panelStride * MemoryLayout<Float>.stride
+      }
+      if tail > 0 {
+        let last = target + fullPanels * panelStride
+        last.update(from: source + fullPanels * nr, count: tail)
+        (last + tail).update(repeating: 0, count: nr - tail)
+      }
+      source += ldb
+      target += nr
     }
   }
 

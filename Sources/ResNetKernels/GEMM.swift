@@ -96,12 +96,25 @@ struct GEMMProblem: @unchecked Sendable {
   var nc: Int { GEMMBlocking.nc(depth: kc, nr: kernel.nr) }
   /// A is read in place (no packing) when it is stored m × k with a stride that does not alias in L1.
   var readsAInPlace: Bool { transA == .none && !GEMMBlocking.aliases(lda: lda) }
+  /// B is read in place (columns outer, A's row panels inner) when it is stored k × n and A is short:
+  /// each B panel then comes from memory once and is reused from L1 by every row panel. Not when B's
+  /// stride aliases in the caches (a panel's rows would share a few sets) unless the panel is only a
+  /// few rows deep. Decided from the whole problem, so every thread count takes the same path.
+  var readsBInPlace: Bool {
+    transB == .none && m <= GEMMBlocking.directBMaximumRows
+      && (!GEMMBlocking.aliases(lda: ldb) || k <= GEMMBlocking.directBAliasedMaximumDepth)
+  }
 
-  /// Floats of scratch one thread needs: the packed B block (kc × nc, in nr-wide panels), one packed
-  /// A panel (mr × kc), then alpha and the current beta for the micro-kernel, each 64-byte aligned.
+  /// Floats of scratch one thread needs, each part 64-byte aligned: packed B (the kc × nc block, or
+  /// one kc × nr tail panel when B is read in place), packed A (one mr × kc panel, or all of a slice's
+  /// panels when B is read in place), then alpha and the current beta for the micro-kernel.
   var scratchFloats: Int { scalesOffset + 16 }
-  private var packedAOffset: Int { roundUp(kc * min(nc, roundUp(n, kernel.nr)), 16) }
-  private var scalesOffset: Int { packedAOffset + roundUp(kernel.mr * kc, 16) }
+  private var packedAOffset: Int {
+    roundUp(kc * (readsBInPlace ? kernel.nr : min(nc, roundUp(n, kernel.nr))), 16)
+  }
+  private var scalesOffset: Int {
+    packedAOffset + roundUp((readsBInPlace ? roundUp(m, kernel.mr) : kernel.mr) * kc, 16)
+  }
 
   /// Splits C into at most `threads` blocks of whole register tiles, by rows or by columns —
   /// whichever leaves the busiest thread the fewest tiles (columns on a tie).
@@ -127,58 +140,131 @@ struct GEMMProblem: @unchecked Sendable {
 
   /// Computes C[rows, columns]; `rows` and `columns` start on tile boundaries.
   func run(rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
-    let mr = kernel.mr
-    let nr = kernel.nr
-    let width = kernel.width
-    let vectors = kernel.vectors
-    let kc = self.kc
-    let nc = self.nc
-    let packedB = scratch  // kc × nc: ceil(nc / nr) panels, each kc rows of nr floats
-    let packedA = scratch + packedAOffset  // mr × kc, k-major: packedA[kk * mr + r]
-    let scales = scratch + scalesOffset  // [alpha, beta for this k slice]
-    let c = self.c.base
     kernel.variants.withUnsafeBufferPointer { variants in
-      var jc = columns.lowerBound
-      while jc < columns.upperBound {
-        let ncur = min(nc, columns.upperBound - jc)
-        var pc = 0
-        while pc < k {
-          let kcur = min(kc, k - pc)
-          packB(into: packedB, depth: pc..<(pc + kcur), columns: jc..<(jc + ncur))
-          scales[0] = alpha
-          scales[1] = pc == 0 ? beta : 1
-          var ir = rows.lowerBound
-          while ir < rows.upperBound {
-            let mcur = min(mr, rows.upperBound - ir)
-            let aPanel: UnsafePointer<Float>
-            let aRowStride: Int
-            let aColumnStride: Int
-            if readsAInPlace {
-              aPanel = a + ir * lda + pc
-              aRowStride = lda
-              aColumnStride = 1
-            } else {
-              packA(into: packedA, rows: ir..<(ir + mcur), depth: pc..<(pc + kcur))
-              aPanel = UnsafePointer(packedA)
-              aRowStride = 1
-              aColumnStride = mr
-            }
-            var jr = 0
-            while jr < ncur {
-              let ncols = min(nr, ncur - jr)
-              let v = (ncols + width - 1) / width
-              let micro = variants[(mcur - 1) * vectors + (v - 1)]
-              micro(
-                kcur, aPanel, aRowStride, aColumnStride, packedB + (jr / nr) * kcur * nr,
-                c + ir * ldc + jc + jr, ldc, scales, ncols)
-              jr += nr
-            }
-            ir += mr
-          }
-          pc += kcur
-        }
-        jc += ncur
+      let driver = MacroKernel(problem: self, variants: variants, scratch: scratch, scales: scratch + scalesOffset)
+      if readsBInPlace {
+        driver.runReadingBInPlace(rows: rows, columns: columns, packedTail: scratch, packedA: scratch + packedAOffset)
+      } else {
+        driver.runPackingB(rows: rows, columns: columns, packedB: scratch, packedA: scratch + packedAOffset)
       }
+    }
+  }
+}
+
+/// The two loop nests around the micro-kernel, for one thread's block of C.
+struct MacroKernel {
+  let problem: GEMMProblem
+  let variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>
+  let scratch: UnsafeMutablePointer<Float>
+  let scales: UnsafeMutablePointer<Float>  // [alpha, beta for the current k slice]
+
+  /// One micro-kernel call: C[ir..<ir+mcur, j..<j+ncols] from an A panel and a B panel.
+  @inline(__always)
+  func tile(
+    _ kcur: Int, rows mcur: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
+    b: UnsafePointer<Float>, bRowStride: Int, c: UnsafeMutablePointer<Float>, columns ncols: Int,
+    prefetch: UnsafePointer<Float>
+  ) {
+    let v = (ncols + problem.kernel.width - 1) / problem.kernel.width
+    let micro = variants[(mcur - 1) * problem.kernel.vectors + (v - 1)]
+    micro(kcur, a, aRowStride, aColumnStride, b, bRowStride, c, problem.ldc, scales, ncols, prefetch)
+  }
+
+  /// Where the A panel of rows `ir..<ir+mcur`, depth slice from `pc`, is read: in place, or packed.
+  @inline(__always)
+  func aPanel(
+    ir: Int, mcur: Int, pc: Int, kcur: Int, packInto packed: UnsafeMutablePointer<Float>
+  ) -> (UnsafePointer<Float>, rowStride: Int, columnStride: Int) {
+    let p = problem
+    if p.readsAInPlace { return (p.a + ir * p.lda + pc, p.lda, 1) }
+    p.packA(into: packed, rows: ir..<(ir + mcur), depth: pc..<(pc + kcur))
+    return (UnsafePointer(packed), 1, p.kernel.mr)
+  }
+
+  /// Goto/BLIS order: for each nc × kc block of B, pack it (it stays in L2); for each A panel (kept
+  /// in L1), sweep the block's panels.
+  func runPackingB(
+    rows: Range<Int>, columns: Range<Int>, packedB: UnsafeMutablePointer<Float>,
+    packedA: UnsafeMutablePointer<Float>
+  ) {
+    let p = problem
+    let mr = p.kernel.mr
+    let nr = p.kernel.nr
+    let c = p.c.base
+    var jc = columns.lowerBound
+    while jc < columns.upperBound {
+      let ncur = min(p.nc, columns.upperBound - jc)
+      var pc = 0
+      while pc < p.k {
+        let kcur = min(p.kc, p.k - pc)
+        p.packB(into: packedB, depth: pc..<(pc + kcur), columns: jc..<(jc + ncur))
+        scales[0] = p.alpha
+        scales[1] = pc == 0 ? p.beta : 1
+        var ir = rows.lowerBound
+        while ir < rows.upperBound {
+          let mcur = min(mr, rows.upperBound - ir)
+          let (a, aRowStride, aColumnStride) = aPanel(ir: ir, mcur: mcur, pc: pc, kcur: kcur, packInto: packedA)
+          var jr = 0
+          while jr < ncur {
+            let b = UnsafePointer(packedB + (jr / nr) * kcur * nr)  // kcur × nr
+            tile(
+              kcur, rows: mcur, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, bRowStride: nr,
+              c: c + ir * p.ldc + jc + jr, columns: min(nr, ncur - jr), prefetch: b)
+            jr += nr
+          }
+          ir += mr
+        }
+        pc += kcur
+      }
+      jc += ncur
+    }
+  }
+
+  /// For short A: for each kc slice, A's panels (packed if needed) stay in L1/L2 while B streams
+  /// through once, panel by panel, read in place; the kernel prefetches the next B panel. Only a
+  /// ragged last panel is packed (zero-padded), so no read goes past B's columns.
+  func runReadingBInPlace(
+    rows: Range<Int>, columns: Range<Int>, packedTail: UnsafeMutablePointer<Float>,
+    packedA: UnsafeMutablePointer<Float>
+  ) {
+    let p = problem
+    let mr = p.kernel.mr
+    let nr = p.kernel.nr
+    let c = p.c.base
+    var pc = 0
+    while pc < p.k {
+      let kcur = min(p.kc, p.k - pc)
+      scales[0] = p.alpha
+      scales[1] = pc == 0 ? p.beta : 1
+      // A's panels for this slice: (pointer, row stride, column stride) by panel index.
+      var panels: [(UnsafePointer<Float>, rowStride: Int, columnStride: Int)] = []
+      var ir = rows.lowerBound
+      while ir < rows.upperBound {
+        let mcur = min(mr, rows.upperBound - ir)
+        panels.append(aPanel(ir: ir, mcur: mcur, pc: pc, kcur: kcur, packInto: packedA + panels.count * mr * kcur))
+        ir += mr
+      }
+      var jr = columns.lowerBound
+      while jr < columns.upperBound {
+        let ncols = min(nr, columns.upperBound - jr)
+        var b = p.b + pc * p.ldb + jr  // kcur rows of B, stride ldb
+        var bRowStride = p.ldb
+        if ncols < nr {
+          p.packB(into: packedTail, depth: pc..<(pc + kcur), columns: jr..<(jr + ncols))
+          b = UnsafePointer(packedTail)
+          bRowStride = nr
+        }
+        let next = jr + nr + nr <= columns.upperBound ? b + nr : b
+        for (index, panel) in panels.enumerated() {
+          let row = rows.lowerBound + index * mr
+          tile(
+            kcur, rows: min(mr, rows.upperBound - row), a: panel.0, aRowStride: panel.rowStride,
+            aColumnStride: panel.columnStride, b: b, bRowStride: bRowStride, c: c + row * p.ldc + jr,
+            columns: ncols, prefetch: index == 0 ? next : b)
+        }
+        jr += nr
+      }
+      pc += kcur
     }
   }
 }

@@ -12,13 +12,18 @@ public enum GEMMBlocking {
   /// The least work (multiply-adds) worth handing to another thread: below it, waking a worker
   /// costs more than it saves.
   public static let minimumMultiplyAddsPerThread = 1 << 16
+  /// The most rows of C for which B is read in place rather than packed (see `GEMMProblem`).
+  public static let directBMaximumRows = 64
+  /// With a B stride that aliases, B is still read in place up to this depth (packing then costs
+  /// more than the conflict misses).
+  public static let directBAliasedMaximumDepth = 32
   /// Columns per packed B block for depth `kc` and panels of `nr` columns: a multiple of `nr`.
   public static func nc(depth kc: Int, nr: Int) -> Int {
     let fit = packedBBytes / (max(kc, 1) * MemoryLayout<Float>.stride)
     return max(nr, fit / nr * nr)
   }
-  /// Whether reading A in place with row stride `lda` would put a tile's rows in the same L1 sets
-  /// (a stride of a multiple of 4 KiB); such A panels are packed instead.
+  /// Whether reading a matrix in place with row stride `lda` would put a tile's rows in the same L1
+  /// sets (a stride of a multiple of 4 KiB); such panels are packed instead.
   public static func aliases(lda: Int) -> Bool {
     (lda * MemoryLayout<Float>.stride) % 4096 == 0
   }

@@ -14,12 +14,13 @@ extern "C" {
 ///   C[0:m, 0:n] = alpha * A[0:m, 0:kc] * B[0:kc, 0:nr] (first n columns) + beta * C[0:m, 0:n]
 /// with alpha = alpha_beta[0], beta = alpha_beta[1] (passed through memory so that they hold no
 /// register during the loop).
-/// A[r][k] is read at a[r * a_rs + k * a_cs] (in place or packed); B is a packed panel of kc rows of
-/// `nr` contiguous floats (zero-padded past n); C is row-major with row stride ldc. With beta == 0,
-/// C is never read (it may hold NaN).
+/// A[r][k] is read at a[r * a_rs + k * a_cs] (in place or packed); row k of B is the nr floats at
+/// b + k * b_rs (a packed panel with b_rs == nr, zero-padded past n, or B in place); C is row-major
+/// with row stride ldc. With beta == 0, C is never read (it may hold NaN). While it runs, the kernel
+/// prefetches the nr floats at b_prefetch + k * b_rs for each k (the next panel of B, or b itself).
 typedef void (*rn_sgemm_ukernel_fn)(ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-                                    const float *b, float *c, ptrdiff_t ldc,
-                                    const float *alpha_beta, ptrdiff_t n);
+                                    const float *b, ptrdiff_t b_rs, float *c, ptrdiff_t ldc,
+                                    const float *alpha_beta, ptrdiff_t n, const float *b_prefetch);
 
 /// What a kernel family computes per call: at most mr rows and nr = vectors * width columns.
 typedef struct {
