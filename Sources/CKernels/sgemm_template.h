@@ -16,6 +16,31 @@
 typedef float RN_NAME(_vec) __attribute__((ext_vector_type(RN_W), aligned(4)));
 #define RN_VEC RN_NAME(_vec)
 
+// acc += A[0:m, 0:kc] * B[0:kc, 0:nv*W]. `prefetch`, and A's strides when the caller passes
+// constants, are fixed at compile time in each copy of this loop that _body instantiates.
+static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_loop)(
+    const int m, const int nv, const int prefetch, ptrdiff_t kc, const float *restrict a,
+    const ptrdiff_t a_rs, const ptrdiff_t a_cs, const float *restrict b, const ptrdiff_t b_rs,
+    const float *b_prefetch, RN_VEC acc[RN_MR][RN_NV]) {
+  const float *rows[RN_MR];  // A's rows when A is read in place (a_cs == 1): A[r][k] = rows[r][k]
+  for (int r = 0; r < m; r++) rows[r] = a + r * a_rs;
+  for (ptrdiff_t k = 0; k < kc; k++) {
+    RN_VEC bv[RN_NV];  // row k of B
+    for (int v = 0; v < nv; v++) bv[v] = *(const RN_VEC *)(b + v * RN_W);
+    for (int r = 0; r < m; r++) {
+      const RN_VEC ar = (RN_VEC)(a_cs == 1 ? rows[r][k] : a[r * a_rs]);
+      for (int v = 0; v < nv; v++) acc[r][v] = RN_FMA(ar, bv[v], acc[r][v]);
+    }
+    if (prefetch) {
+      __builtin_prefetch(b_prefetch, 0, 3);
+      __builtin_prefetch(b_prefetch + RN_NR - 1, 0, 3);
+      b_prefetch += b_rs;
+    }
+    a += a_cs;
+    b += b_rs;
+  }
+}
+
 static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
     const int m, const int nv, ptrdiff_t kc, const float *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
     const float *restrict b, ptrdiff_t b_rs, float *restrict c, ptrdiff_t ldc,
@@ -24,18 +49,17 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_VEC)0.0f;
 
-  for (ptrdiff_t k = 0; k < kc; k++) {
-    RN_VEC bv[RN_NV];  // row k of the packed B panel
-    for (int v = 0; v < nv; v++) bv[v] = *(const RN_VEC *)(b + v * RN_W);
-    for (int r = 0; r < m; r++) {
-      const RN_VEC ar = (RN_VEC)a[r * a_rs];
-      for (int v = 0; v < nv; v++) acc[r][v] = RN_FMA(ar, bv[v], acc[r][v]);
-    }
-    __builtin_prefetch(b_prefetch, 0, 3);
-    __builtin_prefetch(b_prefetch + RN_NR - 1, 0, 3);
-    a += a_cs;
-    b += b_rs;
-    b_prefetch += b_rs;
+  // Packed A (constant offsets), A in place (one base per row, indexed by k), or any strides; with
+  // or without prefetching.
+  const int packed = a_rs == 1 && a_cs == RN_MR;
+  if (b_prefetch) {
+    if (packed) RN_NAME(_loop)(m, nv, 1, kc, a, 1, RN_MR, b, b_rs, b_prefetch, acc);
+    else if (a_cs == 1) RN_NAME(_loop)(m, nv, 1, kc, a, a_rs, 1, b, b_rs, b_prefetch, acc);
+    else RN_NAME(_loop)(m, nv, 1, kc, a, a_rs, a_cs, b, b_rs, b_prefetch, acc);
+  } else {
+    if (packed) RN_NAME(_loop)(m, nv, 0, kc, a, 1, RN_MR, b, b_rs, b_prefetch, acc);
+    else if (a_cs == 1) RN_NAME(_loop)(m, nv, 0, kc, a, a_rs, 1, b, b_rs, b_prefetch, acc);
+    else RN_NAME(_loop)(m, nv, 0, kc, a, a_rs, a_cs, b, b_rs, b_prefetch, acc);
   }
 
   // The store does the same vector arithmetic for full and partial tiles, so an element's value

@@ -1,3 +1,5 @@
+import CKernels
+
 extension GEMMProblem {
   /// Packs op(B)[depth, columns] into nr-wide panels: panel p holds kcur rows of nr floats,
   /// `packed[p * kcur * nr + kk * nr + j] = op(B)[depth.lowerBound + kk][columns.lowerBound + p * nr + j]`,
@@ -39,20 +41,11 @@ extension GEMMProblem {
     let fullPanels = columns.count / nr
     let tail = columns.count - fullPanels * nr
     let panelStride = kcur * nr
-    let vectorsPerPanel = nr / 8  // every family's nr is a multiple of 8
     var source = b + depth.lowerBound * ldb + columns.lowerBound
     var target = packed  // row kk of panel 0
-    for _ in 0..<kcur {
-      var from = UnsafeRawPointer(source)
-      var to = UnsafeMutableRawPointer(target)
-      for _ in 0..<fullPanels {
-        for v in 0..<vectorsPerPanel {
-          let chunk = from.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self)
-          to.storeBytes(of: chunk, toByteOffset: v * 32, as: SIMD8<Float>.self)
-        }
-        from += nr * MemoryLayout<Float>.stride
-        to += panelStride * MemoryLayout<Float>.stride
-      }
+    for kk in 0..<kcur {
+      let ahead = kk + GEMMBlocking.packPrefetchRows < kcur ? source + GEMMBlocking.packPrefetchRows * ldb : source
+      rn_pack_row(source, fullPanels, nr, target, panelStride, ahead)
       if tail > 0 {
         let last = target + fullPanels * panelStride
         last.update(from: source + fullPanels * nr, count: tail)

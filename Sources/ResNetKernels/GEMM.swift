@@ -163,7 +163,7 @@ struct MacroKernel {
   func tile(
     _ kcur: Int, rows mcur: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
     b: UnsafePointer<Float>, bRowStride: Int, c: UnsafeMutablePointer<Float>, columns ncols: Int,
-    prefetch: UnsafePointer<Float>
+    prefetch: UnsafePointer<Float>?
   ) {
     let v = (ncols + problem.kernel.width - 1) / problem.kernel.width
     let micro = variants[(mcur - 1) * problem.kernel.vectors + (v - 1)]
@@ -209,7 +209,7 @@ struct MacroKernel {
             let b = UnsafePointer(packedB + (jr / nr) * kcur * nr)  // kcur × nr
             tile(
               kcur, rows: mcur, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, bRowStride: nr,
-              c: c + ir * p.ldc + jc + jr, columns: min(nr, ncur - jr), prefetch: b)
+              c: c + ir * p.ldc + jc + jr, columns: min(nr, ncur - jr), prefetch: nil)
             jr += nr
           }
           ir += mr
@@ -254,13 +254,13 @@ struct MacroKernel {
           b = UnsafePointer(packedTail)
           bRowStride = nr
         }
-        let next = jr + nr + nr <= columns.upperBound ? b + nr : b
+        let next = jr + nr + nr <= columns.upperBound ? b + nr : nil
         for (index, panel) in panels.enumerated() {
           let row = rows.lowerBound + index * mr
           tile(
             kcur, rows: min(mr, rows.upperBound - row), a: panel.0, aRowStride: panel.rowStride,
             aColumnStride: panel.columnStride, b: b, bRowStride: bRowStride, c: c + row * p.ldc + jr,
-            columns: ncols, prefetch: index == 0 ? next : b)
+            columns: ncols, prefetch: index == 0 ? next : nil)
         }
         jr += nr
       }

@@ -17,6 +17,9 @@ public enum GEMMBlocking {
   /// With a B stride that aliases, B is still read in place up to this depth (packing then costs
   /// more than the conflict misses).
   public static let directBAliasedMaximumDepth = 32
+  /// How many rows ahead packing prefetches B (each row of a block is a short stream the hardware
+  /// prefetcher alone picks up too late).
+  public static let packPrefetchRows = 4
   /// Columns per packed B block for depth `kc` and panels of `nr` columns: a multiple of `nr`.
   public static func nc(depth kc: Int, nr: Int) -> Int {
     let fit = packedBBytes / (max(kc, 1) * MemoryLayout<Float>.stride)

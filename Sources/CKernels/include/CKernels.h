@@ -17,7 +17,8 @@ extern "C" {
 /// A[r][k] is read at a[r * a_rs + k * a_cs] (in place or packed); row k of B is the nr floats at
 /// b + k * b_rs (a packed panel with b_rs == nr, zero-padded past n, or B in place); C is row-major
 /// with row stride ldc. With beta == 0, C is never read (it may hold NaN). While it runs, the kernel
-/// prefetches the nr floats at b_prefetch + k * b_rs for each k (the next panel of B, or b itself).
+/// prefetches the nr floats at b_prefetch + k * b_rs for each k (the next panel of B), unless
+/// b_prefetch is NULL.
 typedef void (*rn_sgemm_ukernel_fn)(ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                                     const float *b, ptrdiff_t b_rs, float *c, ptrdiff_t ldc,
                                     const float *alpha_beta, ptrdiff_t n, const float *b_prefetch);
@@ -38,6 +39,13 @@ int32_t rn_sgemm_family_supported(int32_t family);
 rn_sgemm_family_info rn_sgemm_family(int32_t family);
 /// The variant of family `family` for `m` rows (1...mr) and `vectors` SIMD vectors (1...vectors).
 rn_sgemm_ukernel_fn rn_sgemm_ukernel(int32_t family, int32_t m, int32_t vectors);
+
+/// Scatters one row of B into GEMM panels: for p in 0..<panels, copies the `nr` floats at
+/// `source + p * nr` to `target + p * panel_stride`, and prefetches the same span of the row at
+/// `ahead` (a later row of B), one cache line per line copied, so that B's short row streams arrive
+/// from memory in time. `nr` is a multiple of 8.
+void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *target,
+                 ptrdiff_t panel_stride, const float *ahead);
 
 /// A spin-wait hint (x86 `pause`, arm64 `yield`).
 void rn_cpu_relax(void);
