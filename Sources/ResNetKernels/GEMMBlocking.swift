@@ -25,9 +25,9 @@ public enum GEMMBlocking {
     let fit = packedBBytes / (max(kc, 1) * MemoryLayout<Float>.stride)
     return max(nr, fit / nr * nr)
   }
-  /// Whether reading a matrix in place with row stride `lda` would put a tile's rows in the same L1
-  /// sets (a stride of a multiple of 4 KiB); such panels are packed instead.
-  public static func aliases(lda: Int) -> Bool {
-    (lda * MemoryLayout<Float>.stride) % 4096 == 0
+  /// Whether reading B in place with row stride `ldb` would put a panel's rows — dozens to hundreds
+  /// of them — in the same cache sets (a stride of a multiple of 4 KiB); such B is packed instead.
+  public static func aliases(ldb: Int) -> Bool {
+    (ldb * MemoryLayout<Float>.stride) % 4096 == 0
   }
 }

@@ -110,7 +110,7 @@ struct GEMMTests {
     }
   }
 
-  @Test("leading dimensions larger than the matrix, and a 4 KiB stride (packed A)", arguments: GEMMKernel.supported)
+  @Test("leading dimensions larger than the matrix, and 4 KiB strides", arguments: GEMMKernel.supported)
   func leadingDimensions(kernel: GEMMKernel) {
     for transA in [Transpose.none, .transposed] {
       for transB in [Transpose.none, .transposed] {
@@ -124,12 +124,22 @@ struct GEMMTests {
     }
   }
 
-  @Test("A read in place and A packed give the same, correct results")
-  func aliasingStrideIsPacked() {
-    #expect(GEMMBlocking.aliases(lda: 1024))
-    #expect(GEMMBlocking.aliases(lda: 2048))
-    #expect(!GEMMBlocking.aliases(lda: 1023))
-    #expect(!GEMMBlocking.aliases(lda: 576))
+  @Test(
+    "short A with B read in place and with B packed (aliasing stride, deep or shallow)", arguments: GEMMKernel.supported
+  )
+  func bInPlaceAndPacked(kernel: GEMMKernel) {
+    #expect(GEMMBlocking.aliases(ldb: 1024) && GEMMBlocking.aliases(ldb: 2048))
+    #expect(!GEMMBlocking.aliases(ldb: 1023) && !GEMMBlocking.aliases(ldb: 3136))
+    let shallow = GEMMBlocking.directBAliasedMaximumDepth
+    let rows = GEMMBlocking.directBMaximumRows
+    for (m, n, k, padB) in [
+      (rows, 1024, shallow, 0), (rows, 1024, shallow + 1, 0), (rows, 1000, 70, 24), (rows - 1, 1031, 45, 0),
+      (rows + 1, 1031, 45, 0), (3, 2 * kernel.nr + 3, GEMMBlocking.kc + 1, 5),
+    ] {
+      for beta: Float in [0, 0.5] {
+        checkGEMM(GEMMCase(m: m, n: n, k: k, beta: beta, padB: padB), kernel: kernel)
+      }
+    }
   }
 
   @Test("the result is bitwise identical for any thread count", arguments: GEMMKernel.supported)
