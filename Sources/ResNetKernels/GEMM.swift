@@ -117,8 +117,10 @@ struct GEMMProblem: @unchecked Sendable {
     packedAOffset + roundUp((readsBInPlace ? roundUp(m, kernel.mr) : kernel.mr) * kc, 16)
   }
 
-  /// Splits C into at most `threads` blocks of whole register tiles, by rows or by columns —
-  /// whichever leaves the busiest thread the fewest tiles (columns on a tie).
+  /// Splits C into at most `threads` blocks of whole register tiles, by rows or by columns. The split
+  /// that leaves the busiest thread the fewest tiles wins; when both are within `balanceSlack` of each
+  /// other, the one that makes every thread re-read the smaller operand wins instead (a column split
+  /// has each thread stream all of A, m·k floats; a row split all of B, k·n floats).
   func partition(threads: Int) -> [(rows: Range<Int>, columns: Range<Int>)] {
     let mr = kernel.mr
     let nr = kernel.nr
@@ -127,9 +129,11 @@ struct GEMMProblem: @unchecked Sendable {
     let t = max(1, threads)
     let byColumns = min(t, columnTiles)
     let byRows = min(t, rowTiles)
-    let columnCost = (columnTiles + byColumns - 1) / byColumns * rowTiles
-    let rowCost = (rowTiles + byRows - 1) / byRows * columnTiles
-    if columnCost <= rowCost {
+    let columnCost = Double((columnTiles + byColumns - 1) / byColumns * rowTiles)
+    let rowCost = Double((rowTiles + byRows - 1) / byRows * columnTiles)
+    let balanced = max(columnCost, rowCost) <= min(columnCost, rowCost) * GEMMBlocking.balanceSlack
+    let splitColumns = balanced ? m * k <= k * n : columnCost <= rowCost
+    if splitColumns {
       return split(tiles: columnTiles, into: byColumns).map {
         (0..<m, ($0.lowerBound * nr)..<min(n, $0.upperBound * nr))
       }

@@ -25,6 +25,10 @@ public enum GEMMBlocking {
     let fit = packedBBytes / (max(kc, 1) * MemoryLayout<Float>.stride)
     return max(nr, fit / nr * nr)
   }
+  /// How much more work (in tiles) the busiest thread may get from a split that re-reads the smaller
+  /// operand than from the best-balanced split: 512×49×4608 split by rows (each thread reads all 0.9 MB
+  /// of B) beats the equally balanced split by columns (each thread reads all 9.4 MB of A).
+  public static let balanceSlack = 1.15
   /// Whether reading B in place with row stride `ldb` would put a panel's rows — dozens to hundreds
   /// of them — in the same cache sets (a stride of a multiple of 4 KiB); such B is packed instead.
   public static func aliases(ldb: Int) -> Bool {
