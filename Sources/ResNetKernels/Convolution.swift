@@ -36,3 +36,55 @@ public func convolutionForward(
       beta: beta, c: result, ldc: pixels, threads: threads, pool: pool)
   }
 }
+
+/// The backward pass of ``convolutionForward(input:geometry:batch:weight:outputChannels:bias:output:workspace:threads:pool:)``
+/// as two GEMMs per sample: `gradWeight += gradOutput[b] · columns[b]ᵀ` and
+/// `columns' = weightᵀ · gradOutput[b]`, then col2im into `gradInput[b]`.
+///
+/// - `gradOutput`: `batch × outputChannels × Ho·Wo`;
+/// - `gradWeight` (`outputChannels × g.columnRows`) and `gradBias` (`outputChannels`) are added to;
+/// - `gradInput` (`batch × g.inputCount`), when given, is overwritten;
+/// - `workspace`: grown to `g.columnRows × g.outputPixels` floats, holding first a sample's columns,
+///   then their gradient.
+///
+/// Samples are summed into `gradWeight` one after another in order, and each GEMM is thread-count
+/// invariant, so the gradients are bitwise the same for any thread count.
+public func convolutionBackward(
+  input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
+  weight: UnsafePointer<Float>, outputChannels: Int, gradOutput: UnsafePointer<Float>,
+  gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>? = nil,
+  gradInput: UnsafeMutablePointer<Float>?, workspace: ScratchBuffer,
+  threads: Int? = nil, pool: ThreadPool = .shared
+) {
+  let k = g.columnRows
+  let pixels = g.outputPixels
+  let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
+  for b in 0..<batch {
+    let sample = input + b * g.inputCount  // C × H × W
+    let gradResult = gradOutput + b * outputChannels * pixels  // O × Ho·Wo
+    var matrix = sample
+    if let columns {
+      im2col(sample, geometry: g, batch: 1, into: columns, threads: threads, pool: pool)
+      matrix = UnsafePointer(columns)
+    }
+    sgemm(
+      .none, .transposed, m: outputChannels, n: k, k: pixels, a: gradResult, lda: pixels, b: matrix, ldb: pixels,
+      beta: 1, c: gradWeight, ldc: k, threads: threads, pool: pool)
+    if let gradBias {
+      for o in 0..<outputChannels {
+        let row = gradResult + o * pixels
+        var sum: Float = 0
+        for p in 0..<pixels { sum += row[p] }
+        gradBias[o] += sum
+      }
+    }
+    guard let gradInput else { continue }
+    let gradSample = gradInput + b * g.inputCount  // C × H × W
+    sgemm(
+      .transposed, .none, m: k, n: pixels, k: outputChannels, a: weight, lda: k, b: gradResult, ldb: pixels,
+      c: columns ?? gradSample, ldc: pixels, threads: threads, pool: pool)
+    if let columns {
+      col2im(columns, geometry: g, batch: 1, into: gradSample, threads: threads, pool: pool)
+    }
+  }
+}

@@ -1,0 +1,134 @@
+import ResNetKernels
+
+/// A ResNet built from a ``NetworkConfiguration``: stem, stages of residual blocks, global average
+/// pool and a linear classifier, with torchvision's module and state names.
+///
+/// Not safe to use from several threads at once: layers keep their buffers between calls. A training
+/// step is `forward(training: true)`, a loss, `backward`, then an optimizer step; an inference-mode
+/// forward in between would overwrite what backward needs.
+public final class Network: Module {
+  /// The architecture.
+  public let configuration: NetworkConfiguration
+  /// The stem's convolution and BatchNorm (with its ReLU), torchvision's `conv1` and `bn1`.
+  public let conv1: Conv2D, bn1: BatchNorm2D
+  /// The stem's max pool (ImageNet stem only).
+  public let maxPool: MaxPool2D?
+  /// The stages, torchvision's `layer1`…: `stages[s][b]` is `layer{s+1}.{b}`.
+  public let stages: [[any ResidualBlock]]
+  /// The global average pool.
+  public let pool = GlobalAveragePool()
+  /// The classifier, torchvision's `fc`.
+  public let fc: Linear
+  /// The im2col workspace shared by all convolutions (they run one after another).
+  public let workspace = ScratchBuffer()
+
+  /// The network for `configuration`, with all weights zero and BatchNorms at γ = 1, β = 0; use
+  /// ``init(configuration:seed:zeroInitResidual:)`` for a trainable initialization.
+  public init(configuration c: NetworkConfiguration) throws {
+    try c.validate()
+    configuration = c
+    let stemWidth = c.widths[0]
+    if c.stem == .imagenet {
+      conv1 = Conv2D(
+        inChannels: c.inChannels, outChannels: stemWidth, kernel: 7, stride: 2, padding: 3, workspace: workspace)
+      maxPool = MaxPool2D(kernel: 3, stride: 2, padding: 1)
+    } else {
+      conv1 = Conv2D(
+        inChannels: c.inChannels, outChannels: stemWidth, kernel: 3, stride: 1, padding: 1, workspace: workspace)
+      maxPool = nil
+    }
+    bn1 = BatchNorm2D(channels: stemWidth, relu: true)
+    var channels = stemWidth
+    var stages: [[any ResidualBlock]] = []
+    for (s, (count, width)) in zip(c.layers, c.widths).enumerated() {
+      var blocks: [any ResidualBlock] = []
+      for b in 0..<count {
+        let stride = s > 0 && b == 0 ? 2 : 1
+        let block: any ResidualBlock =
+          switch c.block {
+          case .basic: BasicBlock(inChannels: channels, channels: width, stride: stride, workspace: workspace)
+          case .bottleneck: Bottleneck(inChannels: channels, channels: width, stride: stride, workspace: workspace)
+          }
+        channels = block.outChannels
+        blocks.append(block)
+      }
+      stages.append(blocks)
+    }
+    self.stages = stages
+    fc = Linear(inFeatures: channels, outFeatures: c.numClasses)
+  }
+
+  /// The network initialized as torchvision does, from `seed`: Kaiming normal (fan_out, ReLU) convs,
+  /// BatchNorm γ = 1 and β = 0, the classifier as PyTorch's `Linear` default (uniform ±1/√fan_in);
+  /// with `zeroInitResidual`, each block's last BatchNorm γ starts at 0, so every block starts as the
+  /// identity.
+  public convenience init(configuration: NetworkConfiguration, seed: UInt64, zeroInitResidual: Bool = false) throws {
+    try self.init(configuration: configuration)
+    initialize(seed: seed, zeroInitResidual: zeroInitResidual)
+  }
+
+  /// Every block in order, with its torchvision name prefix (`"layer1.0."`).
+  public var namedBlocks: [(name: String, block: any ResidualBlock)] {
+    stages.enumerated().flatMap { s, blocks in
+      blocks.enumerated().map { b, block in ("layer\(s + 1).\(b).", block) }
+    }
+  }
+
+  /// The logits (`N × numClasses`) for a batch `N × inChannels × H × W`.
+  public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    var h = bn1.forward(conv1.forward(x, training: training), training: training)
+    if let maxPool { h = maxPool.forward(h, training: training) }
+    for block in stages.joined() { h = block.forward(h, training: training) }
+    return fc.forward(pool.forward(h, training: training), training: training)
+  }
+
+  /// Back-propagates the gradient of the loss with respect to the logits, adding into every
+  /// parameter's gradient; returns the gradient with respect to the input batch.
+  @discardableResult
+  public func backward(_ gradLogits: Tensor) -> Tensor {
+    var g = pool.backward(fc.backward(gradLogits))
+    for block in stages.joined().reversed() { g = block.backward(g) }
+    if let maxPool { g = maxPool.backward(g) }
+    return conv1.backward(bn1.backward(g))
+  }
+
+  /// Zeroes every parameter's gradient.
+  public func zeroGradients() {
+    for (_, p) in namedParameters() { p.zeroGradient() }
+  }
+
+  public func namedState(prefix: String = "") -> [(name: String, tensor: StateTensor)] {
+    conv1.namedState(prefix: prefix + "conv1.") + bn1.namedState(prefix: prefix + "bn1.")
+      + namedBlocks.flatMap { $0.block.namedState(prefix: prefix + $0.name) }
+      + fc.namedState(prefix: prefix + "fc.")
+  }
+
+  /// The number of learnable scalars.
+  public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.parameter.value.count } }
+
+  private func initialize(seed: UInt64, zeroInitResidual: Bool) {
+    var convs: [Conv2D] = [conv1]
+    for block in stages.joined() { convs += block.namedConvolutions.map(\.conv) }
+    for (index, conv) in convs.enumerated() {
+      // Kaiming normal, fan_out mode, ReLU gain: std = sqrt(2 / (out · k · k)).
+      var generator = SeededGenerator(seed: seed, stream: 1, UInt64(index))
+      let std = (2 / Float(conv.outChannels * conv.kernel * conv.kernel)).squareRoot()
+      let w = conv.weight.value
+      for i in 0..<w.count { w.pointer[i] = generator.nextNormal() * std }
+      if let bias = conv.bias {  // PyTorch's Conv2d default: uniform ±1/√fan_in
+        let bound = 1 / Float(conv.inChannels * conv.kernel * conv.kernel).squareRoot()
+        for i in 0..<bias.value.count { bias.value.pointer[i] = (generator.nextUniform() * 2 - 1) * bound }
+      }
+    }
+    var generator = SeededGenerator(seed: seed, stream: 2)
+    let bound = 1 / Float(fc.inFeatures).squareRoot()
+    for p in [fc.weight.value, fc.bias.value] {
+      for i in 0..<p.count { p.pointer[i] = (generator.nextUniform() * 2 - 1) * bound }
+    }
+    if zeroInitResidual {
+      for block in stages.joined() {
+        block.lastNorm.weight.value.pointer.update(repeating: 0, count: block.outChannels)
+      }
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import ResNet
+import Testing
+
+@Suite("Residual blocks and the network: backward against finite differences")
+struct BlockGradientTests {
+  @Test("basic block with identity and with projection shortcut", arguments: [(4, 4, 1), (3, 4, 2)])
+  func basic(inChannels: Int, channels: Int, stride: Int) {
+    let block = BasicBlock(inChannels: inChannels, channels: channels, stride: stride, workspace: ScratchBuffer())
+    #expect((block.downsample != nil) == (stride != 1 || inChannels != channels))
+    randomizeParameters(block, seed: 20)
+    GradientCheck.network.run(
+      input: randomTensor([3, inChannels, 6, 5], seed: 21), parameters: block.namedParameters(),
+      forward: { block.forward($0, training: true).copy() }, backward: { block.backward($0) })
+  }
+
+  @Test("bottleneck block with identity and with projection shortcut", arguments: [(8, 2, 1), (3, 2, 2)])
+  func bottleneck(inChannels: Int, channels: Int, stride: Int) {
+    let block = Bottleneck(inChannels: inChannels, channels: channels, stride: stride, workspace: ScratchBuffer())
+    #expect(block.outChannels == 4 * channels)
+    #expect((block.downsample != nil) == (stride != 1 || inChannels != 4 * channels))
+    randomizeParameters(block, seed: 22)
+    GradientCheck.network.run(
+      input: randomTensor([3, inChannels, 5, 6], seed: 23), parameters: block.namedParameters(),
+      forward: { block.forward($0, training: true).copy() }, backward: { block.backward($0) })
+  }
+
+  @Test("a whole small network with the ImageNet stem, input and parameter gradients")
+  func network() throws {
+    let config = NetworkConfiguration(
+      stem: .imagenet, block: .basic, layers: [1, 1], widths: [4, 6], inChannels: 2, numClasses: 3, inputHeight: 13,
+      inputWidth: 11)
+    let net = try Network(configuration: config, seed: 5)
+    GradientCheck.network.run(
+      input: randomTensor([3, 2, 13, 11], seed: 24), parameters: net.namedParameters(),
+      forward: { net.forward($0, training: true).copy() }, backward: { net.backward($0) })
+  }
+}

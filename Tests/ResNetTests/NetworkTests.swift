@@ -1,0 +1,113 @@
+import ResNet
+import Testing
+
+@Suite("ResNet architectures: torchvision's counts and names, initialization, BatchNorm statistics")
+struct NetworkTests {
+  @Test(
+    "parameter counts equal torchvision's and the paper's",
+    arguments: [
+      ("resnet18", 3, 224, 1000, 11_689_512), ("resnet34", 3, 224, 1000, 21_797_672),
+      ("resnet50", 3, 224, 1000, 25_557_032), ("resnet101", 3, 224, 1000, 44_549_160),
+      ("resnet20", 3, 32, 10, 272_474), ("resnet56", 3, 32, 10, 855_770),
+    ])
+  func parameterCounts(name: String, channels: Int, size: Int, classes: Int, expected: Int) throws {
+    let config = try NetworkConfiguration.named(
+      name, inChannels: channels, numClasses: classes, inputHeight: size, inputWidth: size)
+    #expect(try Network(configuration: config).parameterCount == expected)
+  }
+
+  @Test("state names and shapes follow torchvision's state_dict")
+  func stateNames() throws {
+    let net = try Network(
+      configuration: .named("resnet18", inChannels: 3, numClasses: 1000, inputHeight: 224, inputWidth: 224))
+    let state = net.namedState()
+    #expect(state.count == 122)  // len(torchvision.models.resnet18().state_dict())
+    #expect(
+      state.prefix(7).map(\.name) == [
+        "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
+        "layer1.0.conv1.weight",
+      ])
+    let names = Set(state.map(\.name))
+    #expect(names.contains("layer2.0.downsample.0.weight") && names.contains("layer2.0.downsample.1.running_var"))
+    #expect(!names.contains("layer1.0.downsample.0.weight") && names.contains("layer4.1.bn2.weight"))
+    #expect(state.suffix(2).map(\.name) == ["fc.weight", "fc.bias"])
+    if case .parameter(let w) = state.first(where: { $0.name == "layer3.0.conv1.weight" })!.tensor {
+      #expect(w.value.shape == [256, 128, 3, 3])
+    } else {
+      Issue.record("layer3.0.conv1.weight is not a parameter")
+    }
+    let fifty = try Network(
+      configuration: .named("resnet50", inChannels: 3, numClasses: 1000, inputHeight: 224, inputWidth: 224))
+    #expect(fifty.namedState().count == 320)  // len(torchvision.models.resnet50().state_dict())
+    #expect(fifty.namedState().contains { $0.name == "layer1.0.conv3.weight" })
+    let twenty = try Network(
+      configuration: .named("resnet20", inChannels: 1, numClasses: 10, inputHeight: 28, inputWidth: 28))
+    #expect(!twenty.namedState().contains { $0.name.hasPrefix("layer4") })
+    #expect(twenty.conv1.weight.value.shape == [16, 1, 3, 3])
+  }
+
+  @Test("initialization: Kaiming normal fan_out convs, uniform Linear, zero-init residual, seeded")
+  func initialization() throws {
+    let config = try NetworkConfiguration.named(
+      "resnet20", inChannels: 3, numClasses: 10, inputHeight: 32, inputWidth: 32, widthMultiplier: 4)
+    let a = try Network(configuration: config, seed: 1, zeroInitResidual: true)
+    let b = try Network(configuration: config, seed: 1, zeroInitResidual: true)
+    let c = try Network(configuration: config, seed: 2)
+    let w = a.stages[1][1].namedConvolutions[0].conv.weight.value  // 128 × 128 × 3 × 3
+    let values = w.scalars.map(Double.init)
+    let mean = values.reduce(0, +) / Double(values.count)
+    let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
+    #expect(abs(mean) < 0.002)
+    #expect(abs(std / (2.0 / (128 * 9)).squareRoot() - 1) < 0.02)
+    let bound = 1 / Float(256).squareRoot()
+    #expect(a.fc.weight.value.scalars.allSatisfy { abs($0) <= bound })
+    #expect(a.fc.weight.value.scalars.max()! > bound * 0.95)
+    #expect(a.stages.joined().allSatisfy { $0.lastNorm.weight.value.scalars.allSatisfy { $0 == 0 } })
+    #expect(c.stages.joined().allSatisfy { $0.lastNorm.weight.value.scalars.allSatisfy { $0 == 1 } })
+    #expect(a.conv1.weight.value.scalars == b.conv1.weight.value.scalars)
+    #expect(a.conv1.weight.value.scalars != c.conv1.weight.value.scalars)
+  }
+
+  @Test("BatchNorm running statistics: momentum 0.1, unbiased variance, counter; inference uses them")
+  func runningStatistics() {
+    let bn = BatchNorm2D(channels: 2)
+    let x = randomTensor([3, 2, 2, 3], seed: 30, scale: 3)
+    _ = bn.forward(x, training: true)
+    _ = bn.forward(x, training: true)
+    for c in 0..<2 {
+      var v: [Double] = []
+      for n in 0..<3 { for i in 0..<6 { v.append(Double(x.pointer[(n * 2 + c) * 6 + i])) } }
+      let mean = v.reduce(0, +) / 18
+      let unbiased = v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 17
+      let expectedMean = 0.19 * mean  // 0 → 0.1·m → 0.9·0.1·m + 0.1·m
+      let expectedVar = 0.81 + 0.19 * unbiased  // 1 → 0.9 + 0.1·u → 0.81 + 0.09·u + 0.1·u
+      #expect(abs(Double(bn.runningMean.pointer[c]) - expectedMean) < 1e-5)
+      #expect(abs(Double(bn.runningVar.pointer[c]) - expectedVar) < 1e-4)
+      let y = bn.forward(x, training: false)
+      let scale = 1 / (Double(bn.runningVar.pointer[c]) + 1e-5).squareRoot()
+      #expect(abs(Double(y.pointer[c * 6]) - (v[0] - Double(bn.runningMean.pointer[c])) * scale) < 1e-5)
+    }
+    #expect(bn.batchesTracked == 2)
+  }
+
+  @Test("configurations: names, JSON keys, and clear refusals")
+  func configurations() throws {
+    let config = try NetworkConfiguration.named(
+      "resnet56", inChannels: 1, numClasses: 10, inputHeight: 28, inputWidth: 28)
+    #expect(config.layers == [9, 9, 9] && config.widths == [16, 32, 64] && config.stem == .cifar)
+    #expect(
+      config.jsonString()
+        == #"{"block":"basic","in_channels":1,"input_height":28,"input_width":28,"layers":[9,9,9],"num_classes":10,"stem":"cifar","widths":[16,32,64]}"#
+    )
+    #expect(throws: ConfigurationError.self) {
+      try NetworkConfiguration.named("resnet19", inChannels: 3, numClasses: 10, inputHeight: 32, inputWidth: 32)
+    }
+    #expect(throws: ConfigurationError.self) {
+      try NetworkConfiguration.named("resnet18", inChannels: 3, numClasses: 0, inputHeight: 8, inputWidth: 8)
+    }
+    var mismatched = config
+    mismatched.widths = [16, 32]
+    #expect(throws: ConfigurationError.self) { try mismatched.validate() }
+    #expect(throws: ConfigurationError.self) { try Network(configuration: mismatched) }
+  }
+}
