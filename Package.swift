@@ -27,7 +27,7 @@ let package = Package(
       ]
     ),
     .testTarget(name: "ResNetKernelsTests", dependencies: ["ResNetKernels", "CKernels"]),
-    .testTarget(name: "ResNetTests", dependencies: ["ResNet"], exclude: ["Fixtures/make_fixtures.py"]),
+    .testTarget(name: "ResNetTests", dependencies: ["ResNet"], exclude: ["Fixtures"]),
     .testTarget(name: "resnetCLITests", dependencies: ["resnet"]),
   ]
 )

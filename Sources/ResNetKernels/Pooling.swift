@@ -22,7 +22,7 @@ public func maxPoolForward(
         for ow in 0..<g.outputWidth {
           let w0 = ow * g.strideWidth - g.padWidth
           var best = -Float.infinity
-          var where_ = -1
+          var winner = -1
           for kh in 0..<g.kernelHeight {
             let h = h0 + kh * g.dilationHeight
             if h < 0 || h >= g.height { continue }
@@ -30,16 +30,16 @@ public func maxPoolForward(
               let w = w0 + kw * g.dilationWidth
               if w < 0 || w >= g.width { continue }
               let v = xp[h * g.width + w]
-              if v > best || v.isNaN || where_ < 0 {
+              if v > best || v.isNaN || winner < 0 {
                 best = v
-                where_ = h * g.width + w
+                winner = h * g.width + w
                 if v.isNaN { break }
               }
             }
             if best.isNaN { break }
           }
           yp[oh * g.outputWidth + ow] = best
-          ap[oh * g.outputWidth + ow] = Int32(where_)
+          ap[oh * g.outputWidth + ow] = Int32(winner)
         }
       }
     }

@@ -1,0 +1,105 @@
+"""Writes the PyTorch parity fixtures for ResNetTests (run once, outside CI, in a venv with torch):
+
+    python3 -m venv /tmp/torch && /tmp/torch/bin/pip install torch torchvision safetensors
+    /tmp/torch/bin/python Tests/ResNetTests/Fixtures/make_fixtures.py
+
+Each <name>.safetensors holds, for one small ResNet built from torchvision's BasicBlock/Bottleneck with
+torchvision's state_dict names:
+  state.<name>         the weights and BN buffers before the step (randomized, BN stats included)
+  input, labels        a batch (labels as I64)
+  eval.logits          logits in inference mode (running statistics)
+  train.logits         logits in training mode (batch statistics), then
+  train.loss           cross-entropy with label smoothing 0.1 (shape [1])
+  grad.input           d loss / d input
+  grad.<name>          d loss / d parameter
+  after.<name>         BN running_mean / running_var / num_batches_tracked after the training forward
+__metadata__ carries resnet.config as the Swift side expects it.
+"""
+import json
+import os
+
+import torch
+import torch.nn as nn
+from safetensors.torch import save_file
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Net(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        block = BasicBlock if cfg["block"] == "basic" else Bottleneck
+        w0 = cfg["widths"][0]
+        if cfg["stem"] == "imagenet":
+            self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 7, 2, 3, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w0)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1) if cfg["stem"] == "imagenet" else nn.Identity()
+        inplanes = w0
+        for s, (count, width) in enumerate(zip(cfg["layers"], cfg["widths"])):
+            blocks = []
+            for b in range(count):
+                stride = 2 if s > 0 and b == 0 else 1
+                down = None
+                if stride != 1 or inplanes != width * block.expansion:
+                    down = nn.Sequential(
+                        nn.Conv2d(inplanes, width * block.expansion, 1, stride, bias=False),
+                        nn.BatchNorm2d(width * block.expansion))
+                blocks.append(block(inplanes, width, stride, down))
+                inplanes = width * block.expansion
+            setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
+        self.stages = len(cfg["layers"])
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(inplanes, cfg["num_classes"])
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for s in range(self.stages):
+            x = getattr(self, f"layer{s + 1}")(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def make(name, cfg, batch, seed):
+    torch.manual_seed(seed)
+    net = Net(cfg)
+    with torch.no_grad():  # non-trivial BN parameters and running statistics
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.num_batches_tracked.fill_(3)
+    x = torch.randn(batch, cfg["in_channels"], cfg["input_height"], cfg["input_width"])
+    labels = torch.randint(0, cfg["num_classes"], (batch,))
+    out = {f"state.{k}": v.clone() for k, v in net.state_dict().items()}
+    net.eval()
+    with torch.no_grad():
+        out["eval.logits"] = net(x)
+    net.train()
+    xg = x.clone().requires_grad_(True)
+    logits = net(xg)
+    loss = nn.CrossEntropyLoss(label_smoothing=0.1)(logits, labels)
+    loss.backward()
+    out["input"] = x
+    out["labels"] = labels.to(torch.int64)
+    out["train.logits"] = logits.detach()
+    out["train.loss"] = loss.detach().reshape(1)
+    out["grad.input"] = xg.grad
+    for k, p in net.named_parameters():
+        out[f"grad.{k}"] = p.grad
+    for k, v in net.state_dict().items():
+        if "running" in k or "num_batches" in k:
+            out[f"after.{k}"] = v.clone()
+    out = {k: v.contiguous() for k, v in out.items()}
+    save_file(out, os.path.join(HERE, f"{name}.safetensors"), metadata={"resnet.config": json.dumps(cfg)})
+
+
+make("cifar_basic", {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8],
+                     "in_channels": 3, "num_classes": 5, "input_height": 9, "input_width": 8}, batch=6, seed=1)
+make("imagenet_bottleneck", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5],
+                             "in_channels": 1, "num_classes": 4, "input_height": 19, "input_width": 17}, batch=3,
+     seed=2)

@@ -1,0 +1,73 @@
+import Foundation
+import ResNet
+import Testing
+
+/// The networks of `Fixtures/make_fixtures.py` (PyTorch, torchvision's blocks) reproduced from the
+/// same weights: logits within 1e-4 and gradients within 1e-3 of PyTorch's, relative to each tensor's
+/// largest magnitude.
+@Suite("Parity with PyTorch fixtures")
+struct PyTorchParityTests {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+  @Test("inference and a training step match PyTorch", arguments: ["cifar_basic", "imagenet_bottleneck"])
+  func parity(name: String) throws {
+    let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors").path)
+    let config = try JSONDecoder().decode(
+      NetworkConfiguration.self, from: Data(file.metadata["resnet.config", default: ""].utf8))
+    let net = try Network(configuration: config)
+    for (key, entry) in net.namedState() {
+      switch entry {
+      case .parameter(let p): try copy(file.tensor("state." + key), into: p.value)
+      case .buffer(let t): try copy(file.tensor("state." + key), into: t)
+      case .batchCount(let bn): bn.batchesTracked = try file.integers("state." + key)[0]
+      }
+    }
+    let input = try file.tensor("input")
+    let labels = try file.integers("labels").map { Int($0) }
+
+    expectClose(net.forward(input, training: false), try file.tensor("eval.logits"), 1e-4, "inference logits")
+
+    let loss = SoftmaxCrossEntropy(labelSmoothing: 0.1)
+    let logits = net.forward(input, training: true)
+    expectClose(logits, try file.tensor("train.logits"), 1e-4, "training logits")
+    let value = loss.forward(logits: logits, labels: labels)
+    let expectedLoss = try file.tensor("train.loss")[0]
+    #expect(abs(value - expectedLoss) <= 1e-4 * abs(expectedLoss), "loss \(value) against \(expectedLoss)")
+    net.zeroGradients()
+    let gradInput = net.backward(loss.backward())
+    expectClose(gradInput, try file.tensor("grad.input"), 1e-3, "input gradient")
+    var checked = 0
+    for (key, entry) in net.namedState() {
+      switch entry {
+      case .parameter(let p):
+        expectClose(p.gradient, try file.tensor("grad." + key), 1e-3, "gradient of \(key)")
+        checked += 1
+      case .buffer(let t): expectClose(t, try file.tensor("after." + key), 1e-4, key)
+      case .batchCount(let bn): #expect(bn.batchesTracked == (try file.integers("after." + key)[0]))
+      }
+    }
+    #expect(checked == file.entries.keys.filter { $0.hasPrefix("grad.") }.count - 1)
+  }
+
+  private func copy(_ source: Tensor, into destination: Tensor) throws {
+    #expect(source.shape == destination.shape)
+    destination.pointer.update(from: source.pointer, count: min(source.count, destination.count))
+  }
+
+  private func expectClose(
+    _ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    #expect(actual.shape == expected.shape, "\(what): shape", sourceLocation: sourceLocation)
+    guard actual.shape == expected.shape else { return }
+    var largest: Float = 0
+    var worst: Float = 0
+    for i in 0..<actual.count {
+      largest = max(largest, abs(expected.pointer[i]))
+      worst = max(worst, abs(actual.pointer[i] - expected.pointer[i]))
+    }
+    #expect(
+      worst <= tolerance * max(largest, 1e-6), "\(what): error \(worst) against scale \(largest)",
+      sourceLocation: sourceLocation)
+  }
+}
