@@ -15,8 +15,12 @@ public final class ThreadPool: @unchecked Sendable {
   /// The process-wide pool, sized to the machine's active cores.
   public static let shared = ThreadPool(threadCount: ProcessInfo.processInfo.activeProcessorCount)
 
-  /// The number of threads a job can use, the calling thread included.
-  public let threadCount: Int
+  /// The number of threads the pool has, the calling thread included.
+  public let capacity: Int
+  /// The number of threads a job should use (``capacity`` unless lowered by ``limitThreads(to:)``);
+  /// work is split into at most this many parts.
+  public var threadCount: Int { min(capacity, limit.load(ordering: .relaxed)) }
+  private let limit = Atomic<Int>(Int.max)
 
   /// `job number << 16 | participant count`, bumped once per job; workers wait for it to change and
   /// read both halves from one load, so a late worker never pairs one job's number with another's count.
@@ -37,18 +41,22 @@ public final class ThreadPool: @unchecked Sendable {
   /// Creates a pool of `threadCount` threads (at least 1), starting `threadCount - 1` workers.
   /// The workers live as long as the process.
   public init(threadCount: Int) {
-    self.threadCount = min(max(1, threadCount), 0xFFFF)
-    for index in 1..<self.threadCount {
+    self.capacity = min(max(1, threadCount), 0xFFFF)
+    for index in 1..<self.capacity {
       let thread = Thread { [self] in self.workerLoop(index: index) }
       thread.name = "resnet-worker-\(index)"
       thread.start()
     }
   }
 
-  /// Runs `body(p)` for every participant `p` in `0..<participants` (at most ``threadCount``), in
+  /// Makes jobs use at most `threads` threads from now on (at least 1, at most ``capacity``), e.g. for
+  /// a `--threads` option; results do not change, only speed. Call it between jobs.
+  public func limitThreads(to threads: Int) { limit.store(max(1, threads), ordering: .relaxed) }
+
+  /// Runs `body(p)` for every participant `p` in `0..<participants` (at most ``capacity``), in
   /// parallel, and returns when all have finished. `body` must not depend on which thread runs it.
   public func run(participants requested: Int, _ body: (Int) -> Void) {
-    let count = min(max(requested, 0), threadCount)
+    let count = min(max(requested, 0), capacity)
     if count == 0 { return }
     if count == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
       for p in 0..<count { body(p) }

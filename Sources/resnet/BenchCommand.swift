@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Measure the engine's speed; prints one JSON object per line on stdout.",
-    subcommands: [BenchGEMMCommand.self]
+    subcommands: [BenchGEMMCommand.self, BenchTrainCommand.self, BenchInferCommand.self]
   )
 }

@@ -6,6 +6,6 @@ struct ResNetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "resnet",
     abstract: "Train and run convolutional ResNet image classifiers on the CPU.",
-    subcommands: [BenchCommand.self]
+    subcommands: [InfoCommand.self, BenchCommand.self]
   )
 }

@@ -1,0 +1,41 @@
+import ResNetKernels
+
+/// Stochastic gradient descent with momentum, Nesterov and weight decay, PyTorch's `torch.optim.SGD`:
+/// `g = grad + wd·p`; `buf = g` on the first step, else `buf = momentum·buf + (1 − dampening)·g`;
+/// `p −= lr · (nesterov ? g + momentum·buf : buf)`.
+public final class SGD {
+  /// The parameters updated, in order.
+  public let parameters: [Parameter]
+  /// Momentum factor, dampening, L2 weight decay, and whether to use Nesterov momentum.
+  public var momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool
+  /// Momentum buffers, one per parameter (empty before the first step).
+  public private(set) var buffers: [Tensor] = []
+
+  /// An optimizer over `parameters`.
+  public init(
+    parameters: [Parameter], momentum: Float = 0.9, dampening: Float = 0, weightDecay: Float = 0, nesterov: Bool = false
+  ) {
+    precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov needs momentum and no dampening")
+    self.parameters = parameters
+    (self.momentum, self.dampening, self.weightDecay, self.nesterov) = (momentum, dampening, weightDecay, nesterov)
+  }
+
+  /// Updates every parameter from its gradient with learning rate `lr` (gradients are left as they are).
+  public func step(learningRate lr: Float) {
+    let first = buffers.isEmpty && momentum != 0
+    if first { buffers = parameters.map { Tensor(shape: $0.value.shape) } }
+    for (index, p) in parameters.enumerated() {
+      let w = p.value.pointer
+      let grad = p.gradient.pointer
+      let buf = momentum != 0 ? buffers[index].pointer : nil
+      for i in 0..<p.value.count {
+        var g = grad[i] + weightDecay * w[i]
+        if let buf {
+          buf[i] = first ? g : momentum * buf[i] + (1 - dampening) * g
+          g = nesterov ? g + momentum * buf[i] : buf[i]
+        }
+        w[i] -= lr * g
+      }
+    }
+  }
+}

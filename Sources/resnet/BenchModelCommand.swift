@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import ResNet
+
+/// Options shared by `resnet bench train` and `resnet bench infer`.
+struct BenchModelOptions: ParsableArguments {
+  @Option(name: .long, help: "Architecture: \(NetworkConfiguration.modelNames.joined(separator: ", ")).")
+  var model: String = "resnet20"
+
+  @Option(name: .long, help: "Input size CxHxW (default: 3x32x32 for CIFAR-style models, 3x224x224 otherwise).")
+  var input: String?
+
+  @Option(name: .long, help: "Images per step.")
+  var batch: Int = 128
+
+  @Option(name: .long, help: "Timed steps after 3 warm-up steps; the median counts.")
+  var steps: Int = 10
+
+  @Option(name: .long, help: "Threads (default: all cores).")
+  var threads: Int?
+
+  @Option(name: .long, help: "Output classes.")
+  var classes: Int?
+
+  func validate() throws {
+    guard (1...65536).contains(batch) else { throw ValidationError("--batch must be in 1...65536.") }
+    guard (1...100_000).contains(steps) else { throw ValidationError("--steps must be in 1...100000.") }
+    if let threads, !(1...ThreadPool.shared.capacity).contains(threads) {
+      throw ValidationError("--threads must be in 1...\(ThreadPool.shared.capacity) (this machine's cores).")
+    }
+    _ = try configuration()
+  }
+
+  func configuration() throws -> NetworkConfiguration {
+    let cifar = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"].contains(model.lowercased())
+    let (c, h, w) = try parseInputShape(input ?? (cifar ? "3x32x32" : "3x224x224"))
+    do {
+      return try NetworkConfiguration.named(
+        model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w)
+    } catch let error as ConfigurationError {
+      throw ValidationError(error.description)
+    }
+  }
+}
+
+/// Parses `CxHxW` into positive sizes.
+func parseInputShape(_ text: String) throws -> (Int, Int, Int) {
+  let parts = text.lowercased().split(separator: "x").map { Int($0) }
+  guard parts.count == 3, let c = parts[0], let h = parts[1], let w = parts[2], c >= 1, h >= 1, w >= 1,
+    c <= 4096, h <= 65536, w <= 65536
+  else { throw ValidationError("--input must be CxHxW with positive sizes, e.g. 3x32x32; got '\(text)'.") }
+  return (c, h, w)
+}
+
+/// `resnet bench train`: one SGD training step per iteration on random data.
+struct BenchTrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Training speed: forward, cross-entropy, backward and an SGD step on a random batch.",
+    discussion: """
+      Prints {"impl":"resnet","what":"train","model":NAME,"batch":B,"threads":T,"images_per_s":R,\
+      "ms_per_step":MS,"peak_rss_mb":MB}, the median of --steps steps after 3 warm-up steps, as
+      ../shared/bench/torch_peer.py does (SGD lr 0.1, momentum 0.9, weight decay 1e-4).
+      """)
+
+  @OptionGroup var options: BenchModelOptions
+
+  func run() throws { try runModelBench(options, train: true) }
+}
+
+/// `resnet bench infer`: inference-mode forward passes.
+struct BenchInferCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "infer",
+    abstract: "Inference speed: an inference-mode forward pass on a random batch.",
+    discussion: """
+      Prints {"impl":"resnet","what":"infer",…} as `resnet bench train` does.
+      """)
+
+  @OptionGroup var options: BenchModelOptions
+
+  func run() throws { try runModelBench(options, train: false) }
+}
+
+private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
+  let config = try options.configuration()
+  if let threads = options.threads { ThreadPool.shared.limitThreads(to: threads) }
+  let net = try Network(configuration: config, seed: 0)
+  let x = Tensor(
+    shape: [options.batch, config.inChannels, config.inputHeight, config.inputWidth], randomNormalSeed: 1)
+  var generator = SeededGenerator(seed: 2)
+  let labels = (0..<options.batch).map { _ in Int(generator.next() % UInt64(config.numClasses)) }
+  let loss = SoftmaxCrossEntropy()
+  let sgd = SGD(parameters: net.namedParameters().map(\.parameter), momentum: 0.9, weightDecay: 1e-4)
+  var times: [Double] = []
+  let clock = ContinuousClock()
+  for step in 0..<(3 + options.steps) {
+    let start = clock.now
+    if train {
+      net.zeroGradients()
+      _ = loss.forward(logits: net.forward(x, training: true), labels: labels)
+      net.backward(loss.backward())
+      sgd.step(learningRate: 0.1)
+    } else {
+      _ = net.forward(x, training: false)
+    }
+    if step >= 3 { times.append(seconds(clock.now - start)) }
+  }
+  times.sort()
+  let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+  print(
+    #"{"impl":"resnet","what":"\#(train ? "train" : "infer")","model":"\#(options.model.lowercased())","batch":\#(options.batch),"threads":\#(ThreadPool.shared.threadCount),"images_per_s":\#(round1(Double(options.batch) / median)),"ms_per_step":\#(round2(median * 1000)),"peak_rss_mb":\#(round1(peakResidentMegabytes()))}"#
+  )
+}
+
+/// The process's peak resident set size in MB (getrusage's ru_maxrss: KiB on Linux, bytes on macOS).
+func peakResidentMegabytes() -> Double {
+  var usage = rusage()
+  #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+  #else
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_maxrss) / (1024 * 1024)
+  #endif
+}
+
+private func round1(_ v: Double) -> Double { (v * 10).rounded() / 10 }
+private func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import ResNet
+
+/// `resnet info`: the layer table of an architecture, with parameters, multiply-accumulates and memory.
+struct InfoCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "info",
+    abstract: "Show a model's layers, output shapes, parameter counts, MACs and training memory.")
+
+  @Option(name: .long, help: "Architecture: \(NetworkConfiguration.modelNames.joined(separator: ", ")).")
+  var model: String = "resnet20"
+
+  @Option(name: .long, help: "Input size CxHxW (default: 3x32x32 for CIFAR-style models, 3x224x224 otherwise).")
+  var input: String?
+
+  @Option(name: .long, help: "Output classes (default: 10 for CIFAR-style models, 1000 otherwise).")
+  var classes: Int?
+
+  @Option(name: .long, help: "Batch size for the training-memory estimate.")
+  var batch: Int = 128
+
+  @Option(name: .long, help: "Multiply every stage width by this factor.")
+  var widthMultiplier: Double = 1
+
+  func validate() throws {
+    guard (1...65536).contains(batch) else { throw ValidationError("--batch must be in 1...65536.") }
+    if let classes, classes < 1 { throw ValidationError("--classes must be positive.") }
+  }
+
+  func run() throws {
+    let cifar = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"].contains(model.lowercased())
+    let (c, h, w) = try parseInputShape(input ?? (cifar ? "3x32x32" : "3x224x224"))
+    let config: NetworkConfiguration
+    do {
+      config = try NetworkConfiguration.named(
+        model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w,
+        widthMultiplier: widthMultiplier)
+    } catch let error as ConfigurationError {
+      throw ValidationError(error.description)
+    }
+    let net = try Network(configuration: config)
+    let rows = net.summary()
+    let nameWidth = max(5, rows.map(\.name.count).max()!)
+    let kindWidth = max(4, rows.map(\.kind.count).max()!)
+    func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+    func left(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
+    print("\(model.lowercased()): \(config.jsonString())")
+    print(
+      "\(pad("layer", nameWidth))  \(pad("kind", kindWidth))  \(pad("output", 14))  \(left("params", 11))  \(left("MACs", 14))"
+    )
+    for r in rows {
+      let shape = r.outputShape.map(String.init).joined(separator: "x")
+      print(
+        "\(pad(r.name, nameWidth))  \(pad(r.kind, kindWidth))  \(pad(shape, 14))  \(left(grouped(r.parameters), 11))  \(left(grouped(r.multiplyAccumulates), 14))"
+      )
+    }
+    let parameters = net.parameterCount
+    let macs = rows.reduce(0) { $0 + $1.multiplyAccumulates }
+    let activations = rows.reduce(0) { $0 + $1.trainingFloatsPerImage } * batch
+    let workspace = net.workspaceFloats()
+    print("")
+    print("parameters:              \(grouped(parameters)) (\(megabytes(parameters)) as float32)")
+    print("multiply-accumulates:    \(grouped(macs)) per image (\(String(format: "%.3f", Double(macs) / 1e9)) GMACs)")
+    print(
+      "training step, batch \(batch): \(megabytes(activations)) of layer outputs and input-gradient buffers, "
+        + "\(megabytes(workspace)) im2col workspace, \(megabytes(3 * parameters)) of weights, gradients and momentum")
+    print("  total \(megabytes(activations + workspace + 3 * parameters))")
+  }
+}
+
+private func grouped(_ n: Int) -> String {
+  let digits = Array(String(n))
+  var out = ""
+  for (i, d) in digits.enumerated() {
+    if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+    out.append(d)
+  }
+  return out
+}
+
+private func megabytes(_ floats: Int) -> String { String(format: "%.1f MB", Double(floats * 4) / 1e6) }
