@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The 64-byte-aligned float storage behind one or more ``Tensor`` views. Allocated once, freed
 /// when the last view goes away.
 public final class TensorStorage: @unchecked Sendable {
@@ -12,7 +14,20 @@ public final class TensorStorage: @unchecked Sendable {
     self.count = count
     self.base = allocateAlignedFloats(count)
     base.initialize(repeating: 0, count: max(count, 1))
+    Self.allocationCounter?.count.add(1, ordering: .relaxed)
   }
 
+  /// When bound (`TensorStorage.$allocationCounter.withValue(counter) { … }`), counts the storages
+  /// allocated by the current task — how tests check that a training step allocates nothing.
+  @TaskLocal public static var allocationCounter: AllocationCounter?
+
   deinit { base.deallocate() }
+}
+
+/// A count of ``TensorStorage`` allocations (see ``TensorStorage/allocationCounter``).
+public final class AllocationCounter: Sendable {
+  /// Storages allocated so far.
+  public let count = Atomic<Int>(0)
+  /// A counter at zero.
+  public init() {}
 }
