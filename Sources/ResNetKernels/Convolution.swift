@@ -19,13 +19,8 @@ public func convolutionForward(
   let pixels = g.outputPixels
   let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
   for b in 0..<batch {
-    let sample = input + b * g.inputCount  // C × H × W
+    let matrix = columnMatrix(input + b * g.inputCount, geometry: g, columns: columns, threads: threads, pool: pool)
     let result = output + b * outputChannels * pixels  // O × Ho × Wo
-    var matrix = sample
-    if let columns {
-      im2col(sample, geometry: g, batch: 1, into: columns, threads: threads, pool: pool)
-      matrix = UnsafePointer(columns)
-    }
     var beta: Float = 0
     if let bias {
       for o in 0..<outputChannels { (result + o * pixels).update(repeating: bias[o], count: pixels) }
@@ -60,13 +55,8 @@ public func convolutionBackward(
   let pixels = g.outputPixels
   let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
   for b in 0..<batch {
-    let sample = input + b * g.inputCount  // C × H × W
+    let matrix = columnMatrix(input + b * g.inputCount, geometry: g, columns: columns, threads: threads, pool: pool)
     let gradResult = gradOutput + b * outputChannels * pixels  // O × Ho·Wo
-    var matrix = sample
-    if let columns {
-      im2col(sample, geometry: g, batch: 1, into: columns, threads: threads, pool: pool)
-      matrix = UnsafePointer(columns)
-    }
     sgemm(
       .none, .transposed, m: outputChannels, n: k, k: pixels, a: gradResult, lda: pixels, b: matrix, ldb: pixels,
       beta: 1, c: gradWeight, ldc: k, threads: threads, pool: pool)
@@ -87,4 +77,15 @@ public func convolutionBackward(
       col2im(columns, geometry: g, batch: 1, into: gradSample, threads: threads, pool: pool)
     }
   }
+}
+
+/// The column matrix (`g.columnRows × g.outputPixels`) of one sample (`C × H × W`): im2col into
+/// `columns`, or the sample itself when `columns` is nil (the pointwise path).
+private func columnMatrix(
+  _ sample: UnsafePointer<Float>, geometry g: ConvGeometry, columns: UnsafeMutablePointer<Float>?, threads: Int?,
+  pool: ThreadPool
+) -> UnsafePointer<Float> {
+  guard let columns else { return sample }
+  im2col(sample, geometry: g, batch: 1, into: columns, threads: threads, pool: pool)
+  return UnsafePointer(columns)
 }

@@ -241,33 +241,35 @@ struct MacroKernel {
       let kcur = min(p.kc, p.k - pc)
       scales[0] = p.alpha
       scales[1] = pc == 0 ? p.beta : 1
-      // A's panels for this slice: (pointer, row stride, column stride) by panel index.
-      var panels: [(UnsafePointer<Float>, rowStride: Int, columnStride: Int)] = []
-      var ir = rows.lowerBound
-      while ir < rows.upperBound {
-        let mcur = min(mr, rows.upperBound - ir)
-        panels.append(aPanel(ir: ir, mcur: mcur, pc: pc, kcur: kcur, packInto: packedA + panels.count * mr * kcur))
-        ir += mr
-      }
-      var jr = columns.lowerBound
-      while jr < columns.upperBound {
-        let ncols = min(nr, columns.upperBound - jr)
-        var b = p.b + pc * p.ldb + jr  // kcur rows of B, stride ldb
-        var bRowStride = p.ldb
-        if ncols < nr {
-          p.packB(into: packedTail, depth: pc..<(pc + kcur), columns: jr..<(jr + ncols))
-          b = UnsafePointer(packedTail)
-          bRowStride = nr
+      // A's panels for this slice: (pointer, row stride, column stride) by panel index, on the stack.
+      let panelCount = (rows.count + mr - 1) / mr
+      withUnsafeTemporaryAllocation(of: (UnsafePointer<Float>, Int, Int).self, capacity: panelCount) { panels in
+        for index in 0..<panelCount {
+          let ir = rows.lowerBound + index * mr
+          let mcur = min(mr, rows.upperBound - ir)
+          panels.initializeElement(
+            at: index, to: aPanel(ir: ir, mcur: mcur, pc: pc, kcur: kcur, packInto: packedA + index * mr * kcur))
         }
-        let next = jr + nr + nr <= columns.upperBound ? b + nr : nil
-        for (index, panel) in panels.enumerated() {
-          let row = rows.lowerBound + index * mr
-          tile(
-            kcur, rows: min(mr, rows.upperBound - row), a: panel.0, aRowStride: panel.rowStride,
-            aColumnStride: panel.columnStride, b: b, bRowStride: bRowStride, c: c + row * p.ldc + jr,
-            columns: ncols, prefetch: index == 0 ? next : nil)
+        var jr = columns.lowerBound
+        while jr < columns.upperBound {
+          let ncols = min(nr, columns.upperBound - jr)
+          var b = p.b + pc * p.ldb + jr  // kcur rows of B, stride ldb
+          var bRowStride = p.ldb
+          if ncols < nr {
+            p.packB(into: packedTail, depth: pc..<(pc + kcur), columns: jr..<(jr + ncols))
+            b = UnsafePointer(packedTail)
+            bRowStride = nr
+          }
+          let next = jr + nr + nr <= columns.upperBound ? b + nr : nil
+          for index in 0..<panelCount {
+            let row = rows.lowerBound + index * mr
+            let (a, aRowStride, aColumnStride) = panels[index]
+            tile(
+              kcur, rows: min(mr, rows.upperBound - row), a: a, aRowStride: aRowStride, aColumnStride: aColumnStride,
+              b: b, bRowStride: bRowStride, c: c + row * p.ldc + jr, columns: ncols, prefetch: index == 0 ? next : nil)
+          }
+          jr += nr
         }
-        jr += nr
       }
       pc += kcur
     }

@@ -4,11 +4,7 @@ import ResNet
 
 /// Options shared by `resnet bench train` and `resnet bench infer`.
 struct BenchModelOptions: ParsableArguments {
-  @Option(name: .long, help: "Architecture: \(NetworkConfiguration.modelNames.joined(separator: ", ")).")
-  var model: String = "resnet20"
-
-  @Option(name: .long, help: "Input size CxHxW (default: 3x32x32 for CIFAR-style models, 3x224x224 otherwise).")
-  var input: String?
+  @OptionGroup var architecture: ModelOptions
 
   @Option(name: .long, help: "Images per step.")
   var batch: Int = 128
@@ -19,37 +15,13 @@ struct BenchModelOptions: ParsableArguments {
   @Option(name: .long, help: "Threads (default: all cores).")
   var threads: Int?
 
-  @Option(name: .long, help: "Output classes.")
-  var classes: Int?
-
   func validate() throws {
     guard (1...65536).contains(batch) else { throw ValidationError("--batch must be in 1...65536.") }
     guard (1...100_000).contains(steps) else { throw ValidationError("--steps must be in 1...100000.") }
     if let threads, !(1...ThreadPool.shared.capacity).contains(threads) {
       throw ValidationError("--threads must be in 1...\(ThreadPool.shared.capacity) (this machine's cores).")
     }
-    _ = try configuration()
   }
-
-  func configuration() throws -> NetworkConfiguration {
-    let cifar = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"].contains(model.lowercased())
-    let (c, h, w) = try parseInputShape(input ?? (cifar ? "3x32x32" : "3x224x224"))
-    do {
-      return try NetworkConfiguration.named(
-        model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w)
-    } catch let error as ConfigurationError {
-      throw ValidationError(error.description)
-    }
-  }
-}
-
-/// Parses `CxHxW` into positive sizes.
-func parseInputShape(_ text: String) throws -> (Int, Int, Int) {
-  let parts = text.lowercased().split(separator: "x").map { Int($0) }
-  guard parts.count == 3, let c = parts[0], let h = parts[1], let w = parts[2], c >= 1, h >= 1, w >= 1,
-    c <= 4096, h <= 65536, w <= 65536
-  else { throw ValidationError("--input must be CxHxW with positive sizes, e.g. 3x32x32; got '\(text)'.") }
-  return (c, h, w)
 }
 
 /// `resnet bench train`: one SGD training step per iteration on random data.
@@ -83,7 +55,7 @@ struct BenchInferCommand: ParsableCommand {
 }
 
 private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
-  let config = try options.configuration()
+  let config = try options.architecture.configuration()
   if let threads = options.threads { ThreadPool.shared.limitThreads(to: threads) }
   let net = try Network(configuration: config, seed: 0)
   let x = Tensor(
@@ -91,7 +63,7 @@ private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
   var generator = SeededGenerator(seed: 2)
   let labels = (0..<options.batch).map { _ in Int(generator.next() % UInt64(config.numClasses)) }
   let loss = SoftmaxCrossEntropy()
-  let sgd = SGD(parameters: net.namedParameters().map(\.parameter), momentum: 0.9, weightDecay: 1e-4)
+  let sgd = SGD(parameters: net.parameters, momentum: 0.9, weightDecay: 1e-4)
   var times: [Double] = []
   let clock = ContinuousClock()
   for step in 0..<(3 + options.steps) {
@@ -109,7 +81,7 @@ private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
   times.sort()
   let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
   print(
-    #"{"impl":"resnet","what":"\#(train ? "train" : "infer")","model":"\#(options.model.lowercased())","batch":\#(options.batch),"threads":\#(ThreadPool.shared.threadCount),"images_per_s":\#(round1(Double(options.batch) / median)),"ms_per_step":\#(round2(median * 1000)),"peak_rss_mb":\#(round1(peakResidentMegabytes()))}"#
+    #"{"impl":"resnet","what":"\#(train ? "train" : "infer")","model":"\#(options.architecture.model.lowercased())","batch":\#(options.batch),"threads":\#(ThreadPool.shared.threadCount),"images_per_s":\#(round1(Double(options.batch) / median)),"ms_per_step":\#(round2(median * 1000)),"peak_rss_mb":\#(round1(peakResidentMegabytes()))}"#
   )
 }
 

@@ -8,14 +8,7 @@ struct InfoCommand: ParsableCommand {
     commandName: "info",
     abstract: "Show a model's layers, output shapes, parameter counts, MACs and training memory.")
 
-  @Option(name: .long, help: "Architecture: \(NetworkConfiguration.modelNames.joined(separator: ", ")).")
-  var model: String = "resnet20"
-
-  @Option(name: .long, help: "Input size CxHxW (default: 3x32x32 for CIFAR-style models, 3x224x224 otherwise).")
-  var input: String?
-
-  @Option(name: .long, help: "Output classes (default: 10 for CIFAR-style models, 1000 otherwise).")
-  var classes: Int?
+  @OptionGroup var architecture: ModelOptions
 
   @Option(name: .long, help: "Batch size for the training-memory estimate.")
   var batch: Int = 128
@@ -25,27 +18,18 @@ struct InfoCommand: ParsableCommand {
 
   func validate() throws {
     guard (1...65536).contains(batch) else { throw ValidationError("--batch must be in 1...65536.") }
-    if let classes, classes < 1 { throw ValidationError("--classes must be positive.") }
+    _ = try architecture.configuration(widthMultiplier: widthMultiplier)
   }
 
   func run() throws {
-    let cifar = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"].contains(model.lowercased())
-    let (c, h, w) = try parseInputShape(input ?? (cifar ? "3x32x32" : "3x224x224"))
-    let config: NetworkConfiguration
-    do {
-      config = try NetworkConfiguration.named(
-        model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w,
-        widthMultiplier: widthMultiplier)
-    } catch let error as ConfigurationError {
-      throw ValidationError(error.description)
-    }
+    let config = try architecture.configuration(widthMultiplier: widthMultiplier)
     let net = try Network(configuration: config)
     let rows = net.summary()
     let nameWidth = max(5, rows.map(\.name.count).max()!)
     let kindWidth = max(4, rows.map(\.kind.count).max()!)
     func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
     func left(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
-    print("\(model.lowercased()): \(config.jsonString())")
+    print("\(architecture.model.lowercased()): \(config.jsonString())")
     print(
       "\(pad("layer", nameWidth))  \(pad("kind", kindWidth))  \(pad("output", 14))  \(left("params", 11))  \(left("MACs", 14))"
     )
@@ -58,7 +42,7 @@ struct InfoCommand: ParsableCommand {
     let parameters = net.parameterCount
     let macs = rows.reduce(0) { $0 + $1.multiplyAccumulates }
     let activations = rows.reduce(0) { $0 + $1.trainingFloatsPerImage } * batch
-    let workspace = net.workspaceFloats()
+    let workspace = rows.map(\.workspaceFloats).max() ?? 0
     print("")
     print("parameters:              \(grouped(parameters)) (\(megabytes(parameters)) as float32)")
     print("multiply-accumulates:    \(grouped(macs)) per image (\(String(format: "%.3f", Double(macs) / 1e9)) GMACs)")

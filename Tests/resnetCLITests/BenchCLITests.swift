@@ -34,9 +34,6 @@ struct BenchCLITests {
       (["bench", "gemm", "--seconds", "-1"], "--seconds"),
     ])
   func badArguments(arguments: [String], mentions: String) throws {
-    let result = try runResNet(arguments)
-    #expect(result.status != 0)
-    #expect(result.stdout.isEmpty)
-    #expect(result.stderr.contains(mentions), "stderr: \(result.stderr)")
+    try expectRefusal(arguments, mentions: mentions)
   }
 }

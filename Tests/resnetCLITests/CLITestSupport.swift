@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// The result of running the built `resnet` binary.
 struct CLIResult {
@@ -48,4 +49,13 @@ func runResNet(_ arguments: [String], environment: [String: String] = [:]) throw
     status: process.terminationStatus,
     stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
     stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+}
+
+/// Runs `resnet arguments` and expects a usage failure: non-zero exit, nothing on stdout, and a
+/// message on stderr that contains `mentions`.
+func expectRefusal(_ arguments: [String], mentions: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+  let result = try runResNet(arguments)
+  #expect(result.status != 0, sourceLocation: sourceLocation)
+  #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
+  #expect(result.stderr.contains(mentions), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
 }

@@ -42,9 +42,6 @@ struct ModelCLITests {
       (["bench", "infer", "--threads", "0"], "--threads"),
     ])
   func badArguments(arguments: [String], mentions: String) throws {
-    let result = try runResNet(arguments)
-    #expect(result.status != 0)
-    #expect(result.stdout.isEmpty)
-    #expect(result.stderr.contains(mentions), "stderr: \(result.stderr)")
+    try expectRefusal(arguments, mentions: mentions)
   }
 }

@@ -100,8 +100,7 @@ public struct SafeTensorsFile {
 
   /// The float32 tensor `name`.
   public func tensor(_ name: String) throws -> Tensor {
-    guard let entry = entries[name] else { throw SafeTensorsError(path: path, reason: "no tensor named '\(name)'") }
-    guard entry.dtype == .f32 else { throw SafeTensorsError(path: path, reason: "tensor '\(name)' is not F32") }
+    let entry = try entry(name, dtype: .f32)
     let result = Tensor(shape: entry.shape)
     data.withUnsafeBytes { raw in
       let bytes = UnsafeRawBufferPointer(
@@ -116,14 +115,22 @@ public struct SafeTensorsFile {
 
   /// The int64 tensor `name`, as Swift integers.
   public func integers(_ name: String) throws -> [Int64] {
-    guard let entry = entries[name] else { throw SafeTensorsError(path: path, reason: "no tensor named '\(name)'") }
-    guard entry.dtype == .i64 else { throw SafeTensorsError(path: path, reason: "tensor '\(name)' is not I64") }
+    let entry = try entry(name, dtype: .i64)
     return data.withUnsafeBytes { raw in
       (0..<(entry.range.count / 8)).map {
         Int64(
           littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + entry.range.lowerBound + 8 * $0, as: Int64.self))
       }
     }
+  }
+
+  /// The entry `name`, which must have `dtype`.
+  private func entry(_ name: String, dtype: DType) throws -> Entry {
+    guard let entry = entries[name] else { throw SafeTensorsError(path: path, reason: "no tensor named '\(name)'") }
+    guard entry.dtype == dtype else {
+      throw SafeTensorsError(path: path, reason: "tensor '\(name)' is not \(dtype.rawValue)")
+    }
+    return entry
   }
 }
 

@@ -15,6 +15,8 @@ public struct LayerSummary: Sendable {
   /// Floats the engine keeps per image for this layer during a training step: its output (kept for
   /// the backward pass or the next layer) and its input gradient buffer.
   public let trainingFloatsPerImage: Int
+  /// Floats of im2col columns this layer needs (one image at a time; 0 when it needs none).
+  public var workspaceFloats = 0
 }
 
 extension Network {
@@ -27,11 +29,12 @@ extension Network {
       let input = shape.reduce(1, *)
       shape = [c.outChannels, g.outputHeight, g.outputWidth]
       let out = shape.reduce(1, *)
-      rows.append(
-        LayerSummary(
-          name: name, kind: "Conv2d \(c.kernel)x\(c.kernel)/\(c.stride)", outputShape: shape,
-          parameters: c.weight.value.count + (c.bias?.value.count ?? 0),
-          multiplyAccumulates: out * g.columnRows, trainingFloatsPerImage: out + input))
+      var row = LayerSummary(
+        name: name, kind: "Conv2d \(c.kernel)x\(c.kernel)/\(c.stride)", outputShape: shape,
+        parameters: c.weight.value.count + (c.bias?.value.count ?? 0),
+        multiplyAccumulates: out * g.columnRows, trainingFloatsPerImage: out + input)
+      row.workspaceFloats = g.isPointwise ? 0 : g.columnRows * g.outputPixels
+      rows.append(row)
     }
     func norm(_ name: String, _ b: BatchNorm2D, residual: Bool = false) {
       let out = shape.reduce(1, *)
@@ -53,23 +56,20 @@ extension Network {
           trainingFloatsPerImage: 2 * out + input))  // output, argmax (int32), input gradient
     }
     for (prefix, block) in namedBlocks {
-      let name = String(prefix.dropLast())
       let blockInput = shape
-      let convs = block.namedConvolutions.filter { !$0.name.hasPrefix("downsample") }
-      let norms: [BatchNorm2D] =
-        if let b = block as? BasicBlock { [b.bn1, b.bn2] } else if let b = block as? Bottleneck {
-          [b.bn1, b.bn2, b.bn3]
-        } else { [] }
-      for (i, (convName, c)) in convs.enumerated() {
-        conv("\(name).\(convName)", c)
-        norm("\(name).bn\(i + 1)", norms[i], residual: i == convs.count - 1)
-      }
-      if let down = block.namedConvolutions.first(where: { $0.name == "downsample.0" })?.conv {
-        let saved = shape
-        shape = blockInput
-        conv("\(name).downsample.0", down)
-        norm("\(name).downsample.1", BatchNorm2D(channels: down.outChannels))
-        shape = saved
+      for (name, module) in block.namedModules {
+        let full = prefix + name
+        if let c = module as? Conv2D {
+          conv(full, c)
+        } else if let b = module as? BatchNorm2D {
+          norm(full, b, residual: b === block.lastNorm)
+        } else if let projection = module as? Projection {
+          let branchOutput = shape
+          shape = blockInput
+          conv(full + ".0", projection.conv)
+          norm(full + ".1", projection.norm)
+          shape = branchOutput
+        }
       }
     }
     let features = shape[0]
@@ -84,27 +84,5 @@ extension Network {
         multiplyAccumulates: features * configuration.numClasses,
         trainingFloatsPerImage: configuration.numClasses + features))
     return rows
-  }
-
-  /// Floats of the im2col workspace the largest convolution needs for one image.
-  public func workspaceFloats() -> Int {
-    var shape = (configuration.inputHeight, configuration.inputWidth)
-    var largest = 0
-    func visit(_ c: Conv2D, _ h: Int, _ w: Int) -> (Int, Int) {
-      let g = c.geometry(height: h, width: w)!
-      if !g.isPointwise { largest = max(largest, g.columnRows * g.outputPixels) }
-      return (g.outputHeight, g.outputWidth)
-    }
-    shape = visit(conv1, shape.0, shape.1)
-    if let maxPool, let g = maxPool.geometry(height: shape.0, width: shape.1) {
-      shape = (g.outputHeight, g.outputWidth)
-    }
-    for block in stages.joined() {
-      let input = shape
-      for (name, c) in block.namedConvolutions {
-        if name == "downsample.0" { _ = visit(c, input.0, input.1) } else { shape = visit(c, shape.0, shape.1) }
-      }
-    }
-    return largest
   }
 }

@@ -92,9 +92,12 @@ public final class Network: Module {
     return conv1.backward(bn1.backward(g))
   }
 
+  /// Every learnable parameter, in state order (collected once: the step loop must not rebuild names).
+  public private(set) lazy var parameters: [Parameter] = namedParameters().map(\.parameter)
+
   /// Zeroes every parameter's gradient.
   public func zeroGradients() {
-    for (_, p) in namedParameters() { p.zeroGradient() }
+    for p in parameters { p.zeroGradient() }
   }
 
   public func namedState(prefix: String = "") -> [(name: String, tensor: StateTensor)] {
@@ -104,7 +107,7 @@ public final class Network: Module {
   }
 
   /// The number of learnable scalars.
-  public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.parameter.value.count } }
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
   private func initialize(seed: UInt64, zeroInitResidual: Bool) {
     var convs: [Conv2D] = [conv1]

@@ -53,10 +53,9 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
 
   /// The names ``named(_:inChannels:numClasses:inputHeight:inputWidth:widthMultiplier:)`` knows:
   /// CIFAR-style resnet20/32/44/56/110 and ImageNet-style resnet18/34/50/101/152.
-  public static let modelNames = [
-    "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34", "resnet50", "resnet101",
-    "resnet152",
-  ]
+  public static let modelNames = cifarModelNames + ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+  /// The CIFAR-style names among ``modelNames`` (3×3 stem, three stages of 6n+2 layers).
+  public static let cifarModelNames = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
 
   /// A named architecture for the given input and classes; `widthMultiplier` scales every width.
   public static func named(
@@ -64,7 +63,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   ) throws -> NetworkConfiguration {
     let (stem, block, layers, widths): (Stem, Block, [Int], [Int])
     switch name.lowercased() {
-    case "resnet20", "resnet32", "resnet44", "resnet56", "resnet110":
+    case let cifar where cifarModelNames.contains(cifar):
       let n = (Int(name.dropFirst(6))! - 2) / 6
       (stem, block, layers, widths) = (.cifar, .basic, [n, n, n], [16, 32, 64])
     case "resnet18": (stem, block, layers, widths) = (.imagenet, .basic, [2, 2, 2, 2], [64, 128, 256, 512])

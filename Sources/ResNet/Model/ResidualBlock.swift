@@ -7,9 +7,33 @@ public protocol ResidualBlock: Layer {
   var outChannels: Int { get }
   /// The BatchNorm whose output the shortcut is added to (zero its γ to start as the identity).
   var lastNorm: BatchNorm2D { get }
+  /// The block's parts in torchvision's order with their names relative to the block: the residual
+  /// branch's convs and BatchNorms (`"conv1"`, `"bn1"`, …), then the projection (`"downsample"`) if any.
+  var namedModules: [(name: String, module: any Module)] { get }
+}
+
+extension ResidualBlock {
   /// The convolutions of the residual branch and the projection, in order, with names relative to the
   /// block (`"conv1"`, …, `"downsample.0"`).
-  var namedConvolutions: [(name: String, conv: Conv2D)] { get }
+  public var namedConvolutions: [(name: String, conv: Conv2D)] {
+    namedModules.compactMap { name, module in
+      if let conv = module as? Conv2D { return (name, conv) }
+      if let projection = module as? Projection { return (name + ".0", projection.conv) }
+      return nil
+    }
+  }
+
+  public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
+    namedModules.flatMap { $0.module.namedState(prefix: prefix + $0.name + ".") }
+  }
+
+  /// Adds the shortcut's gradient to `dx`, the residual branch's input gradient: `dy` (the gradient of
+  /// the sum, already masked by the last BatchNorm's ReLU) through the projection, or `dy` itself.
+  func addShortcutGradient(_ dy: Tensor, downsample: Projection?, into dx: Tensor) -> Tensor {
+    let ds = downsample?.backward(dy) ?? dy
+    add(dx.pointer, ds.pointer, count: dx.count, into: dx.pointer)
+    return dx
+  }
 }
 
 /// The 1×1 projection shortcut: a strided 1×1 convolution and a BatchNorm (`downsample.0`, `.1`).
@@ -23,6 +47,13 @@ public final class Projection: Module {
   public init(inChannels: Int, outChannels: Int, stride: Int, workspace: ScratchBuffer) {
     conv = Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride, workspace: workspace)
     norm = BatchNorm2D(channels: outChannels)
+  }
+
+  /// The projection a block needs when its stride or channel count changes the shape, else nil
+  /// (the shortcut is the identity).
+  static func ifNeeded(inChannels: Int, outChannels: Int, stride: Int, workspace: ScratchBuffer) -> Projection? {
+    stride != 1 || inChannels != outChannels
+      ? Projection(inChannels: inChannels, outChannels: outChannels, stride: stride, workspace: workspace) : nil
   }
 
   func forward(_ x: Tensor, training: Bool) -> Tensor {
@@ -51,15 +82,14 @@ public final class BasicBlock: ResidualBlock {
     bn1 = BatchNorm2D(channels: channels, relu: true)
     conv2 = Conv2D(inChannels: channels, outChannels: channels, kernel: 3, padding: 1, workspace: workspace)
     bn2 = BatchNorm2D(channels: channels, relu: true)
-    downsample =
-      stride != 1 || inChannels != channels
-      ? Projection(inChannels: inChannels, outChannels: channels, stride: stride, workspace: workspace) : nil
+    downsample = Projection.ifNeeded(
+      inChannels: inChannels, outChannels: channels, stride: stride, workspace: workspace)
     outChannels = channels
   }
 
   public var lastNorm: BatchNorm2D { bn2 }
-  public var namedConvolutions: [(name: String, conv: Conv2D)] {
-    [("conv1", conv1), ("conv2", conv2)] + (downsample.map { [("downsample.0", $0.conv)] } ?? [])
+  public var namedModules: [(name: String, module: any Module)] {
+    [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)] + (downsample.map { [("downsample", $0)] } ?? [])
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
@@ -71,16 +101,9 @@ public final class BasicBlock: ResidualBlock {
   public func backward(_ dy: Tensor) -> Tensor {
     let dh = bn2.backward(dy)  // dy is now masked: the gradient of the sum, i.e. of the shortcut
     let dx = conv1.backward(bn1.backward(conv2.backward(dh)))
-    let ds = downsample?.backward(dy) ?? dy
-    add(dx.pointer, ds.pointer, count: dx.count, into: dx.pointer)
-    return dx
+    return addShortcutGradient(dy, downsample: downsample, into: dx)
   }
 
-  public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
-    conv1.namedState(prefix: prefix + "conv1.") + bn1.namedState(prefix: prefix + "bn1.")
-      + conv2.namedState(prefix: prefix + "conv2.") + bn2.namedState(prefix: prefix + "bn2.")
-      + (downsample?.namedState(prefix: prefix + "downsample.") ?? [])
-  }
 }
 
 /// torchvision's `Bottleneck` (v1.5, expansion 4): conv1×1 → BN → ReLU → conv3×3(stride) → BN → ReLU →
@@ -104,15 +127,14 @@ public final class Bottleneck: ResidualBlock {
     bn2 = BatchNorm2D(channels: channels, relu: true)
     conv3 = Conv2D(inChannels: channels, outChannels: out, kernel: 1, workspace: workspace)
     bn3 = BatchNorm2D(channels: out, relu: true)
-    downsample =
-      stride != 1 || inChannels != out
-      ? Projection(inChannels: inChannels, outChannels: out, stride: stride, workspace: workspace) : nil
+    downsample = Projection.ifNeeded(inChannels: inChannels, outChannels: out, stride: stride, workspace: workspace)
     outChannels = out
   }
 
   public var lastNorm: BatchNorm2D { bn3 }
-  public var namedConvolutions: [(name: String, conv: Conv2D)] {
-    [("conv1", conv1), ("conv2", conv2), ("conv3", conv3)] + (downsample.map { [("downsample.0", $0.conv)] } ?? [])
+  public var namedModules: [(name: String, module: any Module)] {
+    [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2), ("conv3", conv3), ("bn3", bn3)]
+      + (downsample.map { [("downsample", $0)] } ?? [])
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
@@ -125,15 +147,7 @@ public final class Bottleneck: ResidualBlock {
   public func backward(_ dy: Tensor) -> Tensor {
     let dh = bn3.backward(dy)
     let dx = conv1.backward(bn1.backward(conv2.backward(bn2.backward(conv3.backward(dh)))))
-    let ds = downsample?.backward(dy) ?? dy
-    add(dx.pointer, ds.pointer, count: dx.count, into: dx.pointer)
-    return dx
+    return addShortcutGradient(dy, downsample: downsample, into: dx)
   }
 
-  public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
-    conv1.namedState(prefix: prefix + "conv1.") + bn1.namedState(prefix: prefix + "bn1.")
-      + conv2.namedState(prefix: prefix + "conv2.") + bn2.namedState(prefix: prefix + "bn2.")
-      + conv3.namedState(prefix: prefix + "conv3.") + bn3.namedState(prefix: prefix + "bn3.")
-      + (downsample?.namedState(prefix: prefix + "downsample.") ?? [])
-  }
 }

@@ -1,0 +1,41 @@
+import ArgumentParser
+import ResNet
+
+/// The architecture options shared by `resnet info` and `resnet bench train|infer`.
+struct ModelOptions: ParsableArguments {
+  @Option(name: .long, help: "Architecture: \(NetworkConfiguration.modelNames.joined(separator: ", ")).")
+  var model: String = "resnet20"
+
+  @Option(name: .long, help: "Input size CxHxW (default: 3x32x32 for CIFAR-style models, 3x224x224 otherwise).")
+  var input: String?
+
+  @Option(name: .long, help: "Output classes (default: 10 for CIFAR-style models, 1000 otherwise).")
+  var classes: Int?
+
+  func validate() throws {
+    if let classes, classes < 1 { throw ValidationError("--classes must be positive.") }
+    _ = try configuration()
+  }
+
+  /// The configuration these options name, with every stage width times `widthMultiplier`.
+  func configuration(widthMultiplier: Double = 1) throws -> NetworkConfiguration {
+    let cifar = NetworkConfiguration.cifarModelNames.contains(model.lowercased())
+    let (c, h, w) = try parseInputShape(input ?? (cifar ? "3x32x32" : "3x224x224"))
+    do {
+      return try NetworkConfiguration.named(
+        model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w,
+        widthMultiplier: widthMultiplier)
+    } catch let error as ConfigurationError {
+      throw ValidationError(error.description)
+    }
+  }
+}
+
+/// Parses `CxHxW` into positive sizes.
+func parseInputShape(_ text: String) throws -> (Int, Int, Int) {
+  let parts = text.lowercased().split(separator: "x").map { Int($0) }
+  guard parts.count == 3, let c = parts[0], let h = parts[1], let w = parts[2], c >= 1, h >= 1, w >= 1,
+    c <= 4096, h <= 65536, w <= 65536
+  else { throw ValidationError("--input must be CxHxW with positive sizes, e.g. 3x32x32; got '\(text)'.") }
+  return (c, h, w)
+}
