@@ -1,0 +1,2 @@
+// The system libpng (libpng-dev / brew libpng), found through pkg-config "libpng".
+#include <png.h>

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Why a file could not be read or written; carries the path and the system's message.
+public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// The file.
+  public let path: String
+  /// What went wrong.
+  public let reason: String
+
+  /// An error about `path`.
+  public init(path: String, reason: String) {
+    self.path = path
+    self.reason = reason
+  }
+
+  public var description: String { "\(path): \(reason)" }
+}
+
+/// The system's text for the current `errno`.
+func systemMessage() -> String { String(cString: strerror(errno)) }
+
+/// The whole contents of a regular file, refused (before allocating) when larger than `maxBytes`.
+func readFile(_ path: String, maxBytes: Int) throws(FileError) -> [UInt8] {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { throw FileError(path: path, reason: systemMessage()) }
+  defer { close(fd) }
+  var info = stat()
+  guard fstat(fd, &info) == 0 else { throw FileError(path: path, reason: systemMessage()) }
+  guard (info.st_mode & S_IFMT) == S_IFREG else {
+    throw FileError(path: path, reason: "not a regular file")
+  }
+  let size = Int(info.st_size)
+  guard size <= maxBytes else {
+    throw FileError(path: path, reason: "file is \(size) bytes, over the limit of \(maxBytes)")
+  }
+  var bytes = [UInt8](repeating: 0, count: size)
+  var done = 0
+  var failure: String?
+  bytes.withUnsafeMutableBytes { buffer in
+    while done < size {
+      let n = read(fd, buffer.baseAddress! + done, size - done)
+      if n < 0 {
+        if errno == EINTR { continue }
+        failure = systemMessage()
+        return
+      }
+      if n == 0 { break }  // The file shrank while being read.
+      done += n
+    }
+  }
+  if let failure { throw FileError(path: path, reason: failure) }
+  return done == size ? bytes : Array(bytes[..<done])
+}
+
+/// Writes `bytes` to `path` so that a crash never leaves a half-written file there: into a temporary
+/// file in the same folder, fsynced, then renamed over `path`.
+func writeFileAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws(FileError) {
+  let temporary = path + ".tmp-\(getpid())"
+  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { throw FileError(path: temporary, reason: systemMessage()) }
+  var done = 0
+  var failure: String?
+  while done < bytes.count {
+    let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+    if n < 0 {
+      if errno == EINTR { continue }
+      failure = systemMessage()
+      break
+    }
+    done += n
+  }
+  if failure == nil && fsync(fd) != 0 { failure = systemMessage() }
+  if close(fd) != 0 && failure == nil { failure = systemMessage() }
+  if failure == nil && rename(temporary, path) != 0 { failure = systemMessage() }
+  if let failure {
+    unlink(temporary)
+    throw FileError(path: path, reason: failure)
+  }
+}
