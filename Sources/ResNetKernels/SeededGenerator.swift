@@ -30,6 +30,29 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     Float(next() >> 40) * 0x1p-24
   }
 
+  /// A uniform integer in 0..<bound (bound > 0), by rejection so every value is equally likely; the
+  /// same on every platform, unlike `Int.random(in:using:)`, whose algorithm is not specified.
+  public mutating func next(below bound: Int) -> Int {
+    precondition(bound > 0)
+    let n = UInt64(bound)
+    let limit = UInt64.max - UInt64.max % n
+    while true {
+      let x = next()
+      if x < limit { return Int(x % n) }
+    }
+  }
+
+  /// `values` in a random order (Fisher–Yates, drawing with `next(below:)`).
+  public mutating func shuffled<T>(_ values: [T]) -> [T] {
+    var out = values
+    var i = out.count - 1
+    while i > 0 {
+      out.swapAt(i, next(below: i + 1))
+      i -= 1
+    }
+    return out
+  }
+
   /// A standard normal float (Box–Muller on two 53-bit uniforms).
   public mutating func nextNormal() -> Float {
     let u1 = (Double(next() >> 11) + 1) * 0x1p-53  // (0, 1]

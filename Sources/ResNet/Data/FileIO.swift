@@ -56,6 +56,15 @@ func readFile(_ path: String, maxBytes: Int) throws(FileError) -> [UInt8] {
   return done == size ? bytes : Array(bytes[..<done])
 }
 
+/// Writes `bytes` to `path` through a temporary file, fsynced and renamed (see the buffer version).
+func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(FileError) {
+  var failure: FileError?
+  bytes.withUnsafeBytes { buffer in
+    do throws(FileError) { try writeFileAtomically(path, buffer) } catch { failure = error }
+  }
+  if let failure { throw failure }
+}
+
 /// Writes `bytes` to `path` so that a crash never leaves a half-written file there: into a temporary
 /// file in the same folder, fsynced, then renamed over `path`.
 func writeFileAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws(FileError) {
