@@ -5,6 +5,9 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Measure the engine's speed; prints one JSON object per line on stdout.",
-    subcommands: [BenchGEMMCommand.self, BenchTrainCommand.self, BenchInferCommand.self]
+    subcommands: [
+      BenchGEMMCommand.self, BenchTrainCommand.self, BenchInferCommand.self, BenchDecodeCommand.self,
+      BenchLoaderCommand.self,
+    ]
   )
 }

@@ -123,10 +123,6 @@ func measureGEMM(_ s: GEMMShape, threads: Int, kernel: GEMMKernel, seconds budge
   return 2.0 * Double(s.m) * Double(s.n) * Double(s.k) / best / 1e9
 }
 
-func seconds(_ d: Duration) -> Double {
-  Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}
-
 /// `x` rounded to 4 significant digits (a rate never rounds to 0).
 func rounded(_ x: Double) -> Double {
   guard x.isFinite, x > 0 else { return x }

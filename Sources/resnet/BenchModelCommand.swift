@@ -78,8 +78,7 @@ private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
     }
     if step >= 3 { times.append(seconds(clock.now - start)) }
   }
-  times.sort()
-  let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+  let median = median(times)
   print(
     #"{"impl":"resnet","what":"\#(train ? "train" : "infer")","model":"\#(options.architecture.model.lowercased())","batch":\#(options.batch),"threads":\#(ThreadPool.shared.threadCount),"images_per_s":\#(round1(Double(options.batch) / median)),"ms_per_step":\#(round2(median * 1000)),"peak_rss_mb":\#(round1(peakResidentMegabytes()))}"#
   )
@@ -96,6 +95,3 @@ func peakResidentMegabytes() -> Double {
     return Double(usage.ru_maxrss) / (1024 * 1024)
   #endif
 }
-
-private func round1(_ v: Double) -> Double { (v * 10).rounded() / 10 }
-private func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }

@@ -67,6 +67,35 @@ struct ImageDecoderTests {
     }
   }
 
+  /// Damaged copies of every valid fixture (bytes overwritten, cut short, spliced) either decode to an
+  /// image of the declared size or are refused with an ImageError: never a crash, abort or hang.
+  @Test(arguments: manifest.decode.map(\.file))
+  func damagedFilesAreRefusedCleanly(_ file: String) throws {
+    let original = try Self.bytes(file)
+    var generator = SeededGenerator(seed: 99, stream: UInt64(original.count))
+    for trial in 0..<150 {
+      var bytes = original
+      switch trial % 3 {
+      case 0:
+        for _ in 0..<(1 + generator.next(below: 4)) {
+          bytes[generator.next(below: bytes.count)] = UInt8(truncatingIfNeeded: generator.next())
+        }
+      case 1:
+        bytes = Array(bytes.prefix(generator.next(below: bytes.count)))
+      default:
+        let at = generator.next(below: bytes.count)
+        let length = generator.next(below: bytes.count - at)
+        bytes.replaceSubrange(at..<at + length, with: bytes[(bytes.count - length)...])
+      }
+      do {
+        let image = try ImageDecoder().decode(bytes, name: file)
+        #expect(image.pixels.count == image.width * image.height * image.channels)
+      } catch let error as ImageError {
+        #expect(error.path == file && !error.reason.isEmpty)
+      }
+    }
+  }
+
   @Test func pixelLimitIsCheckedFromTheHeader() throws {
     let path = Self.path("jpeg_baseline.jpg")  // 37×21 = 777 pixels
     var limits = ImageDecoder.Limits()

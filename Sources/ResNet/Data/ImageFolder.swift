@@ -68,6 +68,16 @@ enum ImageFolder {
   }
 }
 
+/// The PNG and JPEG files under `folder` (recursively, hidden files skipped, sorted by path), or
+/// `folder` itself when it is a file.
+public func imageFiles(in folder: String) throws(DatasetError) -> [String] {
+  guard isDirectory(folder) else {
+    guard fileExists(folder) else { throw DatasetError(path: folder, reason: "no such file or folder") }
+    return [folder]
+  }
+  return try ImageFolder.images(in: folder)
+}
+
 /// Whether `path` is a folder (following symbolic links).
 func isDirectory(_ path: String) -> Bool {
   var directory: ObjCBool = false
