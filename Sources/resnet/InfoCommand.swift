@@ -53,14 +53,4 @@ struct InfoCommand: ParsableCommand {
   }
 }
 
-private func grouped(_ n: Int) -> String {
-  let digits = Array(String(n))
-  var out = ""
-  for (i, d) in digits.enumerated() {
-    if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-    out.append(d)
-  }
-  return out
-}
-
 private func megabytes(_ floats: Int) -> String { String(format: "%.1f MB", Double(floats * 4) / 1e6) }

@@ -20,6 +20,13 @@ public final class SGD {
     (self.momentum, self.dampening, self.weightDecay, self.nesterov) = (momentum, dampening, weightDecay, nesterov)
   }
 
+  /// Replaces the momentum buffers (when resuming training); one tensor per parameter, same shapes.
+  public func restoreBuffers(_ tensors: [Tensor]) {
+    precondition(tensors.count == parameters.count)
+    precondition(zip(tensors, parameters).allSatisfy { $0.shape == $1.value.shape })
+    buffers = tensors
+  }
+
   /// Updates every parameter from its gradient with learning rate `lr` (gradients are left as they are).
   public func step(learningRate lr: Float) {
     let first = buffers.isEmpty && momentum != 0

@@ -1,0 +1,164 @@
+import Foundation
+
+/// A trained model as one safetensors file: torchvision-named tensors and the `resnet.config`,
+/// `resnet.classes` and `resnet.preprocess` metadata of DESIGN.md. Training checkpoints also carry the
+/// optimizer's momentum buffers (`optimizer.momentum.<parameter>`) and a `resnet.training` entry, which
+/// loading for inference ignores.
+public struct Checkpoint: Sendable {
+  /// The architecture.
+  public var configuration: NetworkConfiguration
+  /// Class names in label order.
+  public var classes: [String]
+  /// How images become inputs.
+  public var preprocessing: Preprocessing
+
+  /// A description of a model.
+  public init(configuration: NetworkConfiguration, classes: [String], preprocessing: Preprocessing) {
+    self.configuration = configuration
+    self.classes = classes
+    self.preprocessing = preprocessing
+  }
+
+  /// Prefix of the optimizer state's tensor names.
+  static let momentumPrefix = "optimizer.momentum."
+
+  /// A writer holding `network`'s state and this checkpoint's metadata (add training state to it, then
+  /// `write(to:)`).
+  public func writer(for network: Network) throws -> SafeTensorsWriter {
+    var writer = SafeTensorsWriter()
+    for (name, entry) in network.namedState() {
+      switch entry {
+      case .parameter(let p): writer.add(name, p.value)
+      case .buffer(let t): writer.add(name, t)
+      case .batchCount(let bn): writer.add(name, integers: [bn.batchesTracked], shape: [])
+      }
+    }
+    writer.metadata["resnet.config"] = configuration.jsonString()
+    writer.metadata["resnet.classes"] = try jsonText(classes)
+    writer.metadata["resnet.preprocess"] = try jsonText(PreprocessRecord(preprocessing))
+    return writer
+  }
+
+  /// Saves `network` with this checkpoint's metadata to `path`, atomically.
+  public func save(_ network: Network, to path: String) throws {
+    try writer(for: network).write(to: path)
+  }
+
+  /// Reads the checkpoint at `path` and builds its network, validating the file, the metadata and every
+  /// tensor's name, dtype and shape against the configuration.
+  public static func load(_ path: String) throws -> (Checkpoint, Network) {
+    let file = try SafeTensorsFile(contentsOf: path)
+    return try load(file)
+  }
+
+  /// Builds the network of an opened safetensors file (see `load(_:)`).
+  public static func load(_ file: SafeTensorsFile) throws -> (Checkpoint, Network) {
+    func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
+    guard let configText = file.metadata["resnet.config"] else {
+      throw fail("no resnet.config in the metadata: not a checkpoint written by resnet")
+    }
+    let configuration: NetworkConfiguration
+    do {
+      configuration = try JSONDecoder().decode(NetworkConfiguration.self, from: Data(configText.utf8))
+      try configuration.validate()
+    } catch {
+      throw fail("resnet.config is not a valid configuration: \(error)")
+    }
+    let classes: [String]
+    do {
+      classes = try JSONDecoder().decode(
+        [String].self, from: Data(file.metadata["resnet.classes", default: ""].utf8))
+    } catch {
+      throw fail("resnet.classes is missing or not a JSON list of names")
+    }
+    guard classes.count == configuration.numClasses else {
+      throw fail(
+        "resnet.classes names \(classes.count) classes but the network has \(configuration.numClasses)")
+    }
+    let preprocessing: Preprocessing
+    do {
+      let record = try JSONDecoder().decode(
+        PreprocessRecord.self, from: Data(file.metadata["resnet.preprocess", default: ""].utf8))
+      preprocessing = try record.preprocessing(for: configuration)
+    } catch let error as SafeTensorsError {
+      throw error
+    } catch {
+      throw fail("resnet.preprocess is missing or malformed: \(error)")
+    }
+    let network = try Network(configuration: configuration)
+    try network.loadState(from: file)
+    return (
+      Checkpoint(configuration: configuration, classes: classes, preprocessing: preprocessing), network
+    )
+  }
+}
+
+extension Network {
+  /// Copies every state tensor from `file`, checking names, dtypes and shapes; tensors the network does
+  /// not have are an error, except the optimizer state of training checkpoints.
+  public func loadState(from file: SafeTensorsFile) throws {
+    func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
+    let state = namedState()
+    let expected = Set(state.map(\.name))
+    if let extra = file.entries.keys.sorted().first(where: {
+      !expected.contains($0) && !$0.hasPrefix(Checkpoint.momentumPrefix)
+    }) {
+      throw fail("unexpected tensor '\(extra)' for this configuration")
+    }
+    for (name, entry) in state {
+      guard let stored = file.entries[name] else { throw fail("missing tensor '\(name)'") }
+      switch entry {
+      case .parameter(let p): try copy(file, name, stored, into: p.value)
+      case .buffer(let t): try copy(file, name, stored, into: t)
+      case .batchCount(let bn):
+        guard stored.shape.reduce(1, *) == 1 else {
+          throw fail("tensor '\(name)' has shape \(stored.shape), expected a single int64")
+        }
+        bn.batchesTracked = try file.integers(name)[0]
+      }
+    }
+  }
+
+  private func copy(
+    _ file: SafeTensorsFile, _ name: String, _ stored: SafeTensorsFile.Entry, into tensor: Tensor
+  ) throws {
+    guard stored.shape == tensor.shape else {
+      throw SafeTensorsError(
+        path: file.path,
+        reason: "tensor '\(name)' has shape \(stored.shape), the configuration needs \(tensor.shape)")
+    }
+    let value = try file.tensor(name)
+    tensor.pointer.update(from: value.pointer, count: tensor.count)
+  }
+}
+
+/// The JSON of `resnet.preprocess`.
+struct PreprocessRecord: Codable {
+  var color: ColorMode
+  var resize: Int?
+  var mean: [Float]
+  var std: [Float]
+
+  init(_ p: Preprocessing) {
+    (color, resize, mean, std) = (p.color, p.resize, p.mean, p.std)
+  }
+
+  func preprocessing(for c: NetworkConfiguration) throws -> Preprocessing {
+    guard color.channels == c.inChannels, mean.count == c.inChannels, std.count == c.inChannels,
+      std.allSatisfy({ $0 > 0 }), (resize ?? 1) > 0
+    else {
+      throw SafeTensorsError(
+        path: "resnet.preprocess",
+        reason: "color/mean/std do not fit a \(c.inChannels)-channel network, or std ≤ 0")
+    }
+    return Preprocessing(
+      color: color, resize: resize, height: c.inputHeight, width: c.inputWidth, mean: mean, std: std)
+  }
+}
+
+/// `value` as compact JSON text.
+func jsonText<T: Encodable>(_ value: T) throws -> String {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+  return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

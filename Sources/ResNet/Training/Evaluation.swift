@@ -1,0 +1,64 @@
+/// How a model does on a split: mean cross-entropy, top-1 and top-5 accuracy, and the confusion
+/// matrix.
+public struct Evaluation: Sendable {
+  /// Mean cross-entropy (no label smoothing) over the images.
+  public var loss: Double
+  /// Fraction of images whose most probable class is right.
+  public var accuracy: Double
+  /// Fraction whose right class is among the 5 most probable (nil with 5 classes or fewer).
+  public var top5: Double?
+  /// counts[truth][prediction].
+  public var confusion: [[Int]]
+  /// Images evaluated.
+  public var count: Int
+
+  /// Accuracy of each class (nil for a class with no images).
+  public var perClassAccuracy: [Double?] {
+    confusion.enumerated().map { i, row in
+      let n = row.reduce(0, +)
+      return n == 0 ? nil : Double(row[i]) / Double(n)
+    }
+  }
+
+  /// Runs `network` in inference mode over every batch of `loader`'s epoch 0.
+  public static func run(_ network: Network, loader: DataLoader) throws -> Evaluation {
+    let classes = network.configuration.numClasses
+    var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+    var lossSum = 0.0
+    var top5Hits = 0
+    var count = 0
+    let iterator = loader.epoch(0)
+    while let batch = try iterator.next() {
+      let logits = network.forward(batch.images, training: false)
+      for i in 0..<batch.count {
+        let row = logits.pointer + i * classes
+        let truth = Int(batch.labels[i])
+        var best = 0
+        var maximum = row[0]
+        for j in 1..<classes where row[j] > maximum {
+          maximum = row[j]
+          best = j
+        }
+        var sum = 0.0
+        for j in 0..<classes { sum += Double(expf(row[j] - maximum)) }
+        lossSum += (Double(maximum) + log(sum)) - Double(row[truth])
+        confusion[truth][best] += 1
+        let higher = (0..<classes).filter { row[$0] > row[truth] }.count
+        if higher < 5 { top5Hits += 1 }
+      }
+      count += batch.count
+    }
+    let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }
+    return Evaluation(
+      loss: count > 0 ? lossSum / Double(count) : .nan,
+      accuracy: count > 0 ? Double(correct) / Double(count) : .nan,
+      top5: classes > 10 && count > 0 ? Double(top5Hits) / Double(count) : nil,
+      confusion: confusion, count: count)
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif

@@ -1,0 +1,216 @@
+import Foundation
+
+/// Why training stopped early.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+  /// What happened and what was kept.
+  public let description: String
+}
+
+/// Live numbers of the epoch in progress, for progress bars.
+public struct StepReport: Sendable {
+  /// 1-based epoch, the step within it and the steps per epoch.
+  public var epoch: Int
+  public var step: Int
+  public var stepsPerEpoch: Int
+  /// Mean loss and accuracy over the epoch's steps so far.
+  public var loss: Double
+  public var accuracy: Double
+  /// Training images per second so far this epoch, and seconds since the epoch began.
+  public var imagesPerSecond: Double
+  public var seconds: Double
+}
+
+/// Trains a network with SGD on a training split, validating after every epoch.
+///
+/// With an output folder it writes, after every epoch: `metrics.csv` (one row per epoch),
+/// `curves.svg` (loss and accuracy), `confusion.svg` (the validation confusion matrix),
+/// `last.safetensors` (the model plus the optimizer's momentum and the run's position, for
+/// `resume`) and `best.safetensors` (the model with the best validation accuracy). Every file is
+/// written to a temporary file, fsynced and renamed, so an interruption leaves the previous one intact.
+/// A resumed run ends with the same weights, bit for bit, as an uninterrupted one.
+public final class Trainer {
+  /// The network being trained.
+  public let network: Network
+  /// Its classes and preprocessing (what the checkpoints record).
+  public let checkpoint: Checkpoint
+  /// The run's settings.
+  public let options: TrainingOptions
+  /// Where the run stands.
+  public private(set) var progress: TrainingProgress
+  /// One row per finished epoch.
+  public private(set) var history: [EpochMetrics] = []
+  /// Where files go (nil: nowhere).
+  public let outputFolder: String?
+  /// Called after every step and after every epoch.
+  public var onStep: ((StepReport) -> Void)?
+  public var onEpoch: ((EpochMetrics) -> Void)?
+
+  private let trainLoader: DataLoader
+  private let validationLoader: DataLoader
+  private let optimizer: SGD
+  private let loss: SoftmaxCrossEntropy
+  private let schedule: LearningRateSchedule
+  private var previousRows: [String] = []
+
+  /// A new run of `network` (freshly initialized, usually) on `train`, validated on `validation`.
+  public init(
+    network: Network, checkpoint: Checkpoint, train: DatasetSplit, validation: DatasetSplit,
+    options: TrainingOptions, outputFolder: String? = nil
+  ) {
+    self.network = network
+    self.checkpoint = checkpoint
+    self.options = options
+    self.outputFolder = outputFolder
+    progress = TrainingProgress(epoch: 0, step: 0, bestAccuracy: -1, bestEpoch: 0)
+    trainLoader = DataLoader(
+      split: train, batchSize: options.batchSize, preprocessing: checkpoint.preprocessing,
+      augmentation: Augmentation(
+        cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
+      shuffle: true, seed: options.seed, dropLast: train.count > options.batchSize,
+      workers: options.workers)
+    validationLoader = DataLoader(
+      split: validation, batchSize: options.batchSize, preprocessing: checkpoint.preprocessing,
+      shuffle: false, workers: options.workers)
+    optimizer = SGD(
+      parameters: network.parameters, momentum: options.momentum, weightDecay: options.weightDecay,
+      nesterov: options.nesterov)
+    loss = SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
+    schedule = LearningRateSchedule(
+      kind: options.schedule, baseRate: options.learningRate, warmupEpochs: options.warmupEpochs,
+      epochs: options.epochs, stepsPerEpoch: trainLoader.batchesPerEpoch)
+  }
+
+  /// Continues the run saved in the training checkpoint `path` (a `last.safetensors`), on the same
+  /// data; `epochs` may extend the run.
+  public static func resume(
+    from path: String, train: DatasetSplit, validation: DatasetSplit, outputFolder: String?,
+    epochs: Int? = nil
+  ) throws -> Trainer {
+    let file = try SafeTensorsFile(contentsOf: path)
+    let (checkpoint, network) = try Checkpoint.load(file)
+    guard let optionsText = file.metadata["resnet.training"],
+      let progressText = file.metadata["resnet.progress"]
+    else {
+      throw SafeTensorsError(
+        path: path, reason: "holds a model but no training state (resume from a last.safetensors)")
+    }
+    var options = try JSONDecoder().decode(TrainingOptions.self, from: Data(optionsText.utf8))
+    if let epochs { options.epochs = epochs }
+    let trainer = Trainer(
+      network: network, checkpoint: checkpoint, train: train, validation: validation,
+      options: options, outputFolder: outputFolder)
+    trainer.progress = try JSONDecoder().decode(
+      TrainingProgress.self, from: Data(progressText.utf8))
+    if options.momentum != 0 && trainer.progress.step > 0 {
+      let buffers = try network.namedParameters().map { name, _ in
+        try file.tensor(Checkpoint.momentumPrefix + name)
+      }
+      trainer.optimizer.restoreBuffers(buffers)
+    }
+    if let outputFolder, let text = try? String(contentsOfFile: outputFolder + "/metrics.csv", encoding: .utf8) {
+      trainer.previousRows = Array(text.split(separator: "\n").dropFirst().prefix(trainer.progress.epoch).map(String.init))
+    }
+    return trainer
+  }
+
+  /// One warning line for training or validation files that could not be decoded, or nil.
+  public var skippedWarning: String? {
+    [trainLoader.skippedWarning(), validationLoader.skippedWarning()].compactMap { $0 }.first
+  }
+
+  /// Trains until `options.epochs` epochs are done.
+  public func run() throws {
+    if let outputFolder { try makeFolder(outputFolder) }
+    let clock = ContinuousClock()
+    while progress.epoch < options.epochs {
+      let epoch = progress.epoch
+      let start = clock.now
+      var lossSum = 0.0
+      var correct = 0
+      var seen = 0
+      var step = 0
+      var rate = schedule.rate(atStep: progress.step)
+      let iterator = trainLoader.epoch(epoch)
+      while let batch = try iterator.next() {
+        network.zeroGradients()
+        let logits = network.forward(batch.images, training: true)
+        let value = loss.forward(logits: logits, labels: batch.labels.map { Int($0) })
+        guard value.isFinite else {
+          throw TrainingError(
+            description:
+              "the training loss became \(value) at epoch \(epoch + 1), step \(step + 1); stopped. "
+              + (progress.epoch > 0 && outputFolder != nil
+                ? "The last good checkpoint (epoch \(progress.epoch)) is kept in \(outputFolder!)/last.safetensors. "
+                : "") + "Try a lower --lr.")
+        }
+        correct += Self.correctCount(logits, batch.labels)
+        network.backward(loss.backward())
+        rate = schedule.rate(atStep: progress.step)
+        optimizer.step(learningRate: rate)
+        progress.step += 1
+        step += 1
+        lossSum += Double(value) * Double(batch.count)
+        seen += batch.count
+        let elapsed = seconds(clock.now - start)
+        onStep?(
+          StepReport(
+            epoch: epoch + 1, step: step, stepsPerEpoch: trainLoader.batchesPerEpoch,
+            loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+            imagesPerSecond: Double(seen) / elapsed, seconds: elapsed))
+      }
+      let trainSeconds = seconds(clock.now - start)
+      let validation = try Evaluation.run(network, loader: validationLoader)
+      progress.epoch += 1
+      let metrics = EpochMetrics(
+        epoch: epoch + 1, learningRate: rate, trainLoss: lossSum / Double(max(seen, 1)),
+        trainAccuracy: Double(correct) / Double(max(seen, 1)), validation: validation,
+        seconds: seconds(clock.now - start), imagesPerSecond: Double(seen) / trainSeconds)
+      history.append(metrics)
+      let improved = validation.accuracy > progress.bestAccuracy
+      if improved {
+        progress.bestAccuracy = validation.accuracy
+        progress.bestEpoch = epoch + 1
+      }
+      try writeFiles(metrics, improved: improved)
+      onEpoch?(metrics)
+    }
+  }
+
+  /// Top-1 hits of a batch's logits.
+  static func correctCount(_ logits: Tensor, _ labels: [Int32]) -> Int {
+    let classes = logits.shape[1]
+    var hits = 0
+    for i in 0..<labels.count {
+      let row = logits.pointer + i * classes
+      var best = 0
+      for j in 1..<classes where row[j] > row[best] { best = j }
+      if best == Int(labels[i]) { hits += 1 }
+    }
+    return hits
+  }
+
+  private func writeFiles(_ metrics: EpochMetrics, improved: Bool) throws {
+    guard let folder = outputFolder else { return }
+    var last = try checkpoint.writer(for: network)
+    for ((name, _), buffer) in zip(network.namedParameters(), optimizer.buffers) {
+      last.add(Checkpoint.momentumPrefix + name, buffer)
+    }
+    last.metadata["resnet.training"] = try jsonText(options)
+    last.metadata["resnet.progress"] = try jsonText(progress)
+    if improved { try checkpoint.save(network, to: folder + "/best.safetensors") }
+    try last.write(to: folder + "/last.safetensors")
+    let rows = previousRows + history.map(\.csvRow)
+    try writeFileAtomically(
+      folder + "/metrics.csv",
+      Array(([EpochMetrics.csvHeader] + rows).joined(separator: "\n").utf8) + [0x0A])
+    try writeFileAtomically(folder + "/curves.svg", Array(Charts.curves(csvRows: rows).utf8))
+    try writeFileAtomically(
+      folder + "/confusion.svg",
+      Array(Charts.confusion(metrics.validation.confusion, classes: checkpoint.classes).utf8))
+  }
+}
+
+/// A duration in seconds.
+func seconds(_ d: Duration) -> Double {
+  Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}

@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import ResNet
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// `resnet train --data PATH`: train a ResNet on a dataset, validating every epoch.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train a ResNet on a dataset; checkpoints, metrics and charts go to --out.",
+    discussion: """
+      With no other flag the model fits the data: resnet20 for images up to 64 px, resnet18 above;
+      input channels, size and classes from the data; normalization measured on the training images.
+      --out receives metrics.csv, curves.svg, confusion.svg, best.safetensors (the best validation
+      accuracy) and last.safetensors (for --resume), rewritten safely after every epoch.
+      """)
+
+  @OptionGroup var dataOptions: DataOptions
+
+  @Option(help: "Architecture (default: resnet20 up to 64 px, resnet18 above).")
+  var model: String?
+
+  @Option(help: "Scale every stage width by this factor.")
+  var widthMultiplier: Double = 1
+
+  @Option(help: "Epochs (default 15; with --resume, extends the run to this many).")
+  var epochs: Int?
+
+  @Option(help: "Images per step.")
+  var batchSize: Int = 128
+
+  @Option(help: "Peak learning rate.")
+  var lr: Float = 0.1
+
+  @Option(help: "SGD momentum.")
+  var momentum: Float = 0.9
+
+  @Flag(help: "Nesterov momentum.")
+  var nesterov = false
+
+  @Option(help: "L2 weight decay.")
+  var weightDecay: Float = 5e-4
+
+  @Option(help: "Learning-rate schedule: cosine, step (÷10 at 50% and 75%) or constant.")
+  var schedule: String = "cosine"
+
+  @Option(help: "Epochs of linear learning-rate warm-up.")
+  var warmupEpochs: Int = 1
+
+  @Option(help: "Label smoothing of the training loss.")
+  var labelSmoothing: Float = 0
+
+  @Option(help: "Random-crop padding in pixels (0: no random crop).")
+  var cropPadding: Int = 4
+
+  @Flag(help: "No random horizontal flips.")
+  var noFlip = false
+
+  @Option(help: "Compute threads (default: all cores).")
+  var threads: Int?
+
+  @Option(help: "Loader worker threads.")
+  var workers: Int = 2
+
+  @Option(help: ArgumentHelp("Output folder (default: runs/<date-time>).", valueName: "dir"))
+  var out: String?
+
+  @Option(help: ArgumentHelp("Continue the run saved in this last.safetensors.", valueName: "path"))
+  var resume: String?
+
+  func validate() throws {
+    if let epochs, !(1...100_000).contains(epochs) { throw ValidationError("--epochs must be in 1...100000.") }
+    guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
+    guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive.") }
+    guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1).") }
+    guard !nesterov || momentum > 0 else { throw ValidationError("--nesterov needs --momentum above 0.") }
+    guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative.") }
+    guard LearningRateSchedule.Kind(rawValue: schedule) != nil else {
+      throw ValidationError("--schedule must be cosine, step or constant.")
+    }
+    guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must not be negative.") }
+    guard labelSmoothing >= 0 && labelSmoothing < 1 else {
+      throw ValidationError("--label-smoothing must be in [0, 1).")
+    }
+    guard cropPadding >= 0 && cropPadding <= 1024 else {
+      throw ValidationError("--crop-padding must be in 0...1024.")
+    }
+    guard (1...64).contains(workers) else { throw ValidationError("--workers must be in 1...64.") }
+    guard widthMultiplier > 0 && widthMultiplier <= 16 else {
+      throw ValidationError("--width-multiplier must be in (0, 16].")
+    }
+    if let threads, !(1...ThreadPool.shared.capacity).contains(threads) {
+      throw ValidationError("--threads must be in 1...\(ThreadPool.shared.capacity) (this machine's cores).")
+    }
+  }
+
+  func run() throws {
+    if let threads { ThreadPool.shared.limitThreads(to: threads) }
+    let dataset = try dataOptions.open()
+    for warning in dataset.warnings { printError("warning: \(warning)") }
+    let trainer: Trainer
+    if let resume {
+      let folder = out ?? (resume.contains("/") ? String(resume[..<resume.lastIndex(of: "/")!]) : ".")
+      trainer = try Trainer.resume(
+        from: resume, train: dataset.train, validation: dataset.test, outputFolder: folder,
+        epochs: epochs)
+      print("resuming \(resume) after epoch \(trainer.progress.epoch) of \(trainer.options.epochs)")
+    } else {
+      var options = TrainingOptions()
+      options.epochs = epochs ?? 15
+      options.batchSize = batchSize
+      options.learningRate = lr
+      options.momentum = momentum
+      options.nesterov = nesterov
+      options.weightDecay = weightDecay
+      options.schedule = LearningRateSchedule.Kind(rawValue: schedule)!
+      options.warmupEpochs = warmupEpochs
+      options.labelSmoothing = labelSmoothing
+      options.cropPadding = cropPadding
+      options.horizontalFlip = !noFlip
+      options.seed = dataOptions.seed
+      options.workers = workers
+      let checkpoint: Checkpoint
+      do {
+        checkpoint = try Checkpoint.automatic(for: dataset, model: model, widthMultiplier: widthMultiplier)
+      } catch let error as ConfigurationError {
+        throw ValidationError(error.description)
+      }
+      let network = try Network(configuration: checkpoint.configuration, seed: options.seed)
+      trainer = Trainer(
+        network: network, checkpoint: checkpoint, train: dataset.train, validation: dataset.test,
+        options: options, outputFolder: out ?? defaultOutputFolder())
+    }
+    let c = trainer.checkpoint
+    let p = c.preprocessing
+    print(
+      "training \(modelName(c.configuration)) (\(grouped(trainer.network.parameterCount)) parameters) on \(dataset.train.count) images of \(c.classes.count) classes, \(p.width)×\(p.height) \(p.color.rawValue), validating on \(dataset.test.count)\(dataset.testIsHeldOut ? " held out" : "")"
+    )
+    print("writing to \(trainer.outputFolder!)")
+    let live = isatty(STDOUT_FILENO) != 0
+    if live {
+      trainer.onStep = { report in
+        print("\r" + progressLine(report, epochs: trainer.options.epochs), terminator: "")
+        flushStandardOutput()
+      }
+    }
+    trainer.onEpoch = { m in
+      if live { print("\r\u{1B}[2K", terminator: "") }
+      var line = String(
+        format: "epoch %d/%d  loss %.4f  acc %.2f%%  val loss %.4f  val acc %.2f%%",
+        m.epoch, trainer.options.epochs, m.trainLoss, 100 * m.trainAccuracy, m.validation.loss,
+        100 * m.validation.accuracy)
+      if let top5 = m.validation.top5 { line += String(format: "  top-5 %.2f%%", 100 * top5) }
+      line += String(format: "  lr %.4g  %.1f s  %.0f img/s", m.learningRate, m.seconds, m.imagesPerSecond)
+      print(line)
+      flushStandardOutput()
+    }
+    try trainer.run()
+    if let warning = trainerSkipped(trainer) { printError("warning: \(warning)") }
+    print(
+      String(
+        format: "best val acc %.2f%% at epoch %d: %@/best.safetensors", 100 * trainer.progress.bestAccuracy,
+        trainer.progress.bestEpoch, trainer.outputFolder!))
+  }
+
+  private func defaultOutputFolder() -> String {
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    return "runs/" + formatter.string(from: Date())
+  }
+}
+
+private func trainerSkipped(_ trainer: Trainer) -> String? { trainer.skippedWarning }
+
+/// The name of a standard architecture, or a description.
+func modelName(_ c: NetworkConfiguration) -> String {
+  for name in NetworkConfiguration.modelNames {
+    if let named = try? NetworkConfiguration.named(
+      name, inChannels: c.inChannels, numClasses: c.numClasses, inputHeight: c.inputHeight,
+      inputWidth: c.inputWidth), named == c
+    {
+      return name
+    }
+  }
+  return "\(c.block.rawValue) ResNet \(c.layers) × \(c.widths)"
+}
+
+/// `n` with thousands separators.
+func grouped(_ n: Int) -> String {
+  let digits = Array(String(n))
+  var out = ""
+  for (i, d) in digits.enumerated() {
+    if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+    out.append(d)
+  }
+  return out
+}
+
+/// The live progress bar of an epoch.
+func progressLine(_ r: StepReport, epochs: Int) -> String {
+  let width = 24
+  let filled = r.stepsPerEpoch > 0 ? width * r.step / r.stepsPerEpoch : width
+  let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+  let remaining = r.imagesPerSecond > 0 ? r.seconds / Double(r.step) * Double(r.stepsPerEpoch - r.step) : 0
+  return String(
+    format: "epoch %d/%d %@ %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %d:%02d", r.epoch, epochs, bar,
+    r.step, r.stepsPerEpoch, r.loss, 100 * r.accuracy, r.imagesPerSecond, Int(remaining) / 60,
+    Int(remaining) % 60)
+}
+
+/// Flushes standard output (for the live progress line).
+func flushStandardOutput() {
+  fflush(nil)
+}
