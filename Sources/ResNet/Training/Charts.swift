@@ -75,11 +75,13 @@ struct SVG {
   }
 
   mutating func rect(x: Double, y: Double, width: Double, height: Double, fill: String) {
-    body += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"\(fill)\" stroke=\"#ccc\" stroke-width=\"0.5\"/>\n"
+    body +=
+      "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"\(fill)\" stroke=\"#ccc\" stroke-width=\"0.5\"/>\n"
   }
 
   mutating func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, color: String = "#333") {
-    body += "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(color)\" stroke-width=\"1\"/>\n"
+    body +=
+      "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(color)\" stroke-width=\"1\"/>\n"
   }
 
   mutating func text(
@@ -87,7 +89,8 @@ struct SVG {
     anchor: String = "start", rotate: (Double, Double, Double)? = nil
   ) {
     let transform = rotate.map { " transform=\"rotate(\(f($0.0)) \(f($0.1)) \(f($0.2)))\"" } ?? ""
-    body += "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(f(size))\" font-weight=\"\(weight)\" text-anchor=\"\(anchor)\"\(transform)>\(escape(content))</text>\n"
+    body +=
+      "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(f(size))\" font-weight=\"\(weight)\" text-anchor=\"\(anchor)\"\(transform)>\(escape(content))</text>\n"
   }
 
   /// Axes, ticks, a title, a legend and one polyline per series (NaN points skipped).
@@ -126,7 +129,8 @@ struct SVG {
     text(x: x + width / 2, y: y + height + 32, "epoch", size: 11, anchor: "middle")
     for (k, s) in series.enumerated() {
       let points = zip(xs, s.values).filter { $0.1.isFinite }.map { "\(f(px($0.0))),\(f(py($0.1)))" }
-      body += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+      body +=
+        "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
       for point in points.count == 1 ? points : [] {
         let xy = point.split(separator: ",")
         body += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(s.color)\"/>\n"

@@ -108,7 +108,8 @@ public final class Trainer {
       trainer.optimizer.restoreBuffers(buffers)
     }
     if let outputFolder, let text = try? String(contentsOfFile: outputFolder + "/metrics.csv", encoding: .utf8) {
-      trainer.previousRows = Array(text.split(separator: "\n").dropFirst().prefix(trainer.progress.epoch).map(String.init))
+      trainer.previousRows = Array(
+        text.split(separator: "\n").dropFirst().prefix(trainer.progress.epoch).map(String.init))
     }
     return trainer
   }
@@ -118,11 +119,12 @@ public final class Trainer {
     [trainLoader.skippedWarning(), validationLoader.skippedWarning()].compactMap { $0 }.first
   }
 
-  /// Trains until `options.epochs` epochs are done.
-  public func run() throws {
+  /// Trains until `options.epochs` epochs are done, or only until epoch `stop` (as if interrupted
+  /// there; `resume` continues from that point).
+  public func run(stoppingAfter stop: Int? = nil) throws {
     if let outputFolder { try makeFolder(outputFolder) }
     let clock = ContinuousClock()
-    while progress.epoch < options.epochs {
+    while progress.epoch < min(options.epochs, stop ?? options.epochs) {
       let epoch = progress.epoch
       let start = clock.now
       var lossSum = 0.0

@@ -28,10 +28,17 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   public init() {}
 
   enum CodingKeys: String, CodingKey {
-    case epochs, batchSize = "batch_size", learningRate = "lr", momentum, nesterov
-    case weightDecay = "weight_decay", schedule, warmupEpochs = "warmup_epochs"
-    case labelSmoothing = "label_smoothing", cropPadding = "crop_padding"
-    case horizontalFlip = "horizontal_flip", seed, workers
+    case epochs
+    case batchSize = "batch_size"
+    case learningRate = "lr"
+    case momentum, nesterov
+    case weightDecay = "weight_decay"
+    case schedule
+    case warmupEpochs = "warmup_epochs"
+    case labelSmoothing = "label_smoothing"
+    case cropPadding = "crop_padding"
+    case horizontalFlip = "horizontal_flip"
+    case seed, workers
   }
 }
 
@@ -47,7 +54,9 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
   public var bestEpoch: Int
 
   enum CodingKeys: String, CodingKey {
-    case epoch, step, bestAccuracy = "best_accuracy", bestEpoch = "best_epoch"
+    case epoch, step
+    case bestAccuracy = "best_accuracy"
+    case bestEpoch = "best_epoch"
   }
 }
 

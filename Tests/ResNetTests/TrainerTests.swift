@@ -1,0 +1,157 @@
+import Foundation
+import ResNet
+import Testing
+
+/// Training on the shipped mini dataset, resuming bit for bit, and checkpoints that round-trip or are
+/// refused with a clear error.
+struct TrainerTests {
+  static func folder() throws -> String { try DatasetTests.temporaryFolder() }
+
+  static func setup(widthMultiplier: Double, trainCount: Int? = nil, testCount: Int? = nil) throws -> (
+    Checkpoint, DatasetSplit, DatasetSplit
+  ) {
+    let dataset = try Dataset.open(DataLoaderTests.mini)
+    let checkpoint = try Checkpoint.automatic(for: dataset, widthMultiplier: widthMultiplier)
+    // Every 8th image keeps all classes in a small subset.
+    func thin(_ split: DatasetSplit, _ count: Int?) -> DatasetSplit {
+      guard let count else { return split }
+      return split.subset(Array(stride(from: 0, to: split.count, by: split.count / count)))
+    }
+    return (checkpoint, thin(dataset.train, trainCount), thin(dataset.test, testCount))
+  }
+
+  @Test func automaticSetupFitsTheData() throws {
+    let (checkpoint, _, _) = try Self.setup(widthMultiplier: 1)
+    #expect(
+      checkpoint.configuration
+        == (try NetworkConfiguration.named(
+          "resnet20", inChannels: 1, numClasses: 10, inputHeight: 28, inputWidth: 28)))
+    #expect(checkpoint.classes.first == "Ankle boot" && checkpoint.classes.count == 10)
+    // Fashion-MNIST's published statistics are mean 0.2860, std 0.3530 over all 60,000 images.
+    #expect(abs(checkpoint.preprocessing.mean[0] - 0.286) < 0.01)
+    #expect(abs(checkpoint.preprocessing.std[0] - 0.353) < 0.01)
+  }
+
+  @Test func lossFallsAndAccuracyBeatsChance() throws {
+    let (checkpoint, train, test) = try Self.setup(widthMultiplier: 0.5)
+    var options = TrainingOptions()
+    options.epochs = 4
+    options.batchSize = 64
+    let network = try Network(configuration: checkpoint.configuration, seed: 1)
+    let trainer = Trainer(
+      network: network, checkpoint: checkpoint, train: train, validation: test, options: options)
+    try trainer.run()
+    let history = trainer.history
+    #expect(history.count == 4)
+    #expect(history.last!.trainLoss < 0.7 * history.first!.trainLoss)
+    // Chance is 10%; four short epochs on 2,000 images reach about two thirds.
+    #expect(history.last!.validation.accuracy > 0.45, "\(history.map(\.validation.accuracy))")
+    #expect(history.last!.validation.confusion.joined().reduce(0, +) == 500)
+  }
+
+  @Test func resumedRunEndsWithTheSameBytes() throws {
+    let (checkpoint, train, test) = try Self.setup(widthMultiplier: 0.25, trainCount: 250, testCount: 50)
+    var options = TrainingOptions()
+    options.epochs = 3
+    options.batchSize = 32
+    options.nesterov = true
+    let root = try Self.folder()
+    defer { DatasetTests.remove(root) }
+    let straight = Trainer(
+      network: try Network(configuration: checkpoint.configuration, seed: 3), checkpoint: checkpoint,
+      train: train, validation: test, options: options, outputFolder: root + "/straight")
+    try straight.run()
+    let interrupted = Trainer(
+      network: try Network(configuration: checkpoint.configuration, seed: 3), checkpoint: checkpoint,
+      train: train, validation: test, options: options, outputFolder: root + "/resumed")
+    try interrupted.run(stoppingAfter: 1)
+    let resumed = try Trainer.resume(
+      from: root + "/resumed/last.safetensors", train: train, validation: test,
+      outputFolder: root + "/resumed")
+    #expect(resumed.progress.epoch == 1)
+    try resumed.run()
+    for file in ["last.safetensors", "best.safetensors", "metrics.csv"] {
+      let a = try Data(contentsOf: URL(fileURLWithPath: root + "/straight/" + file))
+      let b = try Data(contentsOf: URL(fileURLWithPath: root + "/resumed/" + file))
+      if file == "metrics.csv" {
+        // Times differ; every other column is the same.
+        func strip(_ d: Data) -> [String] {
+          String(decoding: d, as: UTF8.self).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).prefix(7).joined(separator: ",")
+          }
+        }
+        #expect(strip(a) == strip(b))
+      } else {
+        #expect(a == b, "\(file) differs")
+      }
+    }
+  }
+
+  @Test func checkpointRoundTripIsExact() throws {
+    let (checkpoint, _, _) = try Self.setup(widthMultiplier: 0.25)
+    let network = try Network(configuration: checkpoint.configuration, seed: 9)
+    // Non-trivial BatchNorm statistics and counters.
+    let x = Tensor(shape: [4, 1, 28, 28], randomNormalSeed: 4)
+    _ = network.forward(x, training: true)
+    let root = try Self.folder()
+    defer { DatasetTests.remove(root) }
+    let path = root + "/model.safetensors"
+    try checkpoint.save(network, to: path)
+    let (loaded, copy) = try Checkpoint.load(path)
+    #expect(loaded.configuration == checkpoint.configuration && loaded.classes == checkpoint.classes)
+    #expect(loaded.preprocessing == checkpoint.preprocessing)
+    for ((name, a), (_, b)) in zip(network.namedState(), copy.namedState()) {
+      switch (a, b) {
+      case (.parameter(let p), .parameter(let q)): #expect(p.value.scalars == q.value.scalars, "\(name)")
+      case (.buffer(let s), .buffer(let t)): #expect(s.scalars == t.scalars, "\(name)")
+      case (.batchCount(let m), .batchCount(let n)): #expect(m.batchesTracked == 1 && n.batchesTracked == 1)
+      default: Issue.record("\(name) changed kind")
+      }
+    }
+    #expect(network.forward(x, training: false).scalars == copy.forward(x, training: false).scalars)
+    // Saving again gives the same bytes.
+    try checkpoint.save(copy, to: root + "/again.safetensors")
+    #expect(
+      try Data(contentsOf: URL(fileURLWithPath: path))
+        == Data(contentsOf: URL(fileURLWithPath: root + "/again.safetensors")))
+  }
+
+  @Test func badCheckpointsAreRefused() throws {
+    let (checkpoint, _, _) = try Self.setup(widthMultiplier: 0.25)
+    let network = try Network(configuration: checkpoint.configuration, seed: 9)
+    let root = try Self.folder()
+    defer { DatasetTests.remove(root) }
+    let good = try [UInt8](checkpoint.writer(for: network).bytes())
+    func refused(_ bytes: [UInt8], _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+      let path = root + "/bad.safetensors"
+      FileManager.default.createFile(atPath: path, contents: Data(bytes))
+      do {
+        _ = try Checkpoint.load(path)
+        Issue.record("loaded", sourceLocation: sourceLocation)
+      } catch let error as SafeTensorsError {
+        #expect(error.path == path, sourceLocation: sourceLocation)
+        #expect(error.reason.contains(fragment), "\(error.reason)", sourceLocation: sourceLocation)
+      } catch {
+        Issue.record("\(error)", sourceLocation: sourceLocation)
+      }
+    }
+    refused(Array(good.prefix(good.count - 10)), "file is")
+    refused(Array(good.prefix(5)), "too short")
+    refused(Array("hello world, not a checkpoint".utf8), "header length")
+    // Another architecture's metadata over these tensors: the shapes no longer fit.
+    var wider = checkpoint
+    wider.configuration.widths = [8, 16, 32]
+    var mismatched = try checkpoint.writer(for: network)
+    mismatched.metadata["resnet.config"] = wider.configuration.jsonString()
+    refused(try mismatched.bytes(), "has shape")
+    var bare = SafeTensorsWriter()
+    bare.add("fc.bias", Tensor(shape: [10]))
+    refused(try bare.bytes(), "no resnet.config")
+    var extra = try checkpoint.writer(for: network)
+    extra.add("layer9.0.conv1.weight", Tensor(shape: [1]))
+    refused(try extra.bytes(), "unexpected tensor 'layer9.0.conv1.weight'")
+    var wrongClasses = try checkpoint.writer(for: network)
+    wrongClasses.metadata["resnet.classes"] = "[\"a\"]"
+    refused(try wrongClasses.bytes(), "names 1 classes")
+  }
+}
