@@ -124,7 +124,7 @@ struct TrainerTests {
     let good = try [UInt8](checkpoint.writer(for: network).bytes())
     func refused(_ bytes: [UInt8], _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
       let path = root + "/bad.safetensors"
-      FileManager.default.createFile(atPath: path, contents: Data(bytes))
+      _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
       do {
         _ = try Checkpoint.load(path)
         Issue.record("loaded", sourceLocation: sourceLocation)

@@ -17,9 +17,12 @@ public enum Charts {
       ("loss", column(2), column(4)), ("accuracy", column(3), column(5)),
     ].enumerated() {
       let left = 60 + Double(p) * (panelWidth + 10)
+      // An early validation-loss spike (BatchNorm statistics still settling) would flatten the rest
+      // of the loss curve: the loss axis stops at 3× the largest training loss.
+      let cap = p == 0 ? 3 * (train.filter(\.isFinite).max() ?? 1) : nil
       svg.lineChart(
         x: left, y: 40, width: panelWidth - 60, height: panelHeight - 20, title: title, xs: epochs,
-        series: [("train", "#1f77b4", train), ("validation", "#d62728", validation)])
+        series: [("train", "#1f77b4", train), ("validation", "#d62728", validation)], cap: cap)
     }
     return svg.finished
   }
@@ -96,11 +99,11 @@ struct SVG {
   /// Axes, ticks, a title, a legend and one polyline per series (NaN points skipped).
   mutating func lineChart(
     x: Double, y: Double, width: Double, height: Double, title: String, xs: [Double],
-    series: [(name: String, color: String, values: [Double])]
+    series: [(name: String, color: String, values: [Double])], cap: Double? = nil
   ) {
     let values = series.flatMap(\.values).filter(\.isFinite)
     var low = values.min() ?? 0
-    var high = values.max() ?? 1
+    var high = min(values.max() ?? 1, cap ?? .infinity)
     if high - low < 1e-9 {
       low -= 0.5
       high += 0.5
@@ -110,7 +113,7 @@ struct SVG {
     let firstX = xs.first ?? 0
     let lastX = max(xs.last ?? 1, firstX + 1)
     func px(_ v: Double) -> Double { x + (v - firstX) / (lastX - firstX) * width }
-    func py(_ v: Double) -> Double { y + height - (v - low) / (high - low) * height }
+    func py(_ v: Double) -> Double { y + height - (min(v, high) - low) / (high - low) * height }
     text(x: x + width / 2, y: y - 4, title, size: 13, weight: "bold", anchor: "middle")
     line(x, y + height, x + width, y + height)
     line(x, y, x, y + height)
@@ -126,7 +129,7 @@ struct SVG {
       text(x: px(Double(e)), y: y + height + 16, String(e), size: 10, anchor: "middle")
       e += step
     }
-    text(x: x + width / 2, y: y + height + 32, "epoch", size: 11, anchor: "middle")
+    text(x: x + width, y: y + height + 32, "epoch", size: 11, anchor: "end")
     for (k, s) in series.enumerated() {
       let points = zip(xs, s.values).filter { $0.1.isFinite }.map { "\(f(px($0.0))),\(f(py($0.1)))" }
       body +=
@@ -135,9 +138,9 @@ struct SVG {
         let xy = point.split(separator: ",")
         body += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(s.color)\"/>\n"
       }
-      let ly = y + 12 + Double(k) * 16
-      line(x + width - 110, ly - 4, x + width - 90, ly - 4, color: s.color)
-      text(x: x + width - 84, y: ly, s.name, size: 11)
+      let lx = x + Double(k) * 90
+      line(lx, y + height + 28, lx + 20, y + height + 28, color: s.color)
+      text(x: lx + 24, y: y + height + 32, s.name, size: 11)
     }
   }
 

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import ResNet
+
+/// `resnet eval --data PATH`: accuracy of a model on a dataset's test split.
+struct EvalCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "eval",
+    abstract: "Accuracy, per-class accuracy and the confusion matrix of a model on a dataset.")
+
+  @OptionGroup var dataOptions: DataOptions
+
+  @Option(help: ArgumentHelp("A checkpoint (default: the model shipped in Models/).", valueName: "path"))
+  var model: String?
+
+  @Option(help: "The split to evaluate: test or train.")
+  var split: String = "test"
+
+  @Option(help: ArgumentHelp("Also write confusion.svg into this folder.", valueName: "dir"))
+  var out: String?
+
+  @Option(help: "Images per batch.")
+  var batchSize: Int = 128
+
+  func validate() throws {
+    guard ["test", "train"].contains(split) else { throw ValidationError("--split must be test or train.") }
+    guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
+  }
+
+  func run() throws {
+    let path = try model ?? shippedModel()
+    let (checkpoint, network) = try Checkpoint.load(path)
+    let dataset = try dataOptions.open()
+    guard dataset.classes == checkpoint.classes else {
+      throw CLIError(
+        description:
+          "\(dataOptions.data): its classes \(dataset.classes) are not the model's \(checkpoint.classes)")
+    }
+    let data = split == "test" ? dataset.test : dataset.train
+    let loader = DataLoader(
+      split: data, batchSize: batchSize, preprocessing: checkpoint.preprocessing, shuffle: false)
+    let result = try Evaluation.run(network, loader: loader)
+    if let warning = loader.skippedWarning() { printError("warning: \(warning)") }
+    print("model: \(path)")
+    print("data: \(dataset.path), \(split == "test" && dataset.testIsHeldOut ? "held-out" : split) split, \(result.count) images")
+    print(String(format: "accuracy: %.2f%%  loss: %.4f", 100 * result.accuracy, result.loss))
+    if let top5 = result.top5 { print(String(format: "top-5 accuracy: %.2f%%", 100 * top5)) }
+    let width = max(5, checkpoint.classes.map(\.count).max() ?? 0)
+    print("per class:")
+    for (i, accuracy) in result.perClassAccuracy.enumerated() {
+      let name = checkpoint.classes[i].padding(toLength: width, withPad: " ", startingAt: 0)
+      let images = result.confusion[i].reduce(0, +)
+      print("  \(name)  " + (accuracy.map { String(format: "%6.2f%%", 100 * $0) } ?? "     –") + "  (\(images))")
+    }
+    print("confusion matrix (rows: true class, columns: prediction, in class order):")
+    let cell = max(4, String(result.confusion.joined().max() ?? 0).count + 1)
+    for (i, row) in result.confusion.enumerated() {
+      let name = checkpoint.classes[i].padding(toLength: width, withPad: " ", startingAt: 0)
+      print("  \(name) " + row.map { String(repeating: " ", count: cell - String($0).count) + String($0) }.joined())
+    }
+    if let out {
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      let svg = Charts.confusion(result.confusion, classes: checkpoint.classes)
+      try Data(svg.utf8).write(to: URL(fileURLWithPath: out + "/confusion.svg"), options: .atomic)
+      print("wrote \(out)/confusion.svg")
+    }
+  }
+}
