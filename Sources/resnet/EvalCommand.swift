@@ -42,7 +42,9 @@ struct EvalCommand: ParsableCommand {
     let result = try Evaluation.run(network, loader: loader)
     if let warning = loader.skippedWarning() { printError("warning: \(warning)") }
     print("model: \(path)")
-    print("data: \(dataset.path), \(split == "test" && dataset.testIsHeldOut ? "held-out" : split) split, \(result.count) images")
+    print(
+      "data: \(dataset.path), \(split == "test" && dataset.testIsHeldOut ? "held-out" : split) split, \(result.count) images"
+    )
     print(String(format: "accuracy: %.2f%%  loss: %.4f", 100 * result.accuracy, result.loss))
     if let top5 = result.top5 { print(String(format: "top-5 accuracy: %.2f%%", 100 * top5)) }
     let width = max(5, checkpoint.classes.map(\.count).max() ?? 0)

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+@Suite("resnet train, classify and eval")
+struct TrainCLITests {
+  /// A small image folder: 3 classes × 10 training and 4 test images from the mini dataset.
+  static func tinyDataset() throws -> String {
+    let root = try DatasetCLITests.temporaryFolder()
+    let fm = FileManager.default
+    for split in ["train", "test"] {
+      for cls in ["Bag", "Sneaker", "Trouser"] {
+        let source = DatasetCLITests.mini + "/\(split)/\(cls)"
+        let target = root + "/\(split)/\(cls)"
+        try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
+        for file in try fm.contentsOfDirectory(atPath: source).sorted().prefix(split == "train" ? 10 : 4) {
+          try fm.copyItem(atPath: source + "/" + file, toPath: target + "/" + file)
+        }
+      }
+    }
+    return root
+  }
+
+  @Test("train writes checkpoints, metrics and charts; resume, classify and eval use them")
+  func trainClassifyEval() throws {
+    let data = try Self.tinyDataset()
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    let out = data + "/run"
+    let common = ["--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--out", out]
+    let train = try runResNet(["train", "--epochs", "2"] + common)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("on 30 images of 3 classes, 28×28 gray, validating on 12"))
+    #expect(train.stdout.contains("epoch 2/2  loss "))
+    for file in ["metrics.csv", "curves.svg", "confusion.svg", "best.safetensors", "last.safetensors"] {
+      #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
+    }
+    let resumed = try runResNet(["train", "--resume", out + "/last.safetensors", "--epochs", "3"] + common)
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.stdout.contains("after epoch 2 of 3") && resumed.stdout.contains("epoch 3/3"))
+    let csv = try String(contentsOfFile: out + "/metrics.csv", encoding: .utf8)
+    #expect(csv.split(separator: "\n").map { $0.prefix(2) } == ["ep", "1,", "2,", "3,"])
+
+    let image =
+      data + "/test/Bag/" + (try FileManager.default.contentsOfDirectory(atPath: data + "/test/Bag").sorted()[0])
+    let notImage = out + "/metrics.csv"
+    let classify = try runResNet(["classify", "--model", out + "/best.safetensors", "--json", image, notImage])
+    #expect(classify.status == 1)
+    let lines = classify.stdout.split(separator: "\n")
+    #expect(lines.count == 2)
+    let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+    #expect(first["file"] as? String == image)
+    let top = try #require(first["top"] as? [[String: Any]])
+    #expect(top.count == 3)
+    let probabilities = top.compactMap { ($0["probability"] as? NSNumber)?.doubleValue }
+    #expect(probabilities == probabilities.sorted(by: >) && abs(probabilities.reduce(0, +) - 1) < 1e-4)
+    #expect(Set(top.compactMap { $0["class"] as? String }) == ["Bag", "Sneaker", "Trouser"])
+    let second = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])
+    #expect((second["error"] as? String)?.contains("not a PNG or JPEG image") == true)
+
+    let eval = try runResNet(["eval", "--data", data, "--model", out + "/best.safetensors"])
+    #expect(eval.status == 0, "\(eval.stderr)")
+    #expect(eval.stdout.contains("test split, 12 images") && eval.stdout.contains("accuracy: "))
+  }
+
+  @Test("missing data, an empty folder, a non-image and a missing model are refused clearly")
+  func refusals() throws {
+    let empty = try DatasetCLITests.temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: empty) }
+    try expectRefusal(
+      ["train", "--data", "/nonexistent/folder"], mentions: "/nonexistent/folder: no such file or folder")
+    try expectRefusal(["train", "--data", empty], mentions: "not a dataset")
+    try expectRefusal(["train", "--data", empty, "--schedule", "linear"], mentions: "--schedule")
+    try expectRefusal(
+      ["classify", "--model", "/nonexistent/model.safetensors", DatasetCLITests.mini + "/test/Bag"],
+      mentions: "/nonexistent/model.safetensors")
+    let bogus = empty + "/model.safetensors"
+    _ = FileManager.default.createFile(atPath: bogus, contents: Data("not a checkpoint".utf8))
+    try expectRefusal(["eval", "--data", DatasetCLITests.mini, "--model", bogus], mentions: "\(bogus): header length")
+  }
+}
