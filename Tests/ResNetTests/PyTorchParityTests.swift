@@ -71,3 +71,49 @@ struct PyTorchParityTests {
       sourceLocation: sourceLocation)
   }
 }
+
+/// torchvision `state_dict`s without this tool's metadata: the architecture is read from the tensor
+/// shapes and the network gives PyTorch's logits.
+@Suite("torchvision state_dicts")
+struct TorchvisionStateDictTests {
+  @Test("a bare state_dict loads with its architecture inferred", arguments: ["cifar_basic", "imagenet_bottleneck"])
+  func bareStateDict(name: String) throws {
+    let fixture = try SafeTensorsFile(
+      contentsOf: PyTorchParityTests.fixtures.appendingPathComponent("\(name).safetensors").path)
+    let expected = try JSONDecoder().decode(
+      NetworkConfiguration.self, from: Data(fixture.metadata["resnet.config", default: ""].utf8))
+    // What safetensors.torch.save_file(model.state_dict()) writes: the state alone, no metadata.
+    var bare = SafeTensorsWriter()
+    for key in fixture.entries.keys.sorted() where key.hasPrefix("state.") {
+      let name = String(key.dropFirst("state.".count))
+      if fixture.entries[key]!.dtype == .i64 {
+        bare.add(name, integers: try fixture.integers(key), shape: fixture.entries[key]!.shape)
+      } else {
+        bare.add(name, try fixture.tensor(key))
+      }
+    }
+    let folder = try DatasetTests.temporaryFolder()
+    defer { DatasetTests.remove(folder) }
+    let path = folder + "/state_dict.safetensors"
+    try bare.write(to: path)
+    let (checkpoint, network) = try Checkpoint.load(path, inputSize: expected.inputHeight)
+    var config = expected
+    config.inputWidth = expected.inputHeight
+    #expect(checkpoint.configuration == config)
+    #expect(checkpoint.classes == (0..<expected.numClasses).map { String($0) })
+    let logits = network.forward(try fixture.tensor("input"), training: false)
+    let reference = try fixture.tensor("eval.logits")
+    let scale = reference.scalars.map(abs).max() ?? 1
+    #expect(zip(logits.scalars, reference.scalars).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+  }
+
+  @Test("a file that is not a ResNet state_dict is refused")
+  func notAResNet() throws {
+    var other = SafeTensorsWriter()
+    other.add("encoder.weight", Tensor(shape: [2, 2]))
+    let folder = try DatasetTests.temporaryFolder()
+    defer { DatasetTests.remove(folder) }
+    try other.write(to: folder + "/x.safetensors")
+    #expect(throws: SafeTensorsError.self) { try Checkpoint.load(folder + "/x.safetensors") }
+  }
+}

@@ -46,16 +46,23 @@ public struct Checkpoint: Sendable {
 
   /// Reads the checkpoint at `path` and builds its network, validating the file, the metadata and every
   /// tensor's name, dtype and shape against the configuration.
-  public static func load(_ path: String) throws -> (Checkpoint, Network) {
+  public static func load(_ path: String, inputSize: Int? = nil) throws -> (Checkpoint, Network) {
     let file = try SafeTensorsFile(contentsOf: path)
-    return try load(file)
+    return try load(file, inputSize: inputSize)
   }
 
-  /// Builds the network of an opened safetensors file (see `load(_:)`).
-  public static func load(_ file: SafeTensorsFile) throws -> (Checkpoint, Network) {
+  /// Builds the network of an opened safetensors file (see `load(_:)`). A file without this tool's
+  /// metadata — a torchvision `state_dict` saved with `safetensors.torch.save_file` — loads too: the
+  /// architecture is read from the tensor shapes (see `inferred(from:inputSize:)`).
+  public static func load(_ file: SafeTensorsFile, inputSize: Int? = nil) throws -> (
+    Checkpoint, Network
+  ) {
     func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
     guard let configText = file.metadata["resnet.config"] else {
-      throw fail("no resnet.config in the metadata: not a checkpoint written by resnet")
+      let checkpoint = try inferred(from: file, inputSize: inputSize)
+      let network = try Network(configuration: checkpoint.configuration)
+      try network.loadState(from: file)
+      return (checkpoint, network)
     }
     let configuration: NetworkConfiguration
     do {
@@ -90,6 +97,55 @@ public struct Checkpoint: Sendable {
     return (
       Checkpoint(configuration: configuration, classes: classes, preprocessing: preprocessing), network
     )
+  }
+}
+
+extension Checkpoint {
+  /// ImageNet's normalization, which torchvision's pretrained weights expect.
+  public static let imageNetMean: [Float] = [0.485, 0.456, 0.406]
+  public static let imageNetStd: [Float] = [0.229, 0.224, 0.225]
+
+  /// The checkpoint a torchvision ResNet `state_dict` describes, read from its tensor shapes: the stem
+  /// from `conv1.weight` (7×7: ImageNet, 3×3: CIFAR), the block kind from whether `conv3` exists, the
+  /// stages and their blocks and widths from `layer{S}.{B}.conv1.weight`, the classes from `fc.weight`.
+  /// The input is `inputSize` square (default 224 for the ImageNet stem, 32 for the CIFAR stem),
+  /// prepared as torchvision's ImageNet recipe does (resize to 256/224 × the input, center crop,
+  /// ImageNet mean and std; their average for one channel); classes are named by their index.
+  public static func inferred(from file: SafeTensorsFile, inputSize: Int? = nil) throws -> Checkpoint {
+    func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
+    guard let stem = file.entries["conv1.weight"], stem.shape.count == 4,
+      let fc = file.entries["fc.weight"], fc.shape.count == 2
+    else {
+      throw fail(
+        "no resnet.config metadata, and not a torchvision ResNet state_dict (no 4-d conv1.weight and 2-d fc.weight)"
+      )
+    }
+    let imagenet = stem.shape[2] == 7
+    let bottleneck = file.entries["layer1.0.conv3.weight"] != nil
+    var layers: [Int] = []
+    var widths: [Int] = []
+    while let first = file.entries["layer\(layers.count + 1).0.conv1.weight"], first.shape.count == 4 {
+      let s = layers.count + 1
+      var blocks = 1
+      while file.entries["layer\(s).\(blocks).conv1.weight"] != nil { blocks += 1 }
+      layers.append(blocks)
+      widths.append(first.shape[0])
+    }
+    guard !layers.isEmpty else { throw fail("no layer1.0.conv1.weight: not a ResNet state_dict") }
+    let side = inputSize ?? (imagenet ? 224 : 32)
+    let channels = stem.shape[1]
+    let configuration = NetworkConfiguration(
+      stem: imagenet ? .imagenet : .cifar, block: bottleneck ? .bottleneck : .basic, layers: layers,
+      widths: widths, inChannels: channels, numClasses: fc.shape[0], inputHeight: side, inputWidth: side)
+    do { try configuration.validate() } catch { throw fail("inferred configuration: \(error)") }
+    let mean = channels == 3 ? imageNetMean : [Float](repeating: 0.449, count: channels)
+    let std = channels == 3 ? imageNetStd : [Float](repeating: 0.226, count: channels)
+    guard channels == 1 || channels == 3 else { throw fail("\(channels) input channels: only 1 or 3 are images") }
+    return Checkpoint(
+      configuration: configuration, classes: (0..<fc.shape[0]).map { String($0) },
+      preprocessing: Preprocessing(
+        color: channels == 1 ? .gray : .rgb, resize: side * 256 / 224, height: side, width: side,
+        mean: mean, std: std))
   }
 }
 
