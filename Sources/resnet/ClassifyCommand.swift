@@ -20,6 +20,11 @@ struct ClassifyCommand: ParsableCommand {
   @Option(help: ArgumentHelp("A checkpoint (default: the model shipped in Models/).", valueName: "path"))
   var model: String?
 
+  @Option(
+    help:
+      "Input size for a model without resnet metadata (a torchvision state_dict; default 224, or 32 for a CIFAR stem).")
+  var inputSize: Int?
+
   @Option(help: "How many classes to print per image.")
   var top: Int = 3
 
@@ -32,7 +37,8 @@ struct ClassifyCommand: ParsableCommand {
 
   func run() throws {
     let path = try model ?? shippedModel()
-    let classifier = try Classifier(contentsOf: path)
+    let (checkpoint, network) = try Checkpoint.load(path, inputSize: inputSize)
+    let classifier = Classifier(checkpoint: checkpoint, network: network)
     // Files in argument order; an argument that is neither a file nor a folder is reported in place.
     var files: [(path: String, problem: String?)] = []
     for argument in images {

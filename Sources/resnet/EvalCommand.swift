@@ -13,6 +13,11 @@ struct EvalCommand: ParsableCommand {
   @Option(help: ArgumentHelp("A checkpoint (default: the model shipped in Models/).", valueName: "path"))
   var model: String?
 
+  @Option(
+    help:
+      "Input size for a model without resnet metadata (a torchvision state_dict; default 224, or 32 for a CIFAR stem).")
+  var inputSize: Int?
+
   @Option(help: "The split to evaluate: test or train.")
   var split: String = "test"
 
@@ -29,7 +34,7 @@ struct EvalCommand: ParsableCommand {
 
   func run() throws {
     let path = try model ?? shippedModel()
-    let (checkpoint, network) = try Checkpoint.load(path)
+    let (checkpoint, network) = try Checkpoint.load(path, inputSize: inputSize)
     let dataset = try dataOptions.open()
     guard dataset.classes == checkpoint.classes else {
       throw CLIError(

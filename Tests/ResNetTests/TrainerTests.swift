@@ -155,3 +155,44 @@ struct TrainerTests {
     refused(try wrongClasses.bytes(), "names 1 classes")
   }
 }
+
+extension TrainerTests {
+  @Test func divergingLossStopsWithoutOverwritingCheckpoints() throws {
+    let (checkpoint, train, test) = try Self.setup(widthMultiplier: 0.25, trainCount: 100, testCount: 20)
+    var options = TrainingOptions()
+    options.epochs = 2
+    options.batchSize = 20
+    let root = try Self.folder()
+    defer { DatasetTests.remove(root) }
+    let trainer = Trainer(
+      network: try Network(configuration: checkpoint.configuration, seed: 1), checkpoint: checkpoint,
+      train: train, validation: test, options: options, outputFolder: root)
+    try trainer.run(stoppingAfter: 1)
+    let good = try Data(contentsOf: URL(fileURLWithPath: root + "/last.safetensors"))
+    // The same run resumed with an absurd learning rate: the loss overflows within a few steps.
+    options.learningRate = 1e30
+    let saved = try SafeTensorsFile(contentsOf: root + "/last.safetensors")
+    var writer = SafeTensorsWriter()
+    for (name, entry) in saved.entries.sorted(by: { $0.key < $1.key }) {
+      if entry.dtype == .i64 {
+        writer.add(name, integers: try saved.integers(name), shape: entry.shape)
+      } else {
+        writer.add(name, try saved.tensor(name))
+      }
+    }
+    writer.metadata = saved.metadata
+    writer.metadata["resnet.training"] = String(
+      decoding: try JSONEncoder().encode(options), as: UTF8.self)
+    try writer.write(to: root + "/wild.safetensors")
+    let wild = try Trainer.resume(
+      from: root + "/wild.safetensors", train: train, validation: test, outputFolder: root)
+    do {
+      try wild.run()
+      Issue.record("training went on with an infinite loss")
+    } catch let error as TrainingError {
+      #expect(error.description.contains("the training loss became"))
+      #expect(error.description.contains("last good checkpoint (epoch 1)"))
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/last.safetensors")) == good)
+  }
+}
