@@ -36,12 +36,20 @@ struct EvalCommand: ParsableCommand {
     let path = try model ?? shippedModel()
     let (checkpoint, network) = try Checkpoint.load(path, inputSize: inputSize)
     let dataset = try dataOptions.open()
-    guard dataset.classes == checkpoint.classes else {
+    // Dataset labels to model labels, by class name ("/" in a model's name matches "_" in a folder's,
+    // as `dataset export` writes them), so an image folder of the model's classes in any order works.
+    let modelIndex = Dictionary(
+      checkpoint.classes.enumerated().map { ($1.replacingOccurrences(of: "/", with: "_"), $0) },
+      uniquingKeysWith: { first, _ in first })
+    let mapping = dataset.classes.map { modelIndex[$0.replacingOccurrences(of: "/", with: "_")] }
+    if let missing = zip(dataset.classes, mapping).first(where: { $0.1 == nil })?.0 {
       throw CLIError(
         description:
-          "\(dataOptions.data): its classes \(dataset.classes) are not the model's \(checkpoint.classes)")
+          "\(dataOptions.data): class \"\(missing)\" is not one of the model's classes \(checkpoint.classes)")
     }
-    let data = split == "test" ? dataset.test : dataset.train
+    let chosen = split == "test" ? dataset.test : dataset.train
+    let data = DatasetSplit(
+      name: chosen.name, source: chosen.source, labels: chosen.labels.map { Int32(mapping[Int($0)]!) })
     let loader = DataLoader(
       split: data, batchSize: batchSize, preprocessing: checkpoint.preprocessing, shuffle: false)
     let result = try Evaluation.run(network, loader: loader)

@@ -59,6 +59,23 @@ struct TrainCLITests {
     let eval = try runResNet(["eval", "--data", data, "--model", out + "/best.safetensors"])
     #expect(eval.status == 0, "\(eval.stderr)")
     #expect(eval.stdout.contains("test split, 12 images") && eval.stdout.contains("accuracy: "))
+    // A folder with some of the model's classes is matched by name; an unknown class is refused.
+    let fm = FileManager.default
+    let subset = data + "/subset"
+    try fm.createDirectory(atPath: subset + "/train", withIntermediateDirectories: true)
+    try fm.copyItem(atPath: data + "/test/Trouser", toPath: subset + "/train/Trouser")
+    try fm.copyItem(atPath: data + "/test/Bag", toPath: subset + "/train/Bag")
+    try fm.copyItem(atPath: subset + "/train", toPath: subset + "/test")
+    let partial = try runResNet(["eval", "--data", subset, "--model", out + "/best.safetensors"])
+    #expect(partial.status == 0, "\(partial.stderr)")
+    #expect(partial.stdout.contains("test split, 8 images"))
+    let rows = partial.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    #expect(rows.contains { $0.first == "Sneaker" && $0.last == "(0)" })
+    try fm.moveItem(atPath: subset + "/test/Bag", toPath: subset + "/test/Shoe")
+    try fm.moveItem(atPath: subset + "/train/Bag", toPath: subset + "/train/Shoe")
+    try expectRefusal(
+      ["eval", "--data", subset, "--model", out + "/best.safetensors"],
+      mentions: "class \"Shoe\" is not one of the model's classes")
   }
 
   @Test("missing data, an empty folder, a non-image and a missing model are refused clearly")
