@@ -37,23 +37,12 @@ public func batchNormForwardTraining(
   parallelRanges(s.channels, work: 3 * s.count, threads: threads, pool: pool) { range in
     for c in range {
       var sum = 0.0
-      forEachPlane(s, channel: c) { offset in
-        let p = io.x + offset
-        var partial: Float = 0
-        for i in 0..<s.plane { partial += p[i] }
-        sum += Double(partial)
-      }
+      forEachPlane(s, channel: c) { offset in sum += Double(planeSum(io.x + offset, count: s.plane)) }
       let mean = sum / Double(s.reduced)
       let meanF = Float(mean)
       var squares = 0.0
       forEachPlane(s, channel: c) { offset in
-        let p = io.x + offset
-        var partial: Float = 0
-        for i in 0..<s.plane {
-          let d = p[i] - meanF
-          partial += d * d
-        }
-        squares += Double(partial)
+        squares += Double(planeSquaredDeviations(io.x + offset, count: s.plane, mean: meanF))
       }
       let variance = squares / Double(s.reduced)
       let invStd = Float(1 / (variance + Double(epsilon)).squareRoot())
@@ -111,18 +100,9 @@ public func batchNormBackward(
       var sumG = 0.0
       var sumGX = 0.0
       forEachPlane(s, channel: c) { offset in
-        let gp = g.base + offset
-        let xp = x + offset
-        if relu, let mask {
-          let yp = mask.base + offset
-          for i in 0..<s.plane where !(yp[i] > 0) { gp[i] = 0 }
-        }
-        var partialG: Float = 0
-        var partialGX: Float = 0
-        for i in 0..<s.plane {
-          partialG += gp[i]
-          partialGX += gp[i] * (xp[i] - mean)
-        }
+        let (partialG, partialGX) = maskedGradientSums(
+          g.base + offset, x: x + offset, mask: relu ? mask.map { UnsafePointer($0.base + offset) } : nil,
+          count: s.plane, mean: mean)
         sumG += Double(partialG)
         sumGX += Double(partialGX)
       }
@@ -134,13 +114,22 @@ public func batchNormBackward(
       let scale = gamma[c] * invStd
       let meanG = dBeta / m
       let meanGX = dGamma / m  // mean of g·x̂
+      let a = scale * invStd * meanGX  // dx = scale·g − a·(x − mean) − scale·meanG
+      let shift = scale * meanG
       forEachPlane(s, channel: c) { offset in
         let gp = g.base + offset
         let xp = x + offset
         let dp = out.base + offset
-        for i in 0..<s.plane {
-          let xHat = (xp[i] - mean) * invStd
-          dp[i] = scale * (gp[i] - meanG - xHat * meanGX)
+        var i = 0
+        while i + 16 <= s.plane {
+          let gv = load16(gp + i)
+          let xv = load16(xp + i) - mean
+          store16(scale * gv - shift - a * xv, dp + i)
+          i += 16
+        }
+        while i < s.plane {
+          dp[i] = scale * gp[i] - shift - a * (xp[i] - mean)
+          i += 1
         }
       }
     }
@@ -168,14 +157,86 @@ private func applyAffine(
   forEachPlane(s, channel: c) { offset in
     let xp = io.x + offset
     let yp = io.y + offset
-    if let residual = io.residual {
-      let rp = residual + offset
-      for i in 0..<s.plane { yp[i] = xp[i] * scale + shift + rp[i] }
-    } else {
-      for i in 0..<s.plane { yp[i] = xp[i] * scale + shift }
+    let rp = io.residual.map { $0 + offset }
+    var i = 0
+    while i + 16 <= s.plane {
+      var v = load16(xp + i) * scale + shift
+      if let rp { v += load16(rp + i) }
+      if relu { v.replace(with: 0, where: v .< 0) }
+      store16(v, yp + i)
+      i += 16
     }
-    if relu {
-      for i in 0..<s.plane { yp[i] = max(yp[i], 0) }
+    while i < s.plane {
+      var v = xp[i] * scale + shift
+      if let rp { v += rp[i] }
+      yp[i] = relu && v < 0 ? 0 : v
+      i += 1
     }
   }
+}
+
+/// Σ p[i] over a plane, in 16 lanes then across them (a fixed order).
+@inline(__always)
+private func planeSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+  var lanes = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= count {
+    lanes += load16(p + i)
+    i += 16
+  }
+  var total = lanes.sum()
+  while i < count {
+    total += p[i]
+    i += 1
+  }
+  return total
+}
+
+/// Σ (p[i] − mean)² over a plane, in the order of ``planeSum(_:count:)``.
+@inline(__always)
+private func planeSquaredDeviations(_ p: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
+  var lanes = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= count {
+    let d = load16(p + i) - mean
+    lanes += d * d
+    i += 16
+  }
+  var total = lanes.sum()
+  while i < count {
+    let d = p[i] - mean
+    total += d * d
+    i += 1
+  }
+  return total
+}
+
+/// Zeroes `g` where the ReLU's output `mask` is not positive (when a mask is given), and returns
+/// Σ g and Σ g·(x − mean) over the plane.
+@inline(__always)
+private func maskedGradientSums(
+  _ g: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, count: Int, mean: Float
+) -> (Float, Float) {
+  var sumG = SIMD16<Float>()
+  var sumGX = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= count {
+    var gv = load16(g + i)
+    if let mask {
+      gv.replace(with: 0, where: .!(load16(mask + i) .> 0))
+      store16(gv, g + i)
+    }
+    sumG += gv
+    sumGX += gv * (load16(x + i) - mean)
+    i += 16
+  }
+  var totalG = sumG.sum()
+  var totalGX = sumGX.sum()
+  while i < count {
+    if let mask, !(mask[i] > 0) { g[i] = 0 }
+    totalG += g[i]
+    totalGX += g[i] * (x[i] - mean)
+    i += 1
+  }
+  return (totalG, totalGX)
 }

@@ -4,11 +4,15 @@
 /// - `input`: `batch` samples of `g.channels × g.height × g.width` (NCHW);
 /// - `weight`: `outputChannels × g.columnRows`, i.e. OIHW flattened;
 /// - `output`: `batch` samples of `outputChannels × g.outputHeight × g.outputWidth`, overwritten;
-/// - `workspace`: grown to `g.columnRows × g.outputPixels` floats when im2col is needed.
+/// - `workspace`: grown to `g.columnRows × g.outputPixels` floats when a single sample needs im2col.
 ///
-/// Each sample is one GEMM, `output[b] (O × Ho·Wo) = weight (O × K) · columns (K × Ho·Wo)`, written in
-/// place in NCHW. A 1×1 kernel with stride 1 and no padding skips im2col: the sample itself is the
-/// column matrix.
+/// A batch of more than one sample is cut into groups of ``ConvolutionGrouping/samples(for:)``
+/// samples; the pool's threads take whole groups, and each group is one single-threaded GEMM,
+/// `staged (O × n) = weight (O × K) · columns (K × n)` over its `n = samples · Ho·Wo` columns, whose rows
+/// are then copied into NCHW. A single sample is one GEMM written in place, split over the threads; a
+/// 1×1 kernel with stride 1 and no padding then skips im2col (the sample is its own column matrix).
+/// Which path runs depends only on the batch and the geometry, so results are bitwise the same for any
+/// thread count.
 public func convolutionForward(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
   weight: UnsafePointer<Float>, outputChannels: Int, bias: UnsafePointer<Float>? = nil,
@@ -17,33 +21,59 @@ public func convolutionForward(
 ) {
   let k = g.columnRows
   let pixels = g.outputPixels
-  let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
-  for b in 0..<batch {
-    let matrix = columnMatrix(input + b * g.inputCount, geometry: g, columns: columns, threads: threads, pool: pool)
-    let result = output + b * outputChannels * pixels  // O × Ho × Wo
-    var beta: Float = 0
-    if let bias {
-      for o in 0..<outputChannels { (result + o * pixels).update(repeating: bias[o], count: pixels) }
-      beta = 1
+  guard batch > 1 else {
+    if batch == 1 {
+      let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
+      let matrix = columnMatrix(input, geometry: g, columns: columns, threads: threads, pool: pool)
+      fillWithBias(output, bias: bias, rows: outputChannels, pixels: pixels)
+      sgemm(
+        .none, .none, m: outputChannels, n: pixels, k: k, a: weight, lda: k, b: matrix, ldb: pixels,
+        beta: bias == nil ? 0 : 1, c: output, ldc: pixels, threads: threads, pool: pool)
     }
+    return
+  }
+  let grouping = ConvolutionGrouping(geometry: g, batch: batch)
+  let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+  let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
+  let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+  let y = SendablePointer(output)
+  let columnsFloats = roundUp(k * grouping.columns, 16)
+  grouping.run(threads: threads, pool: pool, scratchFloats: columnsFloats + outputChannels * grouping.columns) {
+    first, count, scratch in
+    let n = count * pixels
+    let columns = scratch  // K × n: the group's samples side by side
+    let staged = scratch + columnsFloats  // O × n
+    im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, threads: 1, pool: pool)
     sgemm(
-      .none, .none, m: outputChannels, n: pixels, k: k, a: weight, lda: k, b: matrix, ldb: pixels,
-      beta: beta, c: result, ldc: pixels, threads: threads, pool: pool)
+      .none, .none, m: outputChannels, n: n, k: k, a: w.base, lda: k, b: columns, ldb: n,
+      c: staged, ldc: n, threads: 1, pool: pool)
+    for s in 0..<count {
+      for o in 0..<outputChannels {
+        let target = y.base + ((first + s) * outputChannels + o) * pixels  // output[first + s, o]: Ho·Wo
+        let source = staged + o * n + s * pixels
+        if let biasPointer {
+          let value = biasPointer.base[o]
+          for p in 0..<pixels { target[p] = source[p] + value }
+        } else {
+          target.update(from: source, count: pixels)
+        }
+      }
+    }
   }
 }
 
-/// The backward pass of ``convolutionForward(input:geometry:batch:weight:outputChannels:bias:output:workspace:threads:pool:)``
-/// as two GEMMs per sample: `gradWeight += gradOutput[b] · columns[b]ᵀ` and
-/// `columns' = weightᵀ · gradOutput[b]`, then col2im into `gradInput[b]`.
+/// The backward pass of ``convolutionForward(input:geometry:batch:weight:outputChannels:bias:output:workspace:threads:pool:)``:
+/// `gradWeight += gradOutput · columnsᵀ` and `columns' = weightᵀ · gradOutput`, then col2im.
 ///
 /// - `gradOutput`: `batch × outputChannels × Ho·Wo`;
 /// - `gradWeight` (`outputChannels × g.columnRows`) and `gradBias` (`outputChannels`) are added to;
 /// - `gradInput` (`batch × g.inputCount`), when given, is overwritten;
-/// - `workspace`: grown to `g.columnRows × g.outputPixels` floats, holding first a sample's columns,
-///   then their gradient.
+/// - `workspace`: grown to `g.columnRows × g.outputPixels` floats when a single sample needs im2col.
 ///
-/// Samples are summed into `gradWeight` one after another in order, and each GEMM is thread-count
-/// invariant, so the gradients are bitwise the same for any thread count.
+/// A batch is cut into the forward pass's groups; each group's weight gradient is one GEMM with
+/// `k = samples · Ho·Wo` into a buffer of its own, and the groups' buffers are then added to
+/// `gradWeight` in group order. The grouping depends only on the batch and the geometry, so the
+/// gradients are bitwise the same for any thread count.
 public func convolutionBackward(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
   weight: UnsafePointer<Float>, outputChannels: Int, gradOutput: UnsafePointer<Float>,
@@ -53,30 +83,122 @@ public func convolutionBackward(
 ) {
   let k = g.columnRows
   let pixels = g.outputPixels
-  let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
-  for b in 0..<batch {
-    let matrix = columnMatrix(input + b * g.inputCount, geometry: g, columns: columns, threads: threads, pool: pool)
-    let gradResult = gradOutput + b * outputChannels * pixels  // O × Ho·Wo
-    sgemm(
-      .none, .transposed, m: outputChannels, n: k, k: pixels, a: gradResult, lda: pixels, b: matrix, ldb: pixels,
-      beta: 1, c: gradWeight, ldc: k, threads: threads, pool: pool)
-    if let gradBias {
+  if let gradBias {
+    for b in 0..<batch {
       for o in 0..<outputChannels {
-        let row = gradResult + o * pixels
+        let row = gradOutput + (b * outputChannels + o) * pixels
         var sum: Float = 0
         for p in 0..<pixels { sum += row[p] }
         gradBias[o] += sum
       }
     }
-    guard let gradInput else { continue }
-    let gradSample = gradInput + b * g.inputCount  // C × H × W
+  }
+  guard batch > 1 else {
+    if batch == 1 {
+      let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
+      let matrix = columnMatrix(input, geometry: g, columns: columns, threads: threads, pool: pool)
+      sgemm(
+        .none, .transposed, m: outputChannels, n: k, k: pixels, a: gradOutput, lda: pixels, b: matrix,
+        ldb: pixels, beta: 1, c: gradWeight, ldc: k, threads: threads, pool: pool)
+      if let gradInput {
+        sgemm(
+          .transposed, .none, m: k, n: pixels, k: outputChannels, a: weight, lda: k, b: gradOutput, ldb: pixels,
+          c: columns ?? gradInput, ldc: pixels, threads: threads, pool: pool)
+        if let columns { col2im(columns, geometry: g, batch: 1, into: gradInput, threads: threads, pool: pool) }
+      }
+    }
+    return
+  }
+  let grouping = ConvolutionGrouping(geometry: g, batch: batch)
+  let weightCount = outputChannels * k
+  let partialsBuffer = convolutionScratch.take(grouping.groups * weightCount)
+  defer { convolutionScratch.give(partialsBuffer) }
+  let partials = SendablePointer(partialsBuffer.pointer)  // groups × O × K
+  let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+  let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
+  let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
+  let dx = gradInput.map { SendablePointer($0) }
+  let columnsFloats = roundUp(k * grouping.columns, 16)
+  grouping.run(threads: threads, pool: pool, scratchFloats: columnsFloats + outputChannels * grouping.columns) {
+    first, count, scratch in
+    let n = count * pixels
+    let columns = scratch  // K × n: the group's samples side by side
+    let gathered = scratch + columnsFloats  // O × n: the group's output gradient
+    im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, threads: 1, pool: pool)
+    for s in 0..<count {
+      for o in 0..<outputChannels {
+        (gathered + o * n + s * pixels).update(
+          from: dy.base + ((first + s) * outputChannels + o) * pixels, count: pixels)
+      }
+    }
     sgemm(
-      .transposed, .none, m: k, n: pixels, k: outputChannels, a: weight, lda: k, b: gradResult, ldb: pixels,
-      c: columns ?? gradSample, ldc: pixels, threads: threads, pool: pool)
-    if let columns {
-      col2im(columns, geometry: g, batch: 1, into: gradSample, threads: threads, pool: pool)
+      .none, .transposed, m: outputChannels, n: k, k: n, a: gathered, lda: n, b: columns, ldb: n,
+      c: partials.base + first / grouping.samples * weightCount, ldc: k, threads: 1, pool: pool)
+    guard let dx else { return }
+    sgemm(
+      .transposed, .none, m: k, n: n, k: outputChannels, a: w.base, lda: k, b: gathered, ldb: n,
+      c: columns, ldc: n, threads: 1, pool: pool)
+    col2im(columns, geometry: g, batch: count, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
+  }
+  let dw = SendablePointer(gradWeight)
+  parallelRanges(weightCount, work: grouping.groups * weightCount, threads: threads, pool: pool) { range in
+    for group in 0..<grouping.groups {
+      let partial = partials.base + group * weightCount
+      for i in range { dw.base[i] += partial[i] }
     }
   }
+}
+
+/// How a batch is cut into groups of samples for the batched convolution path: enough samples that a
+/// group's column matrix has about ``targetColumns`` columns. Depends only on the geometry and the
+/// batch, never on the thread count.
+public struct ConvolutionGrouping: Sendable {
+  /// The column count a group aims at: wide enough for an efficient GEMM (and, in the weight
+  /// gradient, a deep one), small enough that a group's columns stay in the caches.
+  public static let targetColumns = 2048
+  /// Samples per group (the last group may have fewer), and the number of groups.
+  public let samples: Int, groups: Int
+  /// Output pixels per sample, and samples in the batch.
+  let pixels: Int, batchSize: Int
+
+  /// The grouping of `batch` samples of geometry `g`.
+  public init(geometry g: ConvGeometry, batch: Int) {
+    pixels = g.outputPixels
+    samples = max(1, min(batch, Self.targetColumns / max(1, pixels)))
+    groups = (batch + samples - 1) / samples
+    batchSize = batch
+  }
+
+  /// Columns of a full group's matrices.
+  var columns: Int { samples * pixels }
+
+  /// Runs `body(first sample, sample count, scratch)` for every group, groups shared out over the
+  /// pool's threads (participant p takes groups p, p + P, …); `scratch` holds `scratchFloats` floats
+  /// of the participant's own.
+  func run(
+    threads: Int?, pool: ThreadPool, scratchFloats: Int,
+    _ body: (_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void
+  ) {
+    let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, groups))
+    pool.run(participants: participants) { p in
+      let scratch = convolutionScratch.take(scratchFloats)
+      var group = p
+      while group < groups {
+        let first = group * samples
+        body(first, min(samples, batchSize - first), scratch.pointer)
+        group += participants
+      }
+      convolutionScratch.give(scratch)
+    }
+  }
+}
+
+private let convolutionScratch = ScratchPool()
+
+/// Sets each of `rows` planes of `pixels` floats to its channel's bias (nothing without a bias).
+private func fillWithBias(_ output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, pixels: Int) {
+  guard let bias else { return }
+  for o in 0..<rows { (output + o * pixels).update(repeating: bias[o], count: pixels) }
 }
 
 /// The column matrix (`g.columnRows × g.outputPixels`) of one sample (`C × H × W`): im2col into

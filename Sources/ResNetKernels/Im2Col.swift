@@ -24,6 +24,10 @@ public func im2col(
       for b in 0..<batch {
         let plane = x.base + (b * g.channels + c) * g.height * g.width  // input[b, c]: H × W
         let out = col.base + row * ldc + b * g.outputPixels  // Ho × Wo
+        if let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j) {
+          shifted.copy(from: plane, to: out)
+          continue
+        }
         for oh in 0..<g.outputHeight {
           let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
           let target = out + oh * g.outputWidth
@@ -36,7 +40,7 @@ public func im2col(
           if first > 0 { target.update(repeating: 0, count: first) }
           let iw0 = first * g.strideWidth - g.padWidth + j * g.dilationWidth
           if g.strideWidth == 1 {
-            if end > first { target.advanced(by: first).update(from: line + iw0, count: end - first) }
+            if end > first { copyFloats(line + iw0, to: target + first, count: end - first) }
           } else {
             var iw = iw0
             for ow in first..<max(first, end) {
@@ -85,12 +89,20 @@ public func col2im(
         for b in 0..<batch {
           let plane = x.base + (b * g.channels + c) * g.height * g.width  // output[b, c]: H × W
           let source = col.base + row * ldc + b * g.outputPixels  // Ho × Wo
+          if let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j) {
+            shifted.add(from: source, to: plane)
+            continue
+          }
           for oh in 0..<g.outputHeight {
             let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
             guard ih >= 0 && ih < g.height else { continue }
             let line = plane + ih * g.width
             let from = source + oh * g.outputWidth
             var iw = first * g.strideWidth - g.padWidth + j * g.dilationWidth
+            if g.strideWidth == 1 {
+              addFloats(from + first, to: line + iw, count: end - first)
+              continue
+            }
             for ow in first..<end {
               line[iw] += from[ow]
               iw += g.strideWidth
@@ -98,6 +110,72 @@ public func col2im(
           }
         }
       }
+    }
+  }
+}
+
+/// One kernel tap of a stride-1 convolution whose output rows are as wide as its input rows: the tap's
+/// column-matrix row is then the input plane shifted by a fixed flat offset, with the rows and columns
+/// that fall in the padding set to zero. One long copy (or add) replaces a short one per output row.
+struct ShiftedPlane {
+  /// Flat input index of output pixel 0 (may lie outside the plane).
+  let offset: Int
+  /// Output rows `firstRow..<endRow` and columns `firstColumn..<endColumn` read inside the image.
+  let firstRow: Int, endRow: Int, firstColumn: Int, endColumn: Int
+  /// Input pixels (H·W) and output row width and height.
+  let planeCount: Int, width: Int, outputHeight: Int
+
+  @inline(__always)
+  init?(_ g: ConvGeometry, tapRow i: Int, tapColumn j: Int) {
+    guard g.strideHeight == 1 && g.strideWidth == 1 && g.outputWidth == g.width else { return nil }
+    let rowShift = i * g.dilationHeight - g.padHeight  // input row of output row 0
+    let columnShift = j * g.dilationWidth - g.padWidth  // input column of output column 0
+    (firstColumn, endColumn) = validOutputColumns(g, tap: j)
+    firstRow = min(max(0, -rowShift), g.outputHeight)
+    endRow = max(firstRow, min(g.outputHeight, g.height - rowShift))
+    offset = rowShift * g.width + columnShift
+    (planeCount, width, outputHeight) = (g.height * g.width, g.width, g.outputHeight)
+  }
+
+  /// The flat output range `start..<end` of the valid rows whose source index lies inside the plane.
+  @inline(__always)
+  private var span: (start: Int, end: Int) {
+    (max(firstRow * width, -offset), min(endRow * width, planeCount - offset))
+  }
+
+  /// Writes the tap's row (`Ho × Wo`) from `plane` (`H × W`).
+  @inline(__always)
+  func copy(from plane: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>) {
+    let (start, end) = span
+    out.update(repeating: 0, count: firstRow * width)
+    if end > start { copyFloats(plane + start + offset, to: out + start, count: end - start) }
+    (out + endRow * width).update(repeating: 0, count: (outputHeight - endRow) * width)
+    zeroPaddingColumns(out)
+  }
+
+  /// Adds the tap's row (`Ho × Wo`) into `plane` (`H × W`), dropping the entries from the padding.
+  @inline(__always)
+  func add(from source: UnsafePointer<Float>, to plane: UnsafeMutablePointer<Float>) {
+    if firstColumn == 0 && endColumn == width {
+      let (start, end) = span
+      if end > start { addFloats(source + start, to: plane + start + offset, count: end - start) }
+      return
+    }
+    guard endColumn > firstColumn else { return }
+    for row in firstRow..<endRow {
+      let from = row * width + firstColumn
+      addFloats(source + from, to: plane + from + offset, count: endColumn - firstColumn)
+    }
+  }
+
+  /// Zeroes the columns outside `firstColumn..<endColumn` in the valid rows of `out` (`Ho × Wo`).
+  @inline(__always)
+  private func zeroPaddingColumns(_ out: UnsafeMutablePointer<Float>) {
+    guard firstColumn > 0 || endColumn < width else { return }
+    for row in firstRow..<endRow {
+      let line = out + row * width
+      for column in 0..<firstColumn { line[column] = 0 }
+      for column in endColumn..<width { line[column] = 0 }
     }
   }
 }

@@ -15,6 +15,8 @@ let convGeometries: [ConvGeometry] = [
   ConvGeometry(channels: 3, height: 3, width: 3, kernel: 3, stride: 1, padding: 0)!,
   ConvGeometry(channels: 1, height: 1, width: 1, kernel: 1, stride: 1, padding: 0)!,
   ConvGeometry(channels: 2, height: 4, width: 4, kernel: 4, stride: 4, padding: 2)!,
+  ConvGeometry(channels: 2, height: 5, width: 8, kernel: (2, 3), stride: (1, 1), padding: (0, 1))!,
+  ConvGeometry(channels: 2, height: 6, width: 7, kernel: (5, 3), stride: (1, 1), padding: (1, 1))!,
 ]
 
 /// The input value im2col must put at column-matrix row `row`, column `column` (or 0 for padding).

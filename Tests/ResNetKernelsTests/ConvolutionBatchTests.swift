@@ -1,0 +1,117 @@
+import Testing
+
+import ResNetKernels
+
+/// Weight, bias and input gradients of a convolution computed from the definition, in Float64:
+/// `dW[o, c, i, j] = Σ dy[b, o, oh, ow] · x[b, c, ih, iw]`, `dx[b, c, ih, iw] = Σ dy[b, o, oh, ow] · W[o, c, i, j]`.
+func directConvolutionGradients(
+  _ x: [Float], _ g: ConvGeometry, batch: Int, weight: [Float], outputChannels: Int, gradOutput dy: [Float]
+) -> (weight: [Double], bias: [Double], input: [Double]) {
+  var dw = [Double](repeating: 0, count: outputChannels * g.columnRows)
+  var db = [Double](repeating: 0, count: outputChannels)
+  var dx = [Double](repeating: 0, count: batch * g.inputCount)
+  for b in 0..<batch {
+    for o in 0..<outputChannels {
+      for oh in 0..<g.outputHeight {
+        for ow in 0..<g.outputWidth {
+          let d = Double(dy[((b * outputChannels + o) * g.outputHeight + oh) * g.outputWidth + ow])
+          db[o] += d
+          for c in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+              for j in 0..<g.kernelWidth {
+                let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
+                let iw = ow * g.strideWidth - g.padWidth + j * g.dilationWidth
+                guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { continue }
+                let wi = ((o * g.channels + c) * g.kernelHeight + i) * g.kernelWidth + j
+                let xi = ((b * g.channels + c) * g.height + ih) * g.width + iw
+                dw[wi] += d * Double(x[xi])
+                dx[xi] += d * Double(weight[wi])
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return (dw, db, dx)
+}
+
+/// Geometries whose batches split into several groups, the last one short (batch 7 or 11).
+let groupedGeometries: [(ConvGeometry, Int)] = [
+  (ConvGeometry(channels: 3, height: 24, width: 24, kernel: 3, stride: 1, padding: 1)!, 7),  // 3 per group
+  (ConvGeometry(channels: 4, height: 20, width: 20, kernel: 1, stride: 1, padding: 0)!, 7),  // pointwise, 5
+  (ConvGeometry(channels: 2, height: 30, width: 29, kernel: 3, stride: 2, padding: 1)!, 11),  // stride 2, 9
+  (ConvGeometry(channels: 2, height: 33, width: 35, kernel: 1, stride: 2, padding: 0)!, 11),  // projection, 6
+]
+
+@Suite("Batched convolution: several groups of samples")
+struct ConvolutionBatchTests {
+  @Test("forward and backward match the definition, and give the same bits for 1, 2, 3 and 5 threads")
+  func groupedPasses() {
+    for (g, batch) in groupedGeometries {
+      let grouping = ConvolutionGrouping(geometry: g, batch: batch)
+      #expect(grouping.groups > 1 && batch % grouping.samples != 0, "\(g): not several uneven groups")
+      let outputChannels = 5
+      let x = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 21)
+      let w = randomMatrix(rows: outputChannels, columns: g.columnRows, ld: g.columnRows, seed: 22)
+      let bias = randomMatrix(rows: 1, columns: outputChannels, ld: outputChannels, seed: 23)
+      let outputCount = batch * outputChannels * g.outputPixels
+      let dy = randomMatrix(rows: 1, columns: outputCount, ld: outputCount, seed: 24)
+      let startWeightGradient = randomMatrix(rows: 1, columns: w.count, ld: w.count, seed: 25)
+
+      func run(threads: Int) -> (y: [Float], dw: [Float], db: [Float], dx: [Float]) {
+        var y = [Float](repeating: .nan, count: outputCount)
+        var dw = startWeightGradient
+        var db = [Float](repeating: 1, count: outputChannels)
+        var dx = [Float](repeating: .nan, count: x.count)
+        let workspace = ScratchBuffer()
+        x.withUnsafeBufferPointer { xp in
+          w.withUnsafeBufferPointer { wp in
+            bias.withUnsafeBufferPointer { bp in
+              y.withUnsafeMutableBufferPointer { yp in
+                convolutionForward(
+                  input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
+                  outputChannels: outputChannels, bias: bp.baseAddress!, output: yp.baseAddress!,
+                  workspace: workspace, threads: threads, pool: oversubscribedPool)
+              }
+            }
+            dy.withUnsafeBufferPointer { dyp in
+              dw.withUnsafeMutableBufferPointer { dwp in
+                db.withUnsafeMutableBufferPointer { dbp in
+                  dx.withUnsafeMutableBufferPointer { dxp in
+                    convolutionBackward(
+                      input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
+                      outputChannels: outputChannels, gradOutput: dyp.baseAddress!, gradWeight: dwp.baseAddress!,
+                      gradBias: dbp.baseAddress!, gradInput: dxp.baseAddress!, workspace: workspace,
+                      threads: threads, pool: oversubscribedPool)
+                  }
+                }
+              }
+            }
+          }
+        }
+        return (y, dw, db, dx)
+      }
+
+      let one = run(threads: 1)
+      let expectedY = directConvolution(x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias)
+      let reference = directConvolutionGradients(
+        x, g, batch: batch, weight: w, outputChannels: outputChannels, gradOutput: dy)
+      func worst(_ got: [Float], _ want: [Double], plus base: [Float]? = nil) -> Double {
+        zip(got.indices, want).map { i, v in abs(Double(got[i]) - (v + Double(base?[i] ?? 0))) / (abs(v) + 1) }.max()!
+      }
+      #expect(worst(one.y, expectedY) < 1e-5, "\(g): forward")
+      // Each weight gradient sums batch · Ho·Wo (up to 4,000) products: a looser bound, still far below
+      // the error of a group missed or counted twice.
+      #expect(worst(one.dw, reference.weight, plus: startWeightGradient) < 1e-4, "\(g): weight gradient")
+      #expect(worst(one.db, reference.bias.map { $0 + 1 }) < 1e-5, "\(g): bias gradient")
+      #expect(worst(one.dx, reference.input) < 1e-5, "\(g): input gradient")
+      for threads in [2, 3, 5] {
+        let other = run(threads: threads)
+        #expect(
+          bitwiseEqual(one.y, other.y) && bitwiseEqual(one.dw, other.dw) && bitwiseEqual(one.db, other.db)
+            && bitwiseEqual(one.dx, other.dx), "\(g): \(threads) threads differ")
+      }
+    }
+  }
+}
