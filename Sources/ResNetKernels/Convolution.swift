@@ -37,20 +37,20 @@ public func convolutionForward(
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
   let y = SendablePointer(output)
-  let columnsFloats = roundUp(k * grouping.columns, 16)
-  grouping.run(threads: threads, pool: pool, scratchFloats: columnsFloats + outputChannels * grouping.columns) {
+  let ld = grouping.rowStride
+  grouping.run(threads: threads, pool: pool, scratchFloats: (k + outputChannels) * ld) {
     first, count, scratch in
     let n = count * pixels
-    let columns = scratch  // K × n: the group's samples side by side
-    let staged = scratch + columnsFloats  // O × n
-    im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, threads: 1, pool: pool)
+    let columns = scratch  // K × n (row stride ld): the group's samples side by side
+    let staged = scratch + k * ld  // O × n (row stride ld)
+    im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, ldc: ld, threads: 1, pool: pool)
     sgemm(
-      .none, .none, m: outputChannels, n: n, k: k, a: w.base, lda: k, b: columns, ldb: n,
-      c: staged, ldc: n, threads: 1, pool: pool)
+      .none, .none, m: outputChannels, n: n, k: k, a: w.base, lda: k, b: columns, ldb: ld,
+      c: staged, ldc: ld, threads: 1, pool: pool)
     for s in 0..<count {
       for o in 0..<outputChannels {
         let target = y.base + ((first + s) * outputChannels + o) * pixels  // output[first + s, o]: Ho·Wo
-        let source = staged + o * n + s * pixels
+        let source = staged + o * ld + s * pixels
         if let biasPointer {
           let value = biasPointer.base[o]
           for p in 0..<pixels { target[p] = source[p] + value }
@@ -118,27 +118,28 @@ public func convolutionBackward(
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
   let dx = gradInput.map { SendablePointer($0) }
-  let columnsFloats = roundUp(k * grouping.columns, 16)
-  grouping.run(threads: threads, pool: pool, scratchFloats: columnsFloats + outputChannels * grouping.columns) {
+  let ld = grouping.rowStride
+  grouping.run(threads: threads, pool: pool, scratchFloats: (k + outputChannels) * ld) {
     first, count, scratch in
     let n = count * pixels
-    let columns = scratch  // K × n: the group's samples side by side
-    let gathered = scratch + columnsFloats  // O × n: the group's output gradient
-    im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, threads: 1, pool: pool)
+    let columns = scratch  // K × n (row stride ld): the group's samples side by side
+    let gathered = scratch + k * ld  // O × n (row stride ld): the group's output gradient
+    im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, ldc: ld, threads: 1, pool: pool)
     for s in 0..<count {
       for o in 0..<outputChannels {
-        (gathered + o * n + s * pixels).update(
+        (gathered + o * ld + s * pixels).update(
           from: dy.base + ((first + s) * outputChannels + o) * pixels, count: pixels)
       }
     }
     sgemm(
-      .none, .transposed, m: outputChannels, n: k, k: n, a: gathered, lda: n, b: columns, ldb: n,
+      .none, .transposed, m: outputChannels, n: k, k: n, a: gathered, lda: ld, b: columns, ldb: ld,
       c: partials.base + first / grouping.samples * weightCount, ldc: k, threads: 1, pool: pool)
     guard let dx else { return }
     sgemm(
-      .transposed, .none, m: k, n: n, k: outputChannels, a: w.base, lda: k, b: gathered, ldb: n,
-      c: columns, ldc: n, threads: 1, pool: pool)
-    col2im(columns, geometry: g, batch: count, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
+      .transposed, .none, m: k, n: n, k: outputChannels, a: w.base, lda: k, b: gathered, ldb: ld,
+      c: columns, ldc: ld, threads: 1, pool: pool)
+    col2im(
+      columns, geometry: g, batch: count, ldc: ld, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
   }
   let dw = SendablePointer(gradWeight)
   parallelRanges(weightCount, work: grouping.groups * weightCount, threads: threads, pool: pool) { range in
@@ -171,6 +172,13 @@ public struct ConvolutionGrouping: Sendable {
 
   /// Columns of a full group's matrices.
   var columns: Int { samples * pixels }
+  /// The row stride of a group's matrices: the columns rounded up to a cache line, one more line when
+  /// that is a multiple of 4 KiB (so the GEMM can read the column matrix in place, its rows not all
+  /// falling into the same cache sets).
+  var rowStride: Int {
+    let stride = roundUp(columns, 16)
+    return GEMMBlocking.aliases(ldb: stride) ? stride + 16 : stride
+  }
 
   /// Runs `body(first sample, sample count, scratch)` for every group, groups shared out over the
   /// pool's threads (participant p takes groups p, p + P, …); `scratch` holds `scratchFloats` floats

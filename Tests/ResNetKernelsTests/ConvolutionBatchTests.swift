@@ -1,6 +1,5 @@
-import Testing
-
 import ResNetKernels
+import Testing
 
 /// Weight, bias and input gradients of a convolution computed from the definition, in Float64:
 /// `dW[o, c, i, j] = Σ dy[b, o, oh, ow] · x[b, c, ih, iw]`, `dx[b, c, ih, iw] = Σ dy[b, o, oh, ow] · W[o, c, i, j]`.

@@ -98,8 +98,9 @@ def make(name, cfg, batch, seed):
     save_file(out, os.path.join(HERE, f"{name}.safetensors"), metadata={"resnet.config": json.dumps(cfg)})
 
 
-make("cifar_basic", {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8],
-                     "in_channels": 3, "num_classes": 5, "input_height": 9, "input_width": 8}, batch=6, seed=1)
-make("imagenet_bottleneck", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5],
-                             "in_channels": 1, "num_classes": 4, "input_height": 19, "input_width": 17}, batch=3,
-     seed=2)
+if __name__ == "__main__":
+    make("cifar_basic", {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8],
+                         "in_channels": 3, "num_classes": 5, "input_height": 9, "input_width": 8}, batch=6, seed=1)
+    make("imagenet_bottleneck", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5],
+                                 "in_channels": 1, "num_classes": 4, "input_height": 19, "input_width": 17}, batch=3,
+         seed=2)

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+/// The model in Models/ (trained on the full Fashion-MNIST, see Models/README.md), used by `classify`
+/// and `eval` when no --model is given. The mini dataset's test images come from Fashion-MNIST's test
+/// set, which the model never trained on.
+@Suite("The shipped Fashion-MNIST model")
+struct ShippedModelTests {
+  @Test("eval without --model scores the mini test split as the model card says")
+  func evalUsesTheShippedModel() throws {
+    let result = try runResNet(["eval", "--data", "Data/fashion-mnist-mini"])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("model: ") && result.stdout.contains("Models/fashion-mnist.safetensors"))
+    #expect(result.stdout.contains("test split, 500 images"))
+    let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("accuracy: ") }
+    let accuracy = line.flatMap { Double($0.dropFirst("accuracy: ".count).prefix { $0 != "%" }) }
+    // The full test set gives 94%+ (Models/README.md); 500 images of it, at least 90%.
+    #expect((accuracy ?? 0) >= 90, "accuracy line: \(line ?? "none")")
+  }
+
+  @Test("classify without --model names the class of a folder of trousers, probabilities in order")
+  func classifyUsesTheShippedModel() throws {
+    let result = try runResNet(["classify", "--json", "--top", "3", "Data/fashion-mnist-mini/test/Trouser"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let lines = result.stdout.split(separator: "\n")
+    #expect(lines.count == 50)
+    var trousers = 0
+    for line in lines {
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      let top = object?["top"] as? [[String: Any]] ?? []
+      #expect(top.count == 3, "\(line)")
+      let probabilities = top.compactMap { $0["probability"] as? Double }
+      #expect(probabilities == probabilities.sorted(by: >) && probabilities.reduce(0, +) <= 1 + 1e-6)
+      if top.first?["class"] as? String == "Trouser" && top.first?["index"] as? Int == 1 { trousers += 1 }
+    }
+    #expect(trousers >= 45, "\(trousers) of 50 trousers recognized")
+  }
+}
