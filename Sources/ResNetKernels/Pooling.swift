@@ -17,6 +17,10 @@ public func maxPoolForward(
       let xp = x + p * inPlane
       let yp = out.base + p * outPlane
       let ap = indices.base + p * outPlane
+      if g.dilationHeight == 1 && g.dilationWidth == 1 && !containsNaN(xp, count: inPlane) {
+        separableMaxPool(xp, geometry: g, output: yp, argmax: ap)
+        continue
+      }
       for oh in 0..<g.outputHeight {
         let h0 = oh * g.strideHeight - g.padHeight
         for ow in 0..<g.outputWidth {
@@ -40,6 +44,70 @@ public func maxPoolForward(
           }
           yp[oh * g.outputWidth + ow] = best
           ap[oh * g.outputWidth + ow] = Int32(winner)
+        }
+      }
+    }
+  }
+}
+
+/// Whether any of `count` floats at `p` is NaN.
+private func containsNaN(_ p: UnsafePointer<Float>, count: Int) -> Bool {
+  var i = 0
+  while i + 16 <= count {
+    let v = load16(p + i)
+    if any(v .!= v) { return true }
+    i += 16
+  }
+  while i < count {
+    if p[i].isNaN { return true }
+    i += 1
+  }
+  return false
+}
+
+/// Max pooling of one NaN-free plane (`H × W`, dilation 1) as two passes: the maximum of each row's
+/// window columns, then of each window's rows. Taking the first strictly larger value in each pass
+/// picks the window's first maximum in row-major order, as the direct loop does.
+private func separableMaxPool(
+  _ x: UnsafePointer<Float>, geometry g: ConvGeometry, output y: UnsafeMutablePointer<Float>,
+  argmax: UnsafeMutablePointer<Int32>
+) {
+  let (height, width, outWidth) = (g.height, g.width, g.outputWidth)
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: height * outWidth) { rowMax in  // H × Wo
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: height * outWidth) { rowArg in  // H × Wo: column
+      for ow in 0..<outWidth {
+        let w0 = ow * g.strideWidth - g.padWidth
+        let first = max(w0, 0)
+        let end = min(w0 + g.kernelWidth, width)
+        for h in 0..<height {
+          let line = x + h * width
+          var best = line[first]
+          var winner = first
+          var w = first + 1
+          while w < end {
+            let v = line[w]
+            if v > best { (best, winner) = (v, w) }
+            w += 1
+          }
+          rowMax[h * outWidth + ow] = best
+          rowArg[h * outWidth + ow] = Int32(winner)
+        }
+      }
+      for oh in 0..<g.outputHeight {
+        let h0 = oh * g.strideHeight - g.padHeight
+        let first = max(h0, 0)
+        let end = min(h0 + g.kernelHeight, height)
+        for ow in 0..<outWidth {
+          var best = rowMax[first * outWidth + ow]
+          var winner = first
+          var h = first + 1
+          while h < end {
+            let v = rowMax[h * outWidth + ow]
+            if v > best { (best, winner) = (v, h) }
+            h += 1
+          }
+          y[oh * outWidth + ow] = best
+          argmax[oh * outWidth + ow] = Int32(winner * width) + rowArg[winner * outWidth + ow]
         }
       }
     }
