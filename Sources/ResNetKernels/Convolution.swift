@@ -113,7 +113,7 @@ public func convolutionBackward(
   let weightCount = outputChannels * k
   let partialsBuffer = convolutionScratch.take(grouping.groups * weightCount)
   defer { convolutionScratch.give(partialsBuffer) }
-  let partials = SendablePointer(partialsBuffer.pointer)  // groups × O × K
+  let partials = SendablePointer(partialsBuffer.pointer)  // groups × K × O
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
@@ -131,9 +131,11 @@ public func convolutionBackward(
           from: dy.base + ((first + s) * outputChannels + o) * pixels, count: pixels)
       }
     }
+    // The group's weight gradient, transposed: K × O = columns (K × n) · gatheredᵀ (n × O). This way
+    // round the GEMM packs the O × n output gradient, not the K × n columns (K = 9·C for 3×3).
     sgemm(
-      .none, .transposed, m: outputChannels, n: k, k: n, a: gathered, lda: ld, b: columns, ldb: ld,
-      c: partials.base + first / grouping.samples * weightCount, ldc: k, threads: 1, pool: pool)
+      .none, .transposed, m: k, n: outputChannels, k: n, a: columns, lda: ld, b: gathered, ldb: ld,
+      c: partials.base + first / grouping.samples * weightCount, ldc: outputChannels, threads: 1, pool: pool)
     guard let dx else { return }
     sgemm(
       .transposed, .none, m: k, n: n, k: outputChannels, a: w.base, lda: k, b: gathered, ldb: ld,
@@ -143,9 +145,11 @@ public func convolutionBackward(
   }
   let dw = SendablePointer(gradWeight)
   parallelRanges(weightCount, work: grouping.groups * weightCount, threads: threads, pool: pool) { range in
-    for group in 0..<grouping.groups {
-      let partial = partials.base + group * weightCount
-      for i in range { dw.base[i] += partial[i] }
+    for i in range {
+      let (o, kk) = i.quotientAndRemainder(dividingBy: k)
+      var sum = dw.base[i]
+      for group in 0..<grouping.groups { sum += partials.base[group * weightCount + kk * outputChannels + o] }
+      dw.base[i] = sum
     }
   }
 }
