@@ -24,6 +24,14 @@ func copyFloats(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<
     store16(load16(source + i), target + i)
     i += 16
   }
+  if i + 8 <= count {
+    store(load(source + i, as: SIMD8<Float>.self), target + i)
+    i += 8
+  }
+  if i + 4 <= count {
+    store(load(source + i, as: SIMD4<Float>.self), target + i)
+    i += 4
+  }
   while i < count {
     target[i] = source[i]
     i += 1
@@ -38,8 +46,34 @@ func addFloats(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<F
     store16(load16(target + i) + load16(source + i), target + i)
     i += 16
   }
+  if i + 8 <= count {
+    store(load(target + i, as: SIMD8<Float>.self) + load(source + i, as: SIMD8<Float>.self), target + i)
+    i += 8
+  }
+  if i + 4 <= count {
+    store(load(target + i, as: SIMD4<Float>.self) + load(source + i, as: SIMD4<Float>.self), target + i)
+    i += 4
+  }
   while i < count {
     target[i] += source[i]
     i += 1
   }
+}
+
+/// The vector of floats at `p`, which need not be aligned.
+@inline(__always)
+func load<V: SIMD>(_ p: UnsafePointer<Float>, as: V.Type) -> V where V.Scalar == Float {
+  UnsafeRawPointer(p).loadUnaligned(as: V.self)
+}
+
+/// The vector of floats at `p`, which need not be aligned.
+@inline(__always)
+func load<V: SIMD>(_ p: UnsafeMutablePointer<Float>, as: V.Type) -> V where V.Scalar == Float {
+  UnsafeRawPointer(p).loadUnaligned(as: V.self)
+}
+
+/// Writes `v` to the floats at `p`, which need not be aligned.
+@inline(__always)
+func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
 }
