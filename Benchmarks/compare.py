@@ -93,9 +93,11 @@ def main():
         rows.append((description, f"{a:.1f} {unit}", f"{b:.1f} {unit}", f"{ratio:.2f}×",
                      ("≥ " if key == "images_per_s" else "≤ ") + f"{target}×", "yes" if met else "no"))
         if name.startswith("train"):
+            # The issue's memory target is for resnet20; deeper nets' figures are shown without one.
             ra, rb = value(ours, "peak_rss_mb"), value(theirs, "peak_rss_mb")
-            rows.append((f"peak RSS, {description}", f"{ra:.0f} MB", f"{rb:.0f} MB", f"{ra / rb:.2f}×", "≤ 0.5×",
-                         "yes" if ra / rb <= 0.5 else "no"))
+            targeted = name.startswith("train20")
+            rows.append((f"peak RSS, {description}", f"{ra:.0f} MB", f"{rb:.0f} MB", f"{ra / rb:.2f}×",
+                         "≤ 0.5×" if targeted else "—", ("yes" if ra / rb <= 0.5 else "no") if targeted else "—"))
 
     print(f"medians of {args.rounds} alternating runs, {args.threads} threads")
     print("| benchmark | resnet | PyTorch | ratio | target | met |")

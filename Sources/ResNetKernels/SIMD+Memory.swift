@@ -19,6 +19,10 @@ func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
 /// `target[i] = source[i]` for `i < count`, inline (short rows cost less than a `memmove` call).
 @inline(__always)
 func copyFloats(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+  if count >= 128 {  // long runs: the C library's copy uses the widest vectors the CPU has
+    target.update(from: source, count: count)
+    return
+  }
   var i = 0
   while i + 16 <= count {
     store16(load16(source + i), target + i)
