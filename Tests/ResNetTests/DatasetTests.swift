@@ -163,6 +163,41 @@ struct DatasetTests {
     }
   }
 
+  @Test func hostileFoldersAreHandled() throws {
+    let root = try Self.temporaryFolder()
+    defer { Self.remove(root) }
+    let fm = FileManager.default
+    // Class names with spaces and non-ASCII letters work; a folder named like an image is a folder.
+    for dir in ["Ünïcode class", "plain", "plain/x.png"] {
+      try fm.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+    }
+    try Self.writePNG(root + "/Ünïcode class/a.png", value: 1)
+    try Self.writePNG(root + "/plain/b.png", value: 2)
+    try Self.writePNG(root + "/plain/x.png/c.png", value: 3)
+    _ = fm.createFile(atPath: root + "/plain/empty.png", contents: Data())
+    try Data("not an image".utf8).write(to: URL(fileURLWithPath: root + "/plain/text.png"))
+    let dataset = try Dataset.open(root, holdOutFraction: 0.5)
+    #expect(dataset.classes == ["plain", "Ünïcode class"])
+    // "label:first pixel" of every image, "label:unreadable" for the files that cannot be decoded.
+    var seen: [String] = []
+    for split in [dataset.train, dataset.test] {
+      for i in 0..<split.count {
+        let pixel = (try? split.image(at: i).pixels[0]).map { "\($0)" } ?? "unreadable"
+        seen.append("\(split.labels[i]):\(pixel)")
+      }
+    }
+    // The empty and the text file are unreadable (skipped with a warning by the loader), not fatal here.
+    #expect(seen.sorted() == ["0:2", "0:3", "0:unreadable", "0:unreadable", "1:1"])
+    // A symbolic link back up the tree is refused by name, not followed for ever.
+    try fm.createSymbolicLink(atPath: root + "/plain/loop", withDestinationPath: "..")
+    #expect {
+      try Dataset.open(root, holdOutFraction: 0.5)
+    } throws: { error in
+      let error = error as? DatasetError
+      return error?.path == root + "/plain/loop" && error?.reason.contains("a folder that contains it") == true
+    }
+  }
+
   @Test func exportRoundTrip() throws {
     let root = try Self.temporaryFolder()
     defer { Self.remove(root) }

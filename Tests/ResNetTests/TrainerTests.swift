@@ -153,6 +153,67 @@ struct TrainerTests {
     var wrongClasses = try checkpoint.writer(for: network)
     wrongClasses.metadata["resnet.classes"] = "[\"a\"]"
     refused(try wrongClasses.bytes(), "names 1 classes")
+    // Values that would only give NaN probabilities: a NaN or infinite weight, a negative variance.
+    func poisoned(_ name: String, at index: Int, with value: Float) throws -> [UInt8] {
+      let damaged = try Network(configuration: checkpoint.configuration, seed: 9)
+      for (stateName, entry) in damaged.namedState() where stateName == name {
+        switch entry {
+        case .parameter(let p): p.value.pointer[index] = value
+        case .buffer(let t): t.pointer[index] = value
+        case .batchCount: break
+        }
+      }
+      return try checkpoint.writer(for: damaged).bytes()
+    }
+    refused(try poisoned("fc.weight", at: 3, with: .nan), "tensor 'fc.weight' holds nan at index 3")
+    refused(try poisoned("conv1.weight", at: 0, with: -.infinity), "tensor 'conv1.weight' holds -inf at index 0")
+    refused(try poisoned("bn1.running_var", at: 1, with: -1), "tensor 'bn1.running_var' holds -1.0 at index 1")
+    #expect(
+      try Checkpoint.load(SafeTensorsFile(data: Data(poisoned("bn1.running_mean", at: 1, with: -1)), path: "x")).0
+        .classes == checkpoint.classes)  // a negative mean is fine
+  }
+
+  @Test func damagedTrainingStateIsRefused() throws {
+    let (checkpoint, train, test) = try Self.setup(widthMultiplier: 0.25, trainCount: 64, testCount: 16)
+    var options = TrainingOptions()
+    options.epochs = 2
+    options.batchSize = 32
+    let root = try Self.folder()
+    defer { DatasetTests.remove(root) }
+    let trainer = Trainer(
+      network: try Network(configuration: checkpoint.configuration, seed: 3), checkpoint: checkpoint,
+      train: train, validation: test, options: options, outputFolder: root + "/run")
+    try trainer.run(stoppingAfter: 1)
+    let last = try SafeTensorsFile(contentsOf: root + "/run/last.safetensors")
+    let momentum = "optimizer.momentum.fc.weight"
+    // A copy of last.safetensors with `momentum` replaced by `tensor`.
+    func damaged(_ tensor: Tensor) throws -> String {
+      var writer = SafeTensorsWriter()
+      writer.metadata = last.metadata
+      for name in last.entries.keys.sorted() {
+        if name == momentum {
+          writer.add(name, tensor)
+        } else if last.entries[name]!.dtype == .i64 {
+          writer.add(name, integers: try last.integers(name), shape: last.entries[name]!.shape)
+        } else {
+          writer.add(name, try last.tensor(name))
+        }
+      }
+      let path = root + "/damaged.safetensors"
+      try writer.write(to: path)
+      return path
+    }
+    func refused(_ path: String, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+      #expect(sourceLocation: sourceLocation) {
+        _ = try Trainer.resume(from: path, train: train, validation: test, outputFolder: nil)
+      } throws: { error in
+        (error as? SafeTensorsError)?.reason.contains(fragment) == true
+      }
+    }
+    refused(try damaged(Tensor(shape: [3])), "tensor '\(momentum)' has shape [3]")
+    let nan = try last.tensor(momentum)
+    nan.pointer[2] = .nan
+    refused(try damaged(nan), "tensor '\(momentum)' holds nan at index 2")
   }
 }
 

@@ -184,6 +184,17 @@ extension Network {
         reason: "tensor '\(name)' has shape \(stored.shape), the configuration needs \(tensor.shape)")
     }
     let value = try file.tensor(name)
+    // A NaN or infinite weight (or a negative running variance) would only ever produce NaN
+    // probabilities: refuse the file instead of classifying with it.
+    let isVariance = name.hasSuffix("running_var")
+    if let bad = (0..<value.count).first(where: { !value.pointer[$0].isFinite || (isVariance && value.pointer[$0] < 0) }
+    ) {
+      throw SafeTensorsError(
+        path: file.path,
+        reason: "tensor '\(name)' holds \(value.pointer[bad]) at index \(bad)"
+          + (isVariance ? " (a variance must be finite and ≥ 0)" : " (weights must be finite)")
+          + "; the checkpoint is damaged")
+    }
     tensor.pointer.update(from: value.pointer, count: tensor.count)
   }
 }

@@ -9,10 +9,20 @@ enum ImageFolder {
     try entries(root).filter { isDirectory(root + "/" + $0) }
   }
 
-  /// The image files of one class folder, recursively, sorted by path.
-  static func images(in folder: String, depth: Int = 0) throws(DatasetError) -> [String] {
-    guard depth < 32 else {
-      throw DatasetError(path: folder, reason: "folders nested over 32 deep (a symbolic-link loop?)")
+  /// The image files of one class folder, recursively, sorted by path. `ancestors` holds the resolved
+  /// paths of the folders above `folder`: a folder that resolves to one of them or to a folder holding
+  /// them (a symbolic link back up the tree) is refused by name rather than followed for ever.
+  static func images(in folder: String, ancestors: [String] = []) throws(DatasetError) -> [String] {
+    let resolved = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
+    if ancestors.contains(where: { $0 == resolved || $0.hasPrefix(resolved + "/") }) {
+      throw DatasetError(
+        path: folder,
+        reason:
+          "a symbolic link to \(resolved), a folder that contains it: following it would repeat for ever; "
+          + "remove the link or point it elsewhere")
+    }
+    guard ancestors.count < 64 else {
+      throw DatasetError(path: folder, reason: "folders nested over 64 deep")
     }
     var files: [String] = []
     var folders: [String] = []
@@ -26,7 +36,7 @@ enum ImageFolder {
         files.append(path)
       }
     }
-    for sub in folders { files += try images(in: sub, depth: depth + 1) }
+    for sub in folders { files += try images(in: sub, ancestors: ancestors + [resolved]) }
     return files
   }
 

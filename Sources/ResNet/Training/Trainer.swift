@@ -102,8 +102,21 @@ public final class Trainer {
     trainer.progress = try JSONDecoder().decode(
       TrainingProgress.self, from: Data(progressText.utf8))
     if options.momentum != 0 && trainer.progress.step > 0 {
-      let buffers = try network.namedParameters().map { name, _ in
-        try file.tensor(Checkpoint.momentumPrefix + name)
+      let buffers = try network.namedParameters().map { name, parameter in
+        let buffer = try file.tensor(Checkpoint.momentumPrefix + name)
+        guard buffer.shape == parameter.value.shape else {
+          throw SafeTensorsError(
+            path: path,
+            reason: "tensor '\(Checkpoint.momentumPrefix + name)' has shape \(buffer.shape), its parameter "
+              + "\(parameter.value.shape)")
+        }
+        if let bad = (0..<buffer.count).first(where: { !buffer.pointer[$0].isFinite }) {
+          throw SafeTensorsError(
+            path: path,
+            reason: "tensor '\(Checkpoint.momentumPrefix + name)' holds \(buffer.pointer[bad]) at index \(bad); "
+              + "the training state is damaged")
+        }
+        return buffer
       }
       trainer.optimizer.restoreBuffers(buffers)
     }
