@@ -43,7 +43,9 @@ struct ClassifyCommand: ParsableCommand {
     var files: [(path: String, problem: String?)] = []
     for argument in images {
       do throws(DatasetError) {
-        files += try imageFiles(in: argument).map { ($0, nil) }
+        let found = try imageFiles(in: argument)
+        // A folder with nothing to classify is reported, like an unreadable file, not passed over.
+        files += found.isEmpty ? [(argument, "no PNG or JPEG images in this folder")] : found.map { ($0, nil) }
       } catch {
         files.append((argument, error.reason))
       }

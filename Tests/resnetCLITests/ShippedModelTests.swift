@@ -35,4 +35,16 @@ struct ShippedModelTests {
     }
     #expect(trousers >= 45, "\(trousers) of 50 trousers recognized")
   }
+
+  @Test("an empty folder among the arguments is reported on its line; the others are classified")
+  func emptyFolderIsReported() throws {
+    let empty = try DatasetCLITests.temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: empty) }
+    let result = try runResNet(["classify", "--json", empty, "Data/fashion-mnist-mini/test/Bag/0467.png"])
+    #expect(result.status != 0)
+    let lines = result.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.count == 2)
+    #expect(lines.first?.contains(": no PNG or JPEG images in this folder\"}") == true, "\(lines)")
+    #expect(lines.last?.contains(#""top":[{"class":"Bag""#) == true, "\(lines)")
+  }
 }
