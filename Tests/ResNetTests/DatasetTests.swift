@@ -188,6 +188,24 @@ struct DatasetTests {
     }
     // The empty and the text file are unreadable (skipped with a warning by the loader), not fatal here.
     #expect(seen.sorted() == ["0:2", "0:3", "0:unreadable", "0:unreadable", "1:1"])
+    // Pipes named like data files are refused at once, never waited on: an image, an IDX file, a model.
+    #expect(mkfifo(root + "/plain/pipe.png", 0o644) == 0)
+    let withPipe = try Dataset.open(root, holdOutFraction: 0.5)
+    let pipe = [withPipe.train, withPipe.test].flatMap { split in
+      (0..<split.count).filter { split.path(at: $0) == root + "/plain/pipe.png" }.map { (split, $0) }
+    }
+    #expect(pipe.count == 1)
+    for (split, index) in pipe {
+      #expect { try split.image(at: index) } throws: { "\($0)".contains("not a regular file") }
+    }
+    try fm.removeItem(atPath: root + "/plain/pipe.png")
+    let idx = try Self.temporaryFolder()
+    defer { Self.remove(idx) }
+    #expect(
+      mkfifo(idx + "/train-images-idx3-ubyte", 0o644) == 0 && mkfifo(idx + "/train-labels-idx1-ubyte", 0o644) == 0)
+    #expect { try Dataset.open(idx) } throws: { "\($0)".contains("not a regular file") }
+    #expect(mkfifo(idx + "/model.safetensors", 0o644) == 0)
+    #expect { try Checkpoint.load(idx + "/model.safetensors") } throws: { "\($0)".contains("not a regular file") }
     // A symbolic link back up the tree is refused by name, not followed for ever.
     try fm.createSymbolicLink(atPath: root + "/plain/loop", withDestinationPath: "..")
     #expect {

@@ -37,6 +37,10 @@ public struct SafeTensorsFile {
 
   /// Reads and validates the file at `path`.
   public init(contentsOf path: String) throws {
+    // Refuse a FIFO or device before reading (a read would wait for a writer).
+    do throws(FileError) { close(try openRegularFile(path).fd) } catch {
+      throw SafeTensorsError(path: path, reason: "cannot read the file: \(error.reason)")
+    }
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
       throw SafeTensorsError(path: path, reason: "cannot read the file: \(error.localizedDescription)")

@@ -1,5 +1,11 @@
 import CZlib
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A file read through zlib: gzip-compressed or raw (zlib reads raw files unchanged), so IDX files
 /// work either way.
 struct CompressedFile: ~Copyable {
@@ -8,8 +14,10 @@ struct CompressedFile: ~Copyable {
 
   /// Opens `path` for reading.
   init(path: String) throws(FileError) {
-    guard let handle = gzopen(path, "rb") else {
-      throw FileError(path: path, reason: systemMessage())
+    let (fd, _) = try openRegularFile(path)
+    guard let handle = gzdopen(fd, "rb") else {
+      close(fd)
+      throw FileError(path: path, reason: "zlib cannot open the file")
     }
     gzbuffer(handle, 1 << 18)
     self.path = path

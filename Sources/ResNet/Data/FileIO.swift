@@ -23,17 +23,30 @@ public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
 /// The system's text for the current `errno`.
 func systemMessage() -> String { String(cString: strerror(errno)) }
 
+/// Opens `path` for reading if it is a regular file, without ever blocking: a FIFO or a device named
+/// like a data file is refused instead of waiting for a writer. Returns the descriptor (blocking reads
+/// again) and the file's size.
+func openRegularFile(_ path: String) throws(FileError) -> (fd: Int32, size: Int) {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+  guard fd >= 0 else { throw FileError(path: path, reason: systemMessage()) }
+  var info = stat()
+  guard fstat(fd, &info) == 0 else {
+    let message = systemMessage()
+    close(fd)
+    throw FileError(path: path, reason: message)
+  }
+  guard (info.st_mode & S_IFMT) == S_IFREG else {
+    close(fd)
+    throw FileError(path: path, reason: "not a regular file (a folder, pipe or device)")
+  }
+  _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+  return (fd, Int(info.st_size))
+}
+
 /// The whole contents of a regular file, refused (before allocating) when larger than `maxBytes`.
 func readFile(_ path: String, maxBytes: Int) throws(FileError) -> [UInt8] {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else { throw FileError(path: path, reason: systemMessage()) }
+  let (fd, size) = try openRegularFile(path)
   defer { close(fd) }
-  var info = stat()
-  guard fstat(fd, &info) == 0 else { throw FileError(path: path, reason: systemMessage()) }
-  guard (info.st_mode & S_IFMT) == S_IFREG else {
-    throw FileError(path: path, reason: "not a regular file")
-  }
-  let size = Int(info.st_size)
   guard size <= maxBytes else {
     throw FileError(path: path, reason: "file is \(size) bytes, over the limit of \(maxBytes)")
   }
