@@ -102,4 +102,11 @@ func writeFileAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws
     unlink(temporary)
     throw FileError(path: path, reason: failure)
   }
+  // The rename itself lives in the folder: sync it too, so it survives a power cut, not only a kill.
+  let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+  let folderFD = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_CLOEXEC)
+  if folderFD >= 0 {
+    _ = fsync(folderFD)
+    close(folderFD)
+  }
 }

@@ -135,7 +135,12 @@ public final class Trainer {
   /// Trains until `options.epochs` epochs are done, or only until epoch `stop` (as if interrupted
   /// there; `resume` continues from that point).
   public func run(stoppingAfter stop: Int? = nil) throws {
-    if let outputFolder { try makeFolder(outputFolder) }
+    if let outputFolder {
+      try makeFolder(outputFolder)
+      removeStaleTemporaries(
+        in: outputFolder,
+        names: ["last.safetensors", "best.safetensors", "metrics.csv", "curves.svg", "confusion.svg"])
+    }
     let clock = ContinuousClock()
     while progress.epoch < min(options.epochs, stop ?? options.epochs) {
       let epoch = progress.epoch
@@ -228,4 +233,17 @@ public final class Trainer {
 /// A duration in seconds.
 func seconds(_ d: Duration) -> Double {
   Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+/// Removes the temporary files that the atomic file writer left in `folder` for
+/// `names` when a process was killed mid-write (`NAME.tmp-PID` whose process no longer runs).
+private func removeStaleTemporaries(in folder: String, names: [String]) {
+  guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+  for entry in entries {
+    for name in names where entry.hasPrefix(name + ".tmp-") {
+      guard let pid = Int32(entry.dropFirst(name.count + 5)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+      else { continue }
+      unlink(folder + "/" + entry)
+    }
+  }
 }
