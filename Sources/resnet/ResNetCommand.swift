@@ -1,5 +1,11 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The `resnet` command-line tool.
 @main
 struct ResNetCommand: ParsableCommand {
@@ -11,4 +17,16 @@ struct ResNetCommand: ParsableCommand {
       DatasetCommand.self,
     ]
   )
+
+  static func main() {
+    // A write past the file-size limit (`ulimit -f`) fails with EFBIG and is reported like a full
+    // disk, naming the file, instead of the signal killing the process with no message.
+    signal(SIGXFSZ, SIG_IGN)
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      exit(withError: error)
+    }
+  }
 }

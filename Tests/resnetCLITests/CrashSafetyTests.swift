@@ -68,6 +68,35 @@ struct CrashSafetyTests {
   }
 }
 
+extension CrashSafetyTests {
+  @Test("a full disk (a file-size limit) stops training with an error naming the file and keeps the checkpoints")
+  func fullDiskKeepsCheckpoints() throws {
+    let data = try TrainCLITests.tinyDataset()
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    let out = data + "/run"
+    let common = ["--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--out", out]
+    let first = try runResNet(["train", "--epochs", "1"] + common)
+    #expect(first.status == 0, "\(first.stderr)")
+    let before = try ["last", "best"].map { try Data(contentsOf: URL(fileURLWithPath: out + "/\($0).safetensors")) }
+    // 40 blocks (20–40 KB) is less than a checkpoint: every checkpoint write of epoch 2 runs out of room.
+    let quoted = (["train", "--resume", out + "/last.safetensors", "--epochs", "2"] + common).map { "'\($0)'" }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", "ulimit -f 40; exec '\(try resnetBinary().path)' " + quoted.joined(separator: " ")]
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(process.terminationStatus)")
+    #expect(message.contains(out + "/") && message.contains(".safetensors: cannot write: File too large"), "\(message)")
+    let after = try ["last", "best"].map { try Data(contentsOf: URL(fileURLWithPath: out + "/\($0).safetensors")) }
+    #expect(after == before)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.contains(".tmp-") }.isEmpty)
+  }
+}
+
 /// A small seeded generator for the kill delays (SplitMix64).
 struct SplitMix: RandomNumberGenerator {
   var state: UInt64
