@@ -101,6 +101,7 @@ struct TrainCommand: ParsableCommand {
 
   func run() throws {
     if let threads { ThreadPool.shared.limitThreads(to: threads) }
+    if let out { try makeFolder(out) }  // an --out that cannot be created is refused before any work
     let dataset = try dataOptions.open()
     for warning in dataset.warnings { printError("warning: \(warning)") }
     let trainer: Trainer

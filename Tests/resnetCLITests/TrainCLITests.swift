@@ -92,5 +92,9 @@ struct TrainCLITests {
     let bogus = empty + "/model.safetensors"
     _ = FileManager.default.createFile(atPath: bogus, contents: Data("not a checkpoint".utf8))
     try expectRefusal(["eval", "--data", DatasetCLITests.mini, "--model", bogus], mentions: "\(bogus): header length")
+    // An --out that cannot be a folder is refused before any training, naming what is in the way.
+    try expectRefusal(
+      ["train", "--data", DatasetCLITests.mini, "--out", bogus + "/run"],
+      mentions: "\(bogus)/run: cannot create the folder: \(bogus) is a file, not a folder")
   }
 }

@@ -93,11 +93,25 @@ extension Dataset {
   }
 }
 
-/// Creates `path` and any missing parents.
-func makeFolder(_ path: String) throws(FileError) {
-  do {
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-  } catch {
-    throw FileError(path: path, reason: "cannot create the folder (\(error.localizedDescription))")
+/// Creates the folder `path` and any missing parents (nothing when it exists); the error names the
+/// part of the path that could not be made and why.
+public func makeFolder(_ path: String) throws(FileError) {
+  // Component by component with mkdir, so the error names the system's reason ("Not a directory",
+  // "Permission denied", "Read-only file system") and the part of the path that failed.
+  var prefix = path.hasPrefix("/") ? "/" : ""
+  for component in path.split(separator: "/") {
+    prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+    if isDirectory(prefix) { continue }
+    if fileExists(prefix) {
+      throw FileError(
+        path: path, reason: "cannot create the folder: \(prefix) is a file, not a folder")
+    }
+    if mkdir(prefix, 0o755) != 0 && !(errno == EEXIST && isDirectory(prefix)) {
+      let reason = systemMessage()
+      throw FileError(
+        path: path,
+        reason: "cannot create the folder"
+          + (prefix == path ? "" : " (at \(prefix))") + ": \(reason)")
+    }
   }
 }
