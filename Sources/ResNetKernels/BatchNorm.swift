@@ -1,3 +1,5 @@
+import CKernels
+
 /// BatchNorm over NCHW activations, with an optional residual add and ReLU fused after it:
 /// `y = [relu](γ · (x − mean) / sqrt(var + eps) + β [+ residual])`.
 ///
@@ -117,20 +119,7 @@ public func batchNormBackward(
       let a = scale * invStd * meanGX  // dx = scale·g − a·(x − mean) − scale·meanG
       let shift = scale * meanG
       forEachPlane(s, channel: c) { offset in
-        let gp = g.base + offset
-        let xp = x + offset
-        let dp = out.base + offset
-        var i = 0
-        while i + 16 <= s.plane {
-          let gv = load16(gp + i)
-          let xv = load16(xp + i) - mean
-          store16(scale * gv - shift - a * xv, dp + i)
-          i += 16
-        }
-        while i < s.plane {
-          dp[i] = scale * gp[i] - shift - a * (xp[i] - mean)
-          i += 1
-        }
+        rn_plane_bn_input_gradient(g.base + offset, x + offset, out.base + offset, s.plane, scale, shift, a, mean)
       }
     }
   }
@@ -155,60 +144,18 @@ private func applyAffine(
   _ io: BatchNormPointers, _ s: BatchNormShape, channel c: Int, scale: Float, shift: Float, relu: Bool
 ) {
   forEachPlane(s, channel: c) { offset in
-    let xp = io.x + offset
-    let yp = io.y + offset
-    let rp = io.residual.map { $0 + offset }
-    var i = 0
-    while i + 16 <= s.plane {
-      var v = load16(xp + i) * scale + shift
-      if let rp { v += load16(rp + i) }
-      if relu { v.replace(with: 0, where: v .< 0) }
-      store16(v, yp + i)
-      i += 16
-    }
-    while i < s.plane {
-      var v = xp[i] * scale + shift
-      if let rp { v += rp[i] }
-      yp[i] = relu && v < 0 ? 0 : v
-      i += 1
-    }
+    rn_plane_affine(io.x + offset, io.residual.map { $0 + offset }, io.y + offset, s.plane, scale, shift, relu ? 1 : 0)
   }
 }
 
 /// Σ p[i] over a plane, in 16 lanes then across them (a fixed order).
 @inline(__always)
-private func planeSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
-  var lanes = SIMD16<Float>()
-  var i = 0
-  while i + 16 <= count {
-    lanes += load16(p + i)
-    i += 16
-  }
-  var total = lanes.sum()
-  while i < count {
-    total += p[i]
-    i += 1
-  }
-  return total
-}
+private func planeSum(_ p: UnsafePointer<Float>, count: Int) -> Float { rn_plane_sum(p, count) }
 
 /// Σ (p[i] − mean)² over a plane, in the order of ``planeSum(_:count:)``.
 @inline(__always)
 private func planeSquaredDeviations(_ p: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
-  var lanes = SIMD16<Float>()
-  var i = 0
-  while i + 16 <= count {
-    let d = load16(p + i) - mean
-    lanes += d * d
-    i += 16
-  }
-  var total = lanes.sum()
-  while i < count {
-    let d = p[i] - mean
-    total += d * d
-    i += 1
-  }
-  return total
+  rn_plane_squared_deviations(p, count, mean)
 }
 
 /// Zeroes `g` where the ReLU's output `mask` is not positive (when a mask is given), and returns
@@ -217,26 +164,7 @@ private func planeSquaredDeviations(_ p: UnsafePointer<Float>, count: Int, mean:
 private func maskedGradientSums(
   _ g: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, count: Int, mean: Float
 ) -> (Float, Float) {
-  var sumG = SIMD16<Float>()
-  var sumGX = SIMD16<Float>()
-  var i = 0
-  while i + 16 <= count {
-    var gv = load16(g + i)
-    if let mask {
-      gv.replace(with: 0, where: .!(load16(mask + i) .> 0))
-      store16(gv, g + i)
-    }
-    sumG += gv
-    sumGX += gv * (load16(x + i) - mean)
-    i += 16
-  }
-  var totalG = sumG.sum()
-  var totalGX = sumGX.sum()
-  while i < count {
-    if let mask, !(mask[i] > 0) { g[i] = 0 }
-    totalG += g[i]
-    totalGX += g[i] * (x[i] - mean)
-    i += 1
-  }
-  return (totalG, totalGX)
+  var sums: (g: Float, gx: Float) = (0, 0)
+  rn_plane_gradient_sums(g, x, mask, count, mean, &sums.g, &sums.gx)
+  return sums
 }

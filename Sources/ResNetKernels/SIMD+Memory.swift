@@ -1,3 +1,5 @@
+import CKernels
+
 /// Unaligned 16-float vector loads and stores for the elementwise and reduction loops.
 
 /// The 16 floats at `p`, which need not be aligned.
@@ -42,26 +44,10 @@ func copyFloats(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<
   }
 }
 
-/// `target[i] += source[i]` for `i < count`.
+/// `target[i] += source[i]` for `i < count`, on the CPU's widest vectors.
 @inline(__always)
 func addFloats(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-  var i = 0
-  while i + 16 <= count {
-    store16(load16(target + i) + load16(source + i), target + i)
-    i += 16
-  }
-  if i + 8 <= count {
-    store(load(target + i, as: SIMD8<Float>.self) + load(source + i, as: SIMD8<Float>.self), target + i)
-    i += 8
-  }
-  if i + 4 <= count {
-    store(load(target + i, as: SIMD4<Float>.self) + load(source + i, as: SIMD4<Float>.self), target + i)
-    i += 4
-  }
-  while i < count {
-    target[i] += source[i]
-    i += 1
-  }
+  rn_add_floats(source, target, count)
 }
 
 /// The vector of floats at `p`, which need not be aligned.

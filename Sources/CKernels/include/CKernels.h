@@ -50,6 +50,23 @@ void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *tar
 /// A spin-wait hint (x86 `pause`, arm64 `yield`).
 void rn_cpu_relax(void);
 
+/// BatchNorm's plane passes and col2im's adds on the widest vectors the CPU has (channel_ops.c).
+/// Σ x[0..<n], summed in 16 lanes, then across them.
+float rn_plane_sum(const float *x, ptrdiff_t n);
+/// Σ (x[i] − mean)², in the order of rn_plane_sum.
+float rn_plane_squared_deviations(const float *x, ptrdiff_t n, float mean);
+/// Zeroes g where mask (if not null) is not positive, then returns Σ g and Σ g·(x − mean).
+void rn_plane_gradient_sums(float *g, const float *x, const float *mask, ptrdiff_t n, float mean, float *sum_g,
+                            float *sum_gx);
+/// dx = scale·g − shift − a·(x − mean).
+void rn_plane_bn_input_gradient(const float *g, const float *x, float *dx, ptrdiff_t n, float scale, float shift,
+                                float a, float mean);
+/// y = x·scale + shift (+ residual, if not null), then max(·, 0) keeping NaN when relu is non-zero.
+void rn_plane_affine(const float *x, const float *residual, float *y, ptrdiff_t n, float scale, float shift,
+                     int32_t relu);
+/// target[i] += source[i] for i < n.
+void rn_add_floats(const float *source, float *target, ptrdiff_t n);
+
 #ifdef __cplusplus
 }
 #endif
