@@ -39,12 +39,12 @@ public func batchNormForwardTraining(
   parallelRanges(s.channels, work: 3 * s.count, threads: threads, pool: pool) { range in
     for c in range {
       var sum = 0.0
-      forEachPlane(s, channel: c) { offset in sum += Double(planeSum(io.x + offset, count: s.plane)) }
+      forEachPlane(s, channel: c) { offset in sum += Double(rn_plane_sum(io.x + offset, s.plane)) }
       let mean = sum / Double(s.reduced)
       let meanF = Float(mean)
       var squares = 0.0
       forEachPlane(s, channel: c) { offset in
-        squares += Double(planeSquaredDeviations(io.x + offset, count: s.plane, mean: meanF))
+        squares += Double(rn_plane_squared_deviations(io.x + offset, s.plane, meanF))
       }
       let variance = squares / Double(s.reduced)
       let invStd = Float(1 / (variance + Double(epsilon)).squareRoot())
@@ -146,16 +146,6 @@ private func applyAffine(
   forEachPlane(s, channel: c) { offset in
     rn_plane_affine(io.x + offset, io.residual.map { $0 + offset }, io.y + offset, s.plane, scale, shift, relu ? 1 : 0)
   }
-}
-
-/// Σ p[i] over a plane, in 16 lanes then across them (a fixed order).
-@inline(__always)
-private func planeSum(_ p: UnsafePointer<Float>, count: Int) -> Float { rn_plane_sum(p, count) }
-
-/// Σ (p[i] − mean)² over a plane, in the order of ``planeSum(_:count:)``.
-@inline(__always)
-private func planeSquaredDeviations(_ p: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
-  rn_plane_squared_deviations(p, count, mean)
 }
 
 /// Zeroes `g` where the ReLU's output `mask` is not positive (when a mask is given), and returns

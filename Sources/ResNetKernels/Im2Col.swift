@@ -21,10 +21,11 @@ public func im2col(
       let c = row / (g.kernelHeight * g.kernelWidth)
       let i = row / g.kernelWidth % g.kernelHeight
       let j = row % g.kernelWidth
+      let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j)
       for b in 0..<batch {
         let plane = x.base + (b * g.channels + c) * g.height * g.width  // input[b, c]: H × W
         let out = col.base + row * ldc + b * g.outputPixels  // Ho × Wo
-        if let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j) {
+        if let shifted {
           shifted.copy(from: plane, to: out)
           continue
         }
@@ -86,10 +87,11 @@ public func col2im(
         let j = tap % g.kernelWidth
         let (first, end) = validOutputColumns(g, tap: j)
         guard end > first else { continue }
+        let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j)
         for b in 0..<batch {
           let plane = x.base + (b * g.channels + c) * g.height * g.width  // output[b, c]: H × W
           let source = col.base + row * ldc + b * g.outputPixels  // Ho × Wo
-          if let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j) {
+          if let shifted {
             shifted.add(from: source, to: plane)
             continue
           }

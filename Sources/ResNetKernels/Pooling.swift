@@ -54,7 +54,7 @@ public func maxPoolForward(
 private func containsNaN(_ p: UnsafePointer<Float>, count: Int) -> Bool {
   var i = 0
   while i + 16 <= count {
-    let v = load16(p + i)
+    let v = load(p + i, as: SIMD16<Float>.self)
     if any(v .!= v) { return true }
     i += 16
   }

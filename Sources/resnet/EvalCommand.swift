@@ -38,10 +38,10 @@ struct EvalCommand: ParsableCommand {
     let dataset = try dataOptions.open()
     // Dataset labels to model labels, by class name ("/" in a model's name matches "_" in a folder's,
     // as `dataset export` writes them), so an image folder of the model's classes in any order works.
+    func folderName(_ name: String) -> String { name.replacingOccurrences(of: "/", with: "_") }
     let modelIndex = Dictionary(
-      checkpoint.classes.enumerated().map { ($1.replacingOccurrences(of: "/", with: "_"), $0) },
-      uniquingKeysWith: { first, _ in first })
-    let mapping = dataset.classes.map { modelIndex[$0.replacingOccurrences(of: "/", with: "_")] }
+      checkpoint.classes.enumerated().map { (folderName($1), $0) }, uniquingKeysWith: { first, _ in first })
+    let mapping = dataset.classes.map { modelIndex[folderName($0)] }
     if let missing = zip(dataset.classes, mapping).first(where: { $0.1 == nil })?.0 {
       throw CLIError(
         description:

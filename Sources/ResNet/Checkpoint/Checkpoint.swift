@@ -186,15 +186,8 @@ extension Network {
     let value = try file.tensor(name)
     // A NaN or infinite weight (or a negative running variance) would only ever produce NaN
     // probabilities: refuse the file instead of classifying with it.
-    let isVariance = name.hasSuffix("running_var")
-    if let bad = (0..<value.count).first(where: { !value.pointer[$0].isFinite || (isVariance && value.pointer[$0] < 0) }
-    ) {
-      throw SafeTensorsError(
-        path: file.path,
-        reason: "tensor '\(name)' holds \(value.pointer[bad]) at index \(bad)"
-          + (isVariance ? " (a variance must be finite and ≥ 0)" : " (weights must be finite)")
-          + "; the checkpoint is damaged")
-    }
+    try refuseInvalidValues(
+      value, name: name, path: file.path, nonNegative: name.hasSuffix("running_var"), holder: "checkpoint")
     tensor.pointer.update(from: value.pointer, count: tensor.count)
   }
 }
@@ -228,4 +221,18 @@ func jsonText<T: Encodable>(_ value: T) throws -> String {
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
   return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Throws, naming the tensor and the first bad index, when `tensor` (stored as `name` in `path`) holds
+/// a NaN or an infinity, or with `nonNegative` a negative value; `holder` says what is then damaged.
+func refuseInvalidValues(
+  _ tensor: Tensor, name: String, path: String, nonNegative: Bool = false, holder: String
+) throws {
+  let values = UnsafeBufferPointer(start: tensor.pointer, count: tensor.count)
+  guard let bad = values.firstIndex(where: { !$0.isFinite || (nonNegative && $0 < 0) }) else { return }
+  throw SafeTensorsError(
+    path: path,
+    reason: "tensor '\(name)' holds \(values[bad]) at index \(bad)"
+      + (nonNegative ? " (a variance must be finite and ≥ 0)" : " (values must be finite)")
+      + "; the \(holder) is damaged")
 }

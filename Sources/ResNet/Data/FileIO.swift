@@ -81,7 +81,7 @@ func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(FileError) {
 /// Writes `bytes` to `path` so that a crash never leaves a half-written file there: into a temporary
 /// file in the same folder, fsynced, then renamed over `path`.
 func writeFileAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws(FileError) {
-  let temporary = path + ".tmp-\(getpid())"
+  let temporary = temporaryPath(for: path, process: getpid())
   let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
   guard fd >= 0 else { throw FileError(path: temporary, reason: systemMessage()) }
   var done = 0
@@ -109,4 +109,26 @@ func writeFileAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws
     _ = fsync(folderFD)
     close(folderFD)
   }
+}
+
+/// Where the atomic writer in `process` writes `path` before renaming it.
+private func temporaryPath(for path: String, process: pid_t) -> String { path + ".tmp-\(process)" }
+
+/// Removes, in `folder`, the temporary files of `names` that writers killed mid-write left behind
+/// (those whose process no longer runs; a live writer's file is left alone).
+func removeStaleTemporaries(in folder: String, of names: [String]) {
+  guard let directory = opendir(folder) else { return }
+  defer { closedir(directory) }
+  var stale: [String] = []
+  while let entry = readdir(directory) {
+    let entryName = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    for name in names where entryName.hasPrefix(name + ".tmp-") {
+      guard let process = pid_t(entryName.dropFirst(name.count + ".tmp-".count)),
+        temporaryPath(for: name, process: process) == entryName, process != getpid(),
+        kill(process, 0) != 0, errno == ESRCH
+      else { continue }
+      stale.append(folder + "/" + entryName)
+    }
+  }
+  for path in stale { unlink(path) }
 }

@@ -110,12 +110,8 @@ public final class Trainer {
             reason: "tensor '\(Checkpoint.momentumPrefix + name)' has shape \(buffer.shape), its parameter "
               + "\(parameter.value.shape)")
         }
-        if let bad = (0..<buffer.count).first(where: { !buffer.pointer[$0].isFinite }) {
-          throw SafeTensorsError(
-            path: path,
-            reason: "tensor '\(Checkpoint.momentumPrefix + name)' holds \(buffer.pointer[bad]) at index \(bad); "
-              + "the training state is damaged")
-        }
+        try refuseInvalidValues(
+          buffer, name: Checkpoint.momentumPrefix + name, path: path, holder: "training state")
         return buffer
       }
       trainer.optimizer.restoreBuffers(buffers)
@@ -138,8 +134,7 @@ public final class Trainer {
     if let outputFolder {
       try makeFolder(outputFolder)
       removeStaleTemporaries(
-        in: outputFolder,
-        names: ["last.safetensors", "best.safetensors", "metrics.csv", "curves.svg", "confusion.svg"])
+        in: outputFolder, of: ["last.safetensors", "best.safetensors", "metrics.csv", "curves.svg", "confusion.svg"])
     }
     let clock = ContinuousClock()
     while progress.epoch < min(options.epochs, stop ?? options.epochs) {
@@ -233,17 +228,4 @@ public final class Trainer {
 /// A duration in seconds.
 func seconds(_ d: Duration) -> Double {
   Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}
-
-/// Removes the temporary files that the atomic file writer left in `folder` for
-/// `names` when a process was killed mid-write (`NAME.tmp-PID` whose process no longer runs).
-private func removeStaleTemporaries(in folder: String, names: [String]) {
-  guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
-  for entry in entries {
-    for name in names where entry.hasPrefix(name + ".tmp-") {
-      guard let pid = Int32(entry.dropFirst(name.count + 5)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
-      else { continue }
-      unlink(folder + "/" + entry)
-    }
-  }
 }
