@@ -36,8 +36,11 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    // libFuzzer harnesses over the decoders and loaders (Fuzz/README.md); built normally, it replays
+    // files through them.
+    .executableTarget(name: "resnet-fuzz", dependencies: ["ResNet"]),
     .testTarget(name: "ResNetKernelsTests", dependencies: ["ResNetKernels", "CKernels"]),
     .testTarget(name: "ResNetTests", dependencies: ["ResNet"], exclude: ["Fixtures"]),
-    .testTarget(name: "resnetCLITests", dependencies: ["resnet"]),
+    .testTarget(name: "resnetCLITests", dependencies: ["resnet", "resnet-fuzz"]),
   ]
 )

@@ -30,6 +30,37 @@ struct ImageTransformTests {
   /// A 4×3 gray image holding 0…11, row by row.
   static let ramp = Image(width: 4, height: 3, mode: .gray, pixels: (0..<12).map { UInt8($0) })
 
+  /// `prepare` computes only the cropped window of the resize: the same bytes as resizing the whole
+  /// image and then cropping, for upscales, downscales, crops larger than the image and odd offsets.
+  @Test func preparedWindowEqualsResizeThenCrop() {
+    var generator = SeededGenerator(seed: 5)
+    for trial in 0..<60 {
+      let mode: ColorMode = trial % 2 == 0 ? .gray : .rgb
+      let (w, h) = (1 + generator.next(below: 70), 1 + generator.next(below: 70))
+      let pixels = (0..<w * h * mode.channels).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+      let image = Image(width: w, height: h, mode: mode, pixels: pixels)
+      let resize = 1 + generator.next(below: 48)
+      let (cw, ch) = (1 + generator.next(below: 56), 1 + generator.next(below: 56))
+      let p = Preprocessing(
+        color: mode, resize: resize, height: ch, width: cw, mean: Array(repeating: 0, count: mode.channels),
+        std: Array(repeating: 1, count: mode.channels))
+      let expected = image.resized(shorterSide: resize).centerCropped(width: cw, height: ch)
+      #expect(p.prepare(image) == expected, "\(w)×\(h) → shorter side \(resize), crop \(cw)×\(ch)")
+    }
+  }
+
+  /// A 1 × 400,000 strip resized to a shorter side of 256 would be 256 × 102 million pixels; the
+  /// window costs 224 × 224. At a size where the full resize is affordable (a 1 × 300 strip), the
+  /// window equals the crop of the full resize.
+  @Test func extremeAspectRatiosStayBounded() {
+    let strip = Image(width: 1, height: 400_000, mode: .gray, pixels: (0..<400_000).map { UInt8($0 % 251) })
+    let p = Preprocessing(color: .gray, resize: 256, height: 224, width: 224, mean: [0], std: [1])
+    let prepared = p.prepare(strip)
+    #expect(prepared.width == 224 && prepared.height == 224)
+    let small = Image(width: 1, height: 300, mode: .gray, pixels: (0..<300).map { UInt8($0 % 251) })
+    #expect(p.prepare(small) == small.resized(shorterSide: 256).centerCropped(width: 224, height: 224))
+  }
+
   @Test func centerCropRoundsHalfToEvenAndPads() {
     // (4 − 1) / 2 = 1.5 → 2 and (3 − 2) / 2 = 0.5 → 0, as Python's round() gives.
     #expect(Self.ramp.centerCropped(width: 1, height: 2).pixels == [2, 6])

@@ -110,4 +110,29 @@ struct NetworkTests {
     #expect(throws: ConfigurationError.self) { try mismatched.validate() }
     #expect(throws: ConfigurationError.self) { try Network(configuration: mismatched) }
   }
+
+  @Test("the state size computed from a configuration is the built network's, for every model and odd shapes")
+  func stateValueCountMatchesTheNetwork() throws {
+    var configurations = try NetworkConfiguration.modelNames.map {
+      try NetworkConfiguration.named($0, inChannels: 3, numClasses: 7, inputHeight: 64, inputWidth: 64)
+    }
+    configurations.append(
+      NetworkConfiguration(
+        stem: .cifar, block: .bottleneck, layers: [2, 1, 3], widths: [3, 5, 2], inChannels: 1, numClasses: 2,
+        inputHeight: 9, inputWidth: 8))
+    configurations.append(
+      NetworkConfiguration(
+        stem: .imagenet, block: .basic, layers: [1, 2], widths: [4, 4], inChannels: 2, numClasses: 3,
+        inputHeight: 16, inputWidth: 16))
+    for c in configurations {
+      let built = try Network(configuration: c).namedState().reduce(0) { total, entry in
+        switch entry.tensor {
+        case .parameter(let p): total + p.value.count
+        case .buffer(let t): total + t.count
+        case .batchCount: total + 1
+        }
+      }
+      #expect(c.stateValueCount == built, "\(c.jsonString())")
+    }
+  }
 }

@@ -139,11 +139,19 @@ struct TrainerTests {
     refused(Array(good.prefix(5)), "too short")
     refused(Array("hello world, not a checkpoint".utf8), "header length")
     // Another architecture's metadata over these tensors: the shapes no longer fit.
-    var wider = checkpoint
-    wider.configuration.widths = [8, 16, 32]
+    var narrower = checkpoint
+    narrower.configuration.widths = checkpoint.configuration.widths.map { max(1, $0 / 2) }
     var mismatched = try checkpoint.writer(for: network)
-    mismatched.metadata["resnet.config"] = wider.configuration.jsonString()
+    mismatched.metadata["resnet.config"] = narrower.configuration.jsonString()
     refused(try mismatched.bytes(), "has shape")
+    // Metadata describing a network far bigger than the file's tensors is refused before it is built
+    // (a resnet152 of width 65536 would need terabytes).
+    var huge = checkpoint
+    huge.configuration.widths = [65536, 65536, 65536]
+    huge.configuration.layers = [1024, 1024, 1024]
+    var oversized = try checkpoint.writer(for: network)
+    oversized.metadata["resnet.config"] = huge.configuration.jsonString()
+    refused(try oversized.bytes(), "state values but the file's tensors hold")
     var bare = SafeTensorsWriter()
     bare.add("fc.bias", Tensor(shape: [10]))
     refused(try bare.bytes(), "no resnet.config")

@@ -9,9 +9,12 @@ struct CLIResult {
 }
 
 /// The `resnet` executable built beside the test bundle.
-func resnetBinary() throws -> URL {
+func resnetBinary() throws -> URL { try builtBinary("resnet") }
+
+/// The package's executable `name` built beside the test bundle.
+func builtBinary(_ name: String) throws -> URL {
   let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-    .map { $0.appendingPathComponent("resnet") }
+    .map { $0.appendingPathComponent(name) }
   guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
     throw CLITestError.binaryNotFound(candidates.map(\.path))
   }
@@ -24,8 +27,13 @@ enum CLITestError: Error {
 
 /// Runs `resnet` with `arguments`, no stdin, and returns its exit status and output.
 func runResNet(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
+  try runBinary(resnetBinary(), arguments, environment: environment)
+}
+
+/// Runs `binary` with `arguments`, no stdin, and returns its exit status and output.
+func runBinary(_ binary: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
   let process = Process()
-  process.executableURL = try resnetBinary()
+  process.executableURL = binary
   process.arguments = arguments
   process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   // Output goes to temporary files, so neither stream can fill up and block the child.

@@ -60,6 +60,7 @@ public struct Checkpoint: Sendable {
     func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
     guard let configText = file.metadata["resnet.config"] else {
       let checkpoint = try inferred(from: file, inputSize: inputSize)
+      try file.checkSize(of: checkpoint.configuration)
       let network = try Network(configuration: checkpoint.configuration)
       try network.loadState(from: file)
       return (checkpoint, network)
@@ -92,6 +93,7 @@ public struct Checkpoint: Sendable {
     } catch {
       throw fail("resnet.preprocess is missing or malformed: \(error)")
     }
+    try file.checkSize(of: configuration)
     let network = try Network(configuration: configuration)
     try network.loadState(from: file)
     return (
@@ -146,6 +148,22 @@ extension Checkpoint {
       preprocessing: Preprocessing(
         color: channels == 1 ? .gray : .rgb, resize: side * 256 / 224, height: side, width: side,
         mean: mean, std: std))
+  }
+}
+
+extension SafeTensorsFile {
+  /// Refuses the file, before the network is built, when it holds fewer values than `configuration`'s
+  /// state needs: its metadata (or its shapes, for a bare state_dict) describe a bigger network than
+  /// its tensors can fill. This bounds what loading allocates by the file's own size.
+  func checkSize(of configuration: NetworkConfiguration) throws {
+    let held = entries.filter { !$0.key.hasPrefix(Checkpoint.momentumPrefix) }.values
+      .reduce(0) { $0 + $1.range.count / $1.dtype.size }
+    let needed = configuration.stateValueCount
+    guard needed <= held else {
+      throw SafeTensorsError(
+        path: path,
+        reason: "the configuration needs \(needed) state values but the file's tensors hold \(held)")
+    }
   }
 }
 
@@ -205,11 +223,13 @@ struct PreprocessRecord: Codable {
 
   func preprocessing(for c: NetworkConfiguration) throws -> Preprocessing {
     guard color.channels == c.inChannels, mean.count == c.inChannels, std.count == c.inChannels,
-      std.allSatisfy({ $0 > 0 }), (resize ?? 1) > 0
+      std.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite), (1...65536).contains(resize ?? 1)
     else {
       throw SafeTensorsError(
         path: "resnet.preprocess",
-        reason: "color/mean/std do not fit a \(c.inChannels)-channel network, or std ≤ 0")
+        reason:
+          "color/mean/std do not fit a \(c.inChannels)-channel network, a value is not finite, std ≤ 0, or resize is outside 1–65536"
+      )
     }
     return Preprocessing(
       color: color, resize: resize, height: c.inputHeight, width: c.inputWidth, mean: mean, std: std)

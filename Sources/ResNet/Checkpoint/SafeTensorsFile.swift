@@ -96,7 +96,7 @@ public struct SafeTensorsFile {
       }
       end = entry.range.upperBound
     }
-    guard 8 + Int(n) + end == data.count else {
+    guard end == data.count - 8 - Int(n) else {  // (never 8 + n + end: offsets near Int.max overflow)
       throw fail("file is \(data.count) bytes but the header describes \(8 + Int(n) + end)")
     }
     (self.path, self.entries, self.metadata, self.data, self.dataStart) = (path, entries, metadata, data, 8 + Int(n))

@@ -1,12 +1,12 @@
 /// CIFAR-10 and CIFAR-100 binary batches: records of label byte(s) then a 32×32 RGB image stored as
 /// three planes (red, green, blue), row-major.
-enum CIFARFile {
+package enum CIFARFile {
   static let side = 32
   static let imageBytes = 3 * 32 * 32
 
   /// The records of the batch files `paths`, with `labelBytes` label bytes per record (1 for CIFAR-10;
   /// 2 for CIFAR-100, coarse then fine — the fine label is used) and labels below `classCount`.
-  static func split(name: String, paths: [String], labelBytes: Int, classCount: Int)
+  package static func split(name: String, paths: [String], labelBytes: Int, classCount: Int)
     throws(DatasetError) -> DatasetSplit
   {
     var pixels: [UInt8] = []

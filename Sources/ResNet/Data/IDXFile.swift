@@ -1,8 +1,8 @@
 /// IDX files (MNIST, Fashion-MNIST): a big-endian header — two zero bytes, the element type (0x08,
 /// unsigned bytes), the number of dimensions — then each dimension's size and the data. Raw or gzip.
-enum IDXFile {
+package enum IDXFile {
   /// The dimensions and bytes of an IDX file of unsigned bytes with `rank` dimensions.
-  static func read(_ path: String, rank: Int) throws(DatasetError) -> (shape: [Int], bytes: [UInt8]) {
+  package static func read(_ path: String, rank: Int) throws(DatasetError) -> (shape: [Int], bytes: [UInt8]) {
     do {
       let file = try CompressedFile(path: path)
       let magic = try file.read(4, what: "the IDX header")

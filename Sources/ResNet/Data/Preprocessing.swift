@@ -33,12 +33,24 @@ public struct Preprocessing: Sendable, Equatable {
 
   /// Colour conversion, resize and center crop: the 8-bit image that normalization then turns into
   /// floats (and that augmentation, in training, perturbs first).
+  ///
+  /// Only the part of the resized image that the crop keeps is computed, so the work and memory stay
+  /// bounded by the input and the crop even for extreme aspect ratios (where resizing a 1-pixel-wide
+  /// strip's shorter side to 256 would otherwise make an image of billions of pixels).
   public func prepare(_ image: Image) -> Image {
-    var out = image.converted(to: color)
-    if let resize, min(out.width, out.height) != resize {
-      out = out.resized(shorterSide: resize)
+    let converted = image.converted(to: color)
+    guard let resize, min(converted.width, converted.height) != resize else {
+      return converted.centerCropped(width: width, height: height)
     }
-    return out.centerCropped(width: width, height: height)
+    let (w, h) = converted.sizeAfterResizing(shorterSide: resize)
+    // The crop's offsets in the resized image (as `centerCropped`), and the part of it inside.
+    let left = Int((Double(w - width) / 2).rounded(.toNearestOrEven))
+    let top = Int((Double(h - height) / 2).rounded(.toNearestOrEven))
+    let columns = max(0, left)..<min(w, left + width)
+    let rows = max(0, top)..<min(h, top + height)
+    let window = converted.resized(width: w, height: h, columns: columns, rows: rows)
+    return window.cropped(
+      left: left - columns.lowerBound, top: top - rows.lowerBound, width: width, height: height)
   }
 }
 

@@ -99,6 +99,9 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     guard (1...4096).contains(inChannels), (1...1_000_000).contains(numClasses) else {
       throw ConfigurationError.invalid("in_channels must be 1–4096 and num_classes 1–1000000")
     }
+    guard (1...4096).contains(inputHeight), (1...4096).contains(inputWidth) else {
+      throw ConfigurationError.invalid("input \(inputHeight)×\(inputWidth): each side must be 1–4096 pixels")
+    }
     guard outputSize(height: inputHeight, width: inputWidth) != nil else {
       throw ConfigurationError.invalid(
         "input \(inputHeight)×\(inputWidth) is too small for a \(stem) stem and \(layers.count) stages")
