@@ -38,7 +38,7 @@ let package = Package(
     ),
     // libFuzzer harnesses over the decoders and loaders (Fuzz/README.md); built normally, it replays
     // files through them.
-    .executableTarget(name: "resnet-fuzz", dependencies: ["ResNet"]),
+    .executableTarget(name: "resnet-fuzz", dependencies: ["ResNet", "CZlib"]),
     .testTarget(name: "ResNetKernelsTests", dependencies: ["ResNetKernels", "CKernels"]),
     .testTarget(name: "ResNetTests", dependencies: ["ResNet"], exclude: ["Fixtures"]),
     .testTarget(name: "resnetCLITests", dependencies: ["resnet", "resnet-fuzz"]),

@@ -121,6 +121,9 @@ ic_status ic_png_begin(
       's', 'R', 'G', 'B', '\0', 's', 'T', 'E', 'R', '\0', 't', 'E', 'X', 't', '\0', 't', 'I', 'M', 'E', '\0',
       'z', 'T', 'X', 't', '\0'};
   png_set_keep_unknown_chunks(d->png, PNG_HANDLE_CHUNK_NEVER, ignored, (int)(sizeof(ignored) / 5));
+  // A wrong CRC on any chunk, ancillary ones included, means a damaged file, as in Pillow (libpng would
+  // otherwise drop a damaged eXIf chunk and silently lose the orientation).
+  png_set_crc_action(d->png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
   png_set_read_fn(d->png, d, read_memory);
   png_read_info(d->png, d->info);
 

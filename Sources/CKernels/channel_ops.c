@@ -2,6 +2,7 @@
 // has: each is written once as a macro body and instantiated for AVX-512 and for the portable
 // 16-float vector type; the first call picks one with __builtin_cpu_supports. Sums run in 16 lanes,
 // then across the lanes in order.
+#include <stdatomic.h>
 #include "CKernels.h"
 
 // No fused multiply-adds: every instantiation then does the same IEEE operations in the same order,
@@ -100,16 +101,19 @@ RN_CHANNEL_OPS(portable, )
 RN_CHANNEL_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 #endif
 
-// 1: AVX-512; 0: portable; -1: not decided yet (deciding twice is harmless).
-static int rn_level = -1;
+// 1: AVX-512; 0: portable; -1: not decided yet. Threads may decide at once (they decide the same);
+// the atomic makes that a defined race (ThreadSanitizer reported the plain int).
+static _Atomic int rn_level = -1;
 
 static inline int rn_wide(void) {
 #if defined(__x86_64__)
-  if (rn_level < 0) {
+  int level = atomic_load_explicit(&rn_level, memory_order_relaxed);
+  if (level < 0) {
     __builtin_cpu_init();
-    rn_level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    atomic_store_explicit(&rn_level, level, memory_order_relaxed);
   }
-  return rn_level;
+  return level;
 #else
   return 0;
 #endif

@@ -118,18 +118,22 @@ public final class ThreadPool: @unchecked Sendable {
 
 /// A free list of scratch buffers, so concurrent or nested users of a kernel each get their own
 /// workspace without allocating on every call.
-final class ScratchPool: Sendable {
-  private let free = Mutex<[ScratchBuffer]>([])
+///
+/// The lock is an `NSLock` (a pthread mutex), not `Synchronization.Mutex`: ThreadSanitizer sees a
+/// pthread mutex's ordering, and reported the futex-based `Mutex` on Linux as a race.
+final class ScratchPool: @unchecked Sendable {
+  private let lock = NSLock()
+  private var free: [ScratchBuffer] = []
 
   /// Takes a buffer holding at least `count` floats (reusing a free one when there is one).
   func take(_ count: Int) -> ScratchBuffer {
-    let buffer = free.withLock { $0.popLast() } ?? ScratchBuffer()
+    let buffer = lock.withLock { free.popLast() } ?? ScratchBuffer()
     buffer.reserve(count)
     return buffer
   }
 
   /// Returns a buffer to the free list.
   func give(_ buffer: ScratchBuffer) {
-    free.withLock { $0.append(buffer) }
+    lock.withLock { free.append(buffer) }
   }
 }

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import ResNet
 
@@ -28,7 +29,13 @@ enum FuzzTarget: String, CaseIterable {
   func run(_ bytes: UnsafeRawBufferPointer) -> (any Error)? {
     do {
       switch self {
-      case .png, .jpeg: try Self.decodeImage(bytes)
+      case .png:
+        // Mutations inside a chunk would almost all die at its CRC check; with the CRCs recomputed
+        // they reach the decompressor, the filters and the conversions instead.
+        var fixed = [UInt8](bytes)
+        Self.fixPNGChecksums(&fixed)
+        try fixed.withUnsafeBytes { try Self.decodeImage($0) }
+      case .jpeg: try Self.decodeImage(bytes)
       case .idx:
         try Self.withFile(bytes) { path in
           try Self.eitherAccepts(
@@ -63,6 +70,18 @@ enum FuzzTarget: String, CaseIterable {
     let prepared = preprocessing.prepare(image)
     guard prepared.width == 32, prepared.height == 32 else {
       fatalError("prepared to \(prepared.width)×\(prepared.height)")
+    }
+  }
+
+  /// Rewrites the CRC of every complete chunk of a PNG to match its type and data.
+  static func fixPNGChecksums(_ png: inout [UInt8]) {
+    var at = 8
+    while at + 12 <= png.count {
+      let length = png[at..<at + 4].reduce(0) { $0 << 8 | Int($1) }
+      guard length <= png.count - at - 12 else { return }
+      let crc = png.withUnsafeBufferPointer { crc32(0, $0.baseAddress! + at + 4, UInt32(length + 4)) }
+      for i in 0..<4 { png[at + 8 + length + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i)) }
+      at += 12 + length
     }
   }
 

@@ -144,9 +144,11 @@ struct TrainCommand: ParsableCommand {
     )
     print("writing to \(trainer.outputFolder!)")
     let live = isatty(STDOUT_FILENO) != 0
+    // The callbacks capture the epoch count, not the trainer, which owns them (a cycle would leak it).
+    let epochs = trainer.options.epochs
     if live {
       trainer.onStep = { report in
-        print("\r" + progressLine(report, epochs: trainer.options.epochs), terminator: "")
+        print("\r" + progressLine(report, epochs: epochs), terminator: "")
         flushStandardOutput()
       }
     }
@@ -154,7 +156,7 @@ struct TrainCommand: ParsableCommand {
       if live { print("\r\u{1B}[2K", terminator: "") }
       var line = String(
         format: "epoch %d/%d  loss %.4f  acc %.2f%%  val loss %.4f  val acc %.2f%%",
-        m.epoch, trainer.options.epochs, m.trainLoss, 100 * m.trainAccuracy, m.validation.loss,
+        m.epoch, epochs, m.trainLoss, 100 * m.trainAccuracy, m.validation.loss,
         100 * m.validation.accuracy)
       if let top5 = m.validation.top5 { line += String(format: "  top-5 %.2f%%", 100 * top5) }
       line += String(format: "  lr %.4g  %.1f s  %.0f img/s", m.learningRate, m.seconds, m.imagesPerSecond)

@@ -135,7 +135,7 @@ struct TrainerTests {
         Issue.record("\(error)", sourceLocation: sourceLocation)
       }
     }
-    refused(Array(good.prefix(good.count - 10)), "file is")
+    refused(Array(good.prefix(good.count - 10)), "but the file holds")
     refused(Array(good.prefix(5)), "too short")
     refused(Array("hello world, not a checkpoint".utf8), "header length")
     // Another architecture's metadata over these tensors: the shapes no longer fit.

@@ -69,7 +69,11 @@ struct CrashSafetyTests {
 }
 
 extension CrashSafetyTests {
-  @Test("a full disk (a file-size limit) stops training with an error naming the file and keeps the checkpoints")
+  // ThreadSanitizer's runtime dies of SIGBUS under a file-size limit before training starts, so this
+  // test runs in the plain and AddressSanitizer builds only (.ci/sanitizers sets the variable).
+  @Test(
+    "a full disk (a file-size limit) stops training with an error naming the file and keeps the checkpoints",
+    .disabled(if: ProcessInfo.processInfo.environment["RESNET_SANITIZER"] == "thread"))
   func fullDiskKeepsCheckpoints() throws {
     let data = try TrainCLITests.tinyDataset()
     defer { try? FileManager.default.removeItem(atPath: data) }

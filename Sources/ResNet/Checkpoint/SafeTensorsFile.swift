@@ -96,8 +96,9 @@ public struct SafeTensorsFile {
       }
       end = entry.range.upperBound
     }
-    guard end == data.count - 8 - Int(n) else {  // (never 8 + n + end: offsets near Int.max overflow)
-      throw fail("file is \(data.count) bytes but the header describes \(8 + Int(n) + end)")
+    // Compared without adding the header's size to `end`: offsets near Int.max would overflow.
+    guard end == data.count - 8 - Int(n) else {
+      throw fail("the header describes \(end) bytes of tensor data, but the file holds \(data.count - 8 - Int(n))")
     }
     (self.path, self.entries, self.metadata, self.data, self.dataStart) = (path, entries, metadata, data, 8 + Int(n))
   }
