@@ -41,6 +41,6 @@ let package = Package(
     .executableTarget(name: "resnet-fuzz", dependencies: ["ResNet", "CZlib"]),
     .testTarget(name: "ResNetKernelsTests", dependencies: ["ResNetKernels", "CKernels"]),
     .testTarget(name: "ResNetTests", dependencies: ["ResNet"], exclude: ["Fixtures"]),
-    .testTarget(name: "resnetCLITests", dependencies: ["resnet", "resnet-fuzz"]),
+    .testTarget(name: "resnetCLITests", dependencies: ["resnet", "resnet-fuzz", "ResNet"]),
   ]
 )

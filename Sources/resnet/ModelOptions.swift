@@ -12,6 +12,9 @@ struct ModelOptions: ParsableArguments {
   @Option(name: .long, help: "Output classes (default: 10 for CIFAR-style models, 1000 otherwise).")
   var classes: Int?
 
+  @Option(name: .long, help: shortcutHelp)
+  var shortcut: NetworkConfiguration.Shortcut = .identity
+
   func validate() throws {
     if let classes, classes < 1 { throw ValidationError("--classes must be positive.") }
     _ = try configuration()
@@ -22,14 +25,23 @@ struct ModelOptions: ParsableArguments {
     let cifar = NetworkConfiguration.cifarModelNames.contains(model.lowercased())
     let (c, h, w) = try parseInputShape(input ?? (cifar ? "3x32x32" : "3x224x224"))
     do {
-      return try NetworkConfiguration.named(
+      var configuration = try NetworkConfiguration.named(
         model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w,
         widthMultiplier: widthMultiplier)
+      configuration.shortcut = shortcut
+      return configuration
     } catch let error as ConfigurationError {
       throw ValidationError(error.description)
     }
   }
 }
+
+extension NetworkConfiguration.Shortcut: ExpressibleByArgument {}
+
+/// The help of the `--shortcut` options.
+let shortcutHelp = ArgumentHelp(
+  "identity: a residual network; none: the plain network with the same layers and no shortcuts.",
+  valueName: "identity|none")
 
 /// Parses `CxHxW` into positive sizes.
 func parseInputShape(_ text: String) throws -> (Int, Int, Int) {

@@ -28,6 +28,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Scale every stage width by this factor.")
   var widthMultiplier: Double = 1
 
+  @Option(help: shortcutHelp)
+  var shortcut: NetworkConfiguration.Shortcut = .identity
+
   @Option(help: "Epochs (default 15; with --resume, extends the run to this many).")
   var epochs: Int?
 
@@ -126,12 +129,13 @@ struct TrainCommand: ParsableCommand {
       options.horizontalFlip = !noFlip
       options.seed = dataOptions.seed
       options.workers = workers
-      let checkpoint: Checkpoint
+      var checkpoint: Checkpoint
       do {
         checkpoint = try Checkpoint.automatic(for: dataset, model: model, widthMultiplier: widthMultiplier)
       } catch let error as ConfigurationError {
         throw ValidationError(error.description)
       }
+      checkpoint.configuration.shortcut = shortcut
       let network = try Network(configuration: checkpoint.configuration, seed: options.seed)
       trainer = Trainer(
         network: network, checkpoint: checkpoint, train: dataset.train, validation: dataset.test,
@@ -183,15 +187,18 @@ private func trainerSkipped(_ trainer: Trainer) -> String? { trainer.skippedWarn
 
 /// The name of a standard architecture, or a description.
 func modelName(_ c: NetworkConfiguration) -> String {
+  let plain = c.shortcut == .none ? "plain " : ""
+  var residual = c
+  residual.shortcut = .identity
   for name in NetworkConfiguration.modelNames {
     if let named = try? NetworkConfiguration.named(
       name, inChannels: c.inChannels, numClasses: c.numClasses, inputHeight: c.inputHeight,
-      inputWidth: c.inputWidth), named == c
+      inputWidth: c.inputWidth), named == residual
     {
-      return name
+      return plain + name
     }
   }
-  return "\(c.block.rawValue) ResNet \(c.layers) × \(c.widths)"
+  return plain + "\(c.block.rawValue) ResNet \(c.layers) × \(c.widths)"
 }
 
 /// `n` with thousands separators.

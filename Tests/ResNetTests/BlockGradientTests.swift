@@ -34,4 +34,30 @@ struct BlockGradientTests {
       input: randomTensor([3, 2, 13, 11], seed: 24), parameters: net.namedParameters(),
       forward: { net.forward($0, training: true).copy() }, backward: { net.backward($0) })
   }
+
+  @Test(
+    "plain blocks (no shortcut, no projection even where the shape changes)",
+    arguments: [(NetworkConfiguration.Block.basic, 1), (.basic, 2), (.bottleneck, 1), (.bottleneck, 2)])
+  func plain(kind: NetworkConfiguration.Block, stride: Int) {
+    let block: any ResidualBlock =
+      kind == .basic
+      ? BasicBlock(inChannels: 3, channels: 4, stride: stride, shortcut: false, workspace: ScratchBuffer())
+      : Bottleneck(inChannels: 3, channels: 2, stride: stride, shortcut: false, workspace: ScratchBuffer())
+    #expect(!block.hasShortcut && !block.namedModules.contains { $0.name == "downsample" })
+    randomizeParameters(block, seed: 25)
+    GradientCheck.network.run(
+      input: randomTensor([3, 3, 6, 5], seed: 26), parameters: block.namedParameters(),
+      forward: { block.forward($0, training: true).copy() }, backward: { block.backward($0) })
+  }
+
+  @Test("a whole plain network, input and parameter gradients")
+  func plainNetwork() throws {
+    let config = NetworkConfiguration(
+      stem: .cifar, block: .basic, layers: [2, 1], widths: [4, 6], inChannels: 2, numClasses: 3, inputHeight: 8,
+      inputWidth: 7, shortcut: .none)
+    let net = try Network(configuration: config, seed: 6)
+    GradientCheck.network.run(
+      input: randomTensor([3, 2, 8, 7], seed: 27), parameters: net.namedParameters(),
+      forward: { net.forward($0, training: true).copy() }, backward: { net.backward($0) })
+  }
 }

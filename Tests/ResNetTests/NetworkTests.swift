@@ -1,3 +1,4 @@
+import Foundation
 import ResNet
 import Testing
 
@@ -124,6 +125,11 @@ struct NetworkTests {
       NetworkConfiguration(
         stem: .imagenet, block: .basic, layers: [1, 2], widths: [4, 4], inChannels: 2, numClasses: 3,
         inputHeight: 16, inputWidth: 16))
+    configurations += configurations.map {
+      var plain = $0
+      plain.shortcut = .none
+      return plain
+    }
     for c in configurations {
       let built = try Network(configuration: c).namedState().reduce(0) { total, entry in
         switch entry.tensor {
@@ -134,5 +140,34 @@ struct NetworkTests {
       }
       #expect(c.stateValueCount == built, "\(c.jsonString())")
     }
+  }
+
+  @Test("the plain variant: its JSON key, no downsample tensors, and v1 JSON unchanged")
+  func plainVariant() throws {
+    var config = try NetworkConfiguration.named(
+      "resnet20", inChannels: 1, numClasses: 10, inputHeight: 28, inputWidth: 28)
+    #expect(!config.jsonString().contains("shortcut"))
+    config.shortcut = .none
+    #expect(config.jsonString().contains(#""shortcut":"none""#))
+    let decoded = try JSONDecoder().decode(NetworkConfiguration.self, from: Data(config.jsonString().utf8))
+    #expect(decoded == config)
+    let plain = try Network(configuration: config, seed: 1)
+    let residual = try Network(configuration: config.with(shortcut: .identity), seed: 1)
+    let plainNames = plain.namedState().map(\.name)
+    #expect(!plainNames.contains { $0.contains("downsample") })
+    #expect(plainNames == residual.namedState().map(\.name).filter { !$0.contains("downsample") })
+    #expect(throws: DecodingError.self) {
+      try JSONDecoder().decode(
+        NetworkConfiguration.self, from: Data(config.jsonString().replacingOccurrences(of: "none", with: "skip").utf8))
+    }
+  }
+}
+
+extension NetworkConfiguration {
+  /// This configuration with another shortcut.
+  fileprivate func with(shortcut: Shortcut) -> NetworkConfiguration {
+    var copy = self
+    copy.shortcut = shortcut
+    return copy
   }
 }

@@ -9,7 +9,9 @@ import Testing
 struct PyTorchParityTests {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-  @Test("inference and a training step match PyTorch", arguments: ["cifar_basic", "imagenet_bottleneck"])
+  @Test(
+    "inference and a training step match PyTorch",
+    arguments: ["cifar_basic", "imagenet_bottleneck", "cifar_basic_plain", "imagenet_bottleneck_plain"])
   func parity(name: String) throws {
     let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors").path)
     let config = try JSONDecoder().decode(

@@ -1,4 +1,5 @@
 import Foundation
+import ResNet
 import Testing
 
 @Suite("resnet train, classify and eval")
@@ -76,6 +77,27 @@ struct TrainCLITests {
     try expectRefusal(
       ["eval", "--data", subset, "--model", out + "/best.safetensors"],
       mentions: "class \"Shoe\" is not one of the model's classes")
+  }
+
+  @Test("train --shortcut none trains a plain network; its checkpoint says so, loads and classifies")
+  func plainNetwork() throws {
+    let data = try Self.tinyDataset()
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    let out = data + "/plain"
+    let train = try runResNet([
+      "train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1", "--shortcut",
+      "none", "--out", out,
+    ])
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("training plain basic ResNet [3, 3, 3] × [4, 8, 16] ("))
+    let file = try SafeTensorsFile(contentsOf: out + "/best.safetensors")
+    #expect(file.metadata["resnet.config"]?.contains(#""shortcut":"none""#) == true)
+    #expect(!file.entries.keys.contains { $0.contains("downsample") })
+    let image =
+      data + "/test/Bag/" + (try FileManager.default.contentsOfDirectory(atPath: data + "/test/Bag").sorted()[0])
+    let classify = try runResNet(["classify", "--model", out + "/best.safetensors", image])
+    #expect(classify.status == 0, "\(classify.stderr)")
+    try expectRefusal(["train", "--data", data, "--shortcut", "skip"], mentions: "'skip' is invalid for '--shortcut")
   }
 
   @Test("missing data, an empty folder, a non-image and a missing model are refused clearly")

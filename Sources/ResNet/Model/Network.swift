@@ -46,8 +46,14 @@ public final class Network: Module {
         let stride = s > 0 && b == 0 ? 2 : 1
         let block: any ResidualBlock =
           switch c.block {
-          case .basic: BasicBlock(inChannels: channels, channels: width, stride: stride, workspace: workspace)
-          case .bottleneck: Bottleneck(inChannels: channels, channels: width, stride: stride, workspace: workspace)
+          case .basic:
+            BasicBlock(
+              inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
+              workspace: workspace)
+          case .bottleneck:
+            Bottleneck(
+              inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
+              workspace: workspace)
           }
         channels = block.outChannels
         blocks.append(block)
@@ -129,7 +135,8 @@ public final class Network: Module {
       for i in 0..<p.count { p.pointer[i] = (generator.nextUniform() * 2 - 1) * bound }
     }
     if zeroInitResidual {
-      for block in stages.joined() {
+      // Only blocks with a shortcut: a plain block with γ = 0 would output a constant, not the identity.
+      for block in stages.joined() where block.hasShortcut {
         block.lastNorm.weight.value.pointer.update(repeating: 0, count: block.outChannels)
       }
     }

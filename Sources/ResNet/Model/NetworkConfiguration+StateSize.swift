@@ -23,7 +23,7 @@ extension NetworkConfiguration {
           count += conv(channels, width, 1) + norm(width) + conv(width, width, 3) + norm(width)
           count += conv(width, out, 1) + norm(out)
         }
-        if stride != 1 || channels != out { count += conv(channels, out, 1) + norm(out) }
+        if shortcut == .identity && (stride != 1 || channels != out) { count += conv(channels, out, 1) + norm(out) }
         channels = out
       }
     }

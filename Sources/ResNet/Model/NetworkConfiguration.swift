@@ -18,6 +18,15 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     case bottleneck
   }
 
+  /// What each block adds its residual branch to (DESIGN.md's `"shortcut"` variant key).
+  public enum Shortcut: String, Codable, Sendable, CaseIterable {
+    /// The identity, or a 1×1 projection when the shape changes (a residual network; the default).
+    case identity
+    /// Nothing: a plain network, the same blocks without shortcuts or projections (He et al. 2015's
+    /// plain-20/56, for the degradation experiment).
+    case none
+  }
+
   /// The stem.
   public var stem: Stem
   /// The block kind.
@@ -32,9 +41,11 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   public var numClasses: Int
   /// Input image height and width.
   public var inputHeight: Int, inputWidth: Int
+  /// Residual (the default) or plain.
+  public var shortcut: Shortcut
 
   enum CodingKeys: String, CodingKey {
-    case stem, block, layers, widths
+    case stem, block, layers, widths, shortcut
     case inChannels = "in_channels"
     case numClasses = "num_classes"
     case inputHeight = "input_height"
@@ -44,11 +55,38 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   /// A configuration from its parts (checked by ``validate()``).
   public init(
     stem: Stem, block: Block, layers: [Int], widths: [Int], inChannels: Int, numClasses: Int, inputHeight: Int,
-    inputWidth: Int
+    inputWidth: Int, shortcut: Shortcut = .identity
   ) {
     (self.stem, self.block, self.layers, self.widths) = (stem, block, layers, widths)
     (self.inChannels, self.numClasses, self.inputHeight, self.inputWidth) =
       (inChannels, numClasses, inputHeight, inputWidth)
+    self.shortcut = shortcut
+  }
+
+  /// Decodes the JSON keys; a variant key that is absent takes its default (the v1 network).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    try self.init(
+      stem: c.decode(Stem.self, forKey: .stem), block: c.decode(Block.self, forKey: .block),
+      layers: c.decode([Int].self, forKey: .layers), widths: c.decode([Int].self, forKey: .widths),
+      inChannels: c.decode(Int.self, forKey: .inChannels), numClasses: c.decode(Int.self, forKey: .numClasses),
+      inputHeight: c.decode(Int.self, forKey: .inputHeight), inputWidth: c.decode(Int.self, forKey: .inputWidth),
+      shortcut: c.decodeIfPresent(Shortcut.self, forKey: .shortcut) ?? .identity)
+  }
+
+  /// Encodes the JSON keys; variant keys at their defaults are left out, so a v1 network's
+  /// configuration reads exactly as before the variants existed.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(stem, forKey: .stem)
+    try c.encode(block, forKey: .block)
+    try c.encode(layers, forKey: .layers)
+    try c.encode(widths, forKey: .widths)
+    try c.encode(inChannels, forKey: .inChannels)
+    try c.encode(numClasses, forKey: .numClasses)
+    try c.encode(inputHeight, forKey: .inputHeight)
+    try c.encode(inputWidth, forKey: .inputWidth)
+    if shortcut != .identity { try c.encode(shortcut, forKey: .shortcut) }
   }
 
   /// The names ``named(_:inChannels:numClasses:inputHeight:inputWidth:widthMultiplier:)`` knows:

@@ -1,12 +1,15 @@
 import ResNetKernels
 
 /// A residual block: `y = relu(F(x) + shortcut(x))`, the shortcut being the identity or, when the
-/// stride or channel count changes, a 1×1 projection conv + BatchNorm (torchvision's `downsample`).
+/// stride or channel count changes, a 1×1 projection conv + BatchNorm (torchvision's `downsample`). A
+/// block made without a shortcut is the plain block `y = relu(F(x))` of He et al.'s plain networks.
 public protocol ResidualBlock: Layer {
   /// Channels out of the block.
   var outChannels: Int { get }
   /// The BatchNorm whose output the shortcut is added to (zero its γ to start as the identity).
   var lastNorm: BatchNorm2D { get }
+  /// Whether the block adds a shortcut (false: a plain block).
+  var hasShortcut: Bool { get }
   /// The block's parts in torchvision's order with their names relative to the block: the residual
   /// branch's convs and BatchNorms (`"conv1"`, `"bn1"`, …), then the projection (`"downsample"`) if any.
   var namedModules: [(name: String, module: any Module)] { get }
@@ -28,8 +31,10 @@ extension ResidualBlock {
   }
 
   /// Adds the shortcut's gradient to `dx`, the residual branch's input gradient: `dy` (the gradient of
-  /// the sum, already masked by the last BatchNorm's ReLU) through the projection, or `dy` itself.
+  /// the sum, already masked by the last BatchNorm's ReLU) through the projection, or `dy` itself;
+  /// nothing for a plain block.
   func addShortcutGradient(_ dy: Tensor, downsample: Projection?, into dx: Tensor) -> Tensor {
+    guard hasShortcut else { return dx }
     let ds = downsample?.backward(dy) ?? dy
     add(dx.pointer, ds.pointer, count: dx.count, into: dx.pointer)
     return dx
@@ -74,17 +79,21 @@ public final class BasicBlock: ResidualBlock {
   /// The projection shortcut, when the shape changes.
   public let downsample: Projection?
   public let outChannels: Int
+  public let hasShortcut: Bool
 
-  /// A block from `inChannels` to `channels` with `stride` on the first conv.
-  public init(inChannels: Int, channels: Int, stride: Int, workspace: ScratchBuffer) {
+  /// A block from `inChannels` to `channels` with `stride` on the first conv; without `shortcut`, a
+  /// plain block (no addition, no projection).
+  public init(inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, workspace: ScratchBuffer) {
     conv1 = Conv2D(
       inChannels: inChannels, outChannels: channels, kernel: 3, stride: stride, padding: 1, workspace: workspace)
     bn1 = BatchNorm2D(channels: channels, relu: true)
     conv2 = Conv2D(inChannels: channels, outChannels: channels, kernel: 3, padding: 1, workspace: workspace)
     bn2 = BatchNorm2D(channels: channels, relu: true)
-    downsample = Projection.ifNeeded(
-      inChannels: inChannels, outChannels: channels, stride: stride, workspace: workspace)
+    downsample =
+      shortcut
+      ? Projection.ifNeeded(inChannels: inChannels, outChannels: channels, stride: stride, workspace: workspace) : nil
     outChannels = channels
+    hasShortcut = shortcut
   }
 
   public var lastNorm: BatchNorm2D { bn2 }
@@ -93,7 +102,7 @@ public final class BasicBlock: ResidualBlock {
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
-    let shortcut = downsample?.forward(x, training: training) ?? x
+    let shortcut = hasShortcut ? downsample?.forward(x, training: training) ?? x : nil
     let h = bn1.forward(conv1.forward(x, training: training), training: training)
     return bn2.forward(conv2.forward(h, training: training), residual: shortcut, training: training)
   }
@@ -116,9 +125,11 @@ public final class Bottleneck: ResidualBlock {
   /// The projection shortcut, when the shape changes.
   public let downsample: Projection?
   public let outChannels: Int
+  public let hasShortcut: Bool
 
-  /// A block from `inChannels` to `channels · 4` with inner width `channels` and `stride` on the 3×3.
-  public init(inChannels: Int, channels: Int, stride: Int, workspace: ScratchBuffer) {
+  /// A block from `inChannels` to `channels · 4` with inner width `channels` and `stride` on the 3×3;
+  /// without `shortcut`, a plain block (no addition, no projection).
+  public init(inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, workspace: ScratchBuffer) {
     let out = channels * Self.expansion
     conv1 = Conv2D(inChannels: inChannels, outChannels: channels, kernel: 1, workspace: workspace)
     bn1 = BatchNorm2D(channels: channels, relu: true)
@@ -127,8 +138,11 @@ public final class Bottleneck: ResidualBlock {
     bn2 = BatchNorm2D(channels: channels, relu: true)
     conv3 = Conv2D(inChannels: channels, outChannels: out, kernel: 1, workspace: workspace)
     bn3 = BatchNorm2D(channels: out, relu: true)
-    downsample = Projection.ifNeeded(inChannels: inChannels, outChannels: out, stride: stride, workspace: workspace)
+    downsample =
+      shortcut
+      ? Projection.ifNeeded(inChannels: inChannels, outChannels: out, stride: stride, workspace: workspace) : nil
     outChannels = out
+    hasShortcut = shortcut
   }
 
   public var lastNorm: BatchNorm2D { bn3 }
@@ -138,7 +152,7 @@ public final class Bottleneck: ResidualBlock {
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
-    let shortcut = downsample?.forward(x, training: training) ?? x
+    let shortcut = hasShortcut ? downsample?.forward(x, training: training) ?? x : nil
     let h1 = bn1.forward(conv1.forward(x, training: training), training: training)
     let h2 = bn2.forward(conv2.forward(h1, training: training), training: training)
     return bn3.forward(conv3.forward(h2, training: training), residual: shortcut, training: training)

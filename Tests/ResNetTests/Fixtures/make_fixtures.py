@@ -4,7 +4,7 @@
     /tmp/torch/bin/python Tests/ResNetTests/Fixtures/make_fixtures.py
 
 Each <name>.safetensors holds, for one small ResNet built from torchvision's BasicBlock/Bottleneck with
-torchvision's state_dict names:
+torchvision's state_dict names (or, for the "_plain" ones, the same blocks without their shortcuts):
   state.<name>         the weights and BN buffers before the step (randomized, BN stats included)
   input, labels        a batch (labels as I64)
   eval.logits          logits in inference mode (running statistics)
@@ -26,10 +26,30 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+class PlainBasicBlock(BasicBlock):
+    """torchvision's BasicBlock without its shortcut (He et al. 2015's plain networks)."""
+
+    def forward(self, x):
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+
+class PlainBottleneck(Bottleneck):
+    """torchvision's Bottleneck without its shortcut."""
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)))
+
+
 class Net(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        block = BasicBlock if cfg["block"] == "basic" else Bottleneck
+        plain = cfg.get("shortcut") == "none"
+        if cfg["block"] == "basic":
+            block = PlainBasicBlock if plain else BasicBlock
+        else:
+            block = PlainBottleneck if plain else Bottleneck
         w0 = cfg["widths"][0]
         if cfg["stem"] == "imagenet":
             self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 7, 2, 3, bias=False)
@@ -44,7 +64,7 @@ class Net(nn.Module):
             for b in range(count):
                 stride = 2 if s > 0 and b == 0 else 1
                 down = None
-                if stride != 1 or inplanes != width * block.expansion:
+                if not plain and (stride != 1 or inplanes != width * block.expansion):
                     down = nn.Sequential(
                         nn.Conv2d(inplanes, width * block.expansion, 1, stride, bias=False),
                         nn.BatchNorm2d(width * block.expansion))
@@ -104,3 +124,9 @@ if __name__ == "__main__":
     make("imagenet_bottleneck", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5],
                                  "in_channels": 1, "num_classes": 4, "input_height": 19, "input_width": 17}, batch=3,
          seed=2)
+    make("cifar_basic_plain", {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8],
+                               "in_channels": 3, "num_classes": 5, "input_height": 9, "input_width": 8,
+                               "shortcut": "none"}, batch=6, seed=3)
+    make("imagenet_bottleneck_plain", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5],
+                                       "in_channels": 1, "num_classes": 4, "input_height": 19, "input_width": 17,
+                                       "shortcut": "none"}, batch=3, seed=4)
