@@ -30,3 +30,54 @@ public func add(
     for i in range { out.base[i] = a[i] + b[i] }
   }
 }
+
+/// ReZero's residual add and the block's ReLU: `y = max(s + alpha·h, 0)` over `count` elements (the
+/// product rounded before the add, as PyTorch's `alpha * h + s`); `y` may be `s` or `h`.
+public func scaledResidualReluForward(
+  shortcut s: UnsafePointer<Float>, branch h: UnsafePointer<Float>, alpha: Float, count: Int,
+  output y: UnsafeMutablePointer<Float>, threads: Int? = nil, pool: ThreadPool = .shared
+) {
+  let out = SendablePointer(y)
+  parallelRanges(count, work: count, threads: threads, pool: pool) { range in
+    for i in range {
+      let scaled = alpha * h[i]
+      out.base[i] = max(s[i] + scaled, 0)
+    }
+  }
+}
+
+/// The backward of ``scaledResidualReluForward(shortcut:branch:alpha:count:output:threads:pool:)``:
+/// zeroes `dy` in place where `y ≤ 0` (it is then the gradient of the shortcut), writes the branch's
+/// gradient `dh = alpha·dy`, and returns alpha's gradient `Σ dy·h`. The sum runs over fixed chunks of
+/// 4,096 elements, added in chunk order, so its bits do not depend on the thread count.
+public func scaledResidualReluBackward(
+  output y: UnsafePointer<Float>, branch h: UnsafePointer<Float>, alpha: Float, count: Int,
+  gradOutput dy: UnsafeMutablePointer<Float>, gradBranch dh: UnsafeMutablePointer<Float>,
+  threads: Int? = nil, pool: ThreadPool = .shared
+) -> Float {
+  let chunk = 4096
+  let chunks = (count + chunk - 1) / chunk
+  var partials = [Double](repeating: 0, count: chunks)  // one sum per chunk
+  let (g, gh) = (SendablePointer(dy), SendablePointer(dh))
+  partials.withUnsafeMutableBufferPointer { buffer in
+    let sums = SendableDoubles(base: buffer.baseAddress!)
+    parallelRanges(chunks, work: count, threads: threads, pool: pool) { range in
+      for c in range {
+        var sum = 0.0
+        for i in c * chunk..<min(count, (c + 1) * chunk) {
+          let masked = y[i] > 0 ? g.base[i] : 0
+          g.base[i] = masked
+          gh.base[i] = alpha * masked
+          sum += Double(masked) * Double(h[i])
+        }
+        sums.base[c] = sum
+      }
+    }
+  }
+  return Float(partials.reduce(0, +))
+}
+
+/// Per-chunk sums written by the pool's threads, each to its own slot.
+private struct SendableDoubles: @unchecked Sendable {
+  let base: UnsafeMutablePointer<Double>
+}

@@ -29,7 +29,7 @@ struct InfoCommand: ParsableCommand {
     let kindWidth = max(4, rows.map(\.kind.count).max()!)
     func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
     func left(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
-    print("\(config.shortcut == .none ? "plain " : "")\(architecture.model.lowercased()): \(config.jsonString())")
+    print("\(modelName(config)): \(config.jsonString())")
     print(
       "\(pad("layer", nameWidth))  \(pad("kind", kindWidth))  \(pad("output", 14))  \(left("params", 11))  \(left("MACs", 14))"
     )

@@ -15,6 +15,9 @@ struct ModelOptions: ParsableArguments {
   @Option(name: .long, help: shortcutHelp)
   var shortcut: NetworkConfiguration.Shortcut = .identity
 
+  @Option(name: .long, help: residualScaleHelp)
+  var residualScale: NetworkConfiguration.ResidualScale = .none
+
   func validate() throws {
     if let classes, classes < 1 { throw ValidationError("--classes must be positive.") }
     _ = try configuration()
@@ -29,6 +32,8 @@ struct ModelOptions: ParsableArguments {
         model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w,
         widthMultiplier: widthMultiplier)
       configuration.shortcut = shortcut
+      configuration.residualScale = residualScale
+      try configuration.validate()
       return configuration
     } catch let error as ConfigurationError {
       throw ValidationError(error.description)
@@ -37,6 +42,12 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension NetworkConfiguration.Shortcut: ExpressibleByArgument {}
+extension NetworkConfiguration.ResidualScale: ExpressibleByArgument {}
+
+/// The help of the `--residual-scale` options.
+let residualScaleHelp = ArgumentHelp(
+  "none: s + F(x); rezero: s + alpha·F(x), a learned alpha per block starting at 0 (needs shortcuts).",
+  valueName: "none|rezero")
 
 /// The help of the `--shortcut` options.
 let shortcutHelp = ArgumentHelp(

@@ -31,6 +31,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: shortcutHelp)
   var shortcut: NetworkConfiguration.Shortcut = .identity
 
+  @Option(help: residualScaleHelp)
+  var residualScale: NetworkConfiguration.ResidualScale = .none
+
   @Option(help: "Epochs (default 15; with --resume, extends the run to this many).")
   var epochs: Int?
 
@@ -136,6 +139,10 @@ struct TrainCommand: ParsableCommand {
         throw ValidationError(error.description)
       }
       checkpoint.configuration.shortcut = shortcut
+      checkpoint.configuration.residualScale = residualScale
+      do { try checkpoint.configuration.validate() } catch let error as ConfigurationError {
+        throw ValidationError(error.description)
+      }
       let network = try Network(configuration: checkpoint.configuration, seed: options.seed)
       trainer = Trainer(
         network: network, checkpoint: checkpoint, train: dataset.train, validation: dataset.test,
@@ -187,9 +194,10 @@ private func trainerSkipped(_ trainer: Trainer) -> String? { trainer.skippedWarn
 
 /// The name of a standard architecture, or a description.
 func modelName(_ c: NetworkConfiguration) -> String {
-  let plain = c.shortcut == .none ? "plain " : ""
+  let plain = (c.shortcut == .none ? "plain " : "") + (c.residualScale == .rezero ? "rezero " : "")
   var residual = c
   residual.shortcut = .identity
+  residual.residualScale = .none
   for name in NetworkConfiguration.modelNames {
     if let named = try? NetworkConfiguration.named(
       name, inChannels: c.inChannels, numClasses: c.numClasses, inputHeight: c.inputHeight,

@@ -60,4 +60,40 @@ struct BlockGradientTests {
       input: randomTensor([3, 2, 8, 7], seed: 27), parameters: net.namedParameters(),
       forward: { net.forward($0, training: true).copy() }, backward: { net.backward($0) })
   }
+
+  @Test(
+    "ReZero blocks (s + alpha·F(x), then ReLU), with identity and projection shortcuts",
+    arguments: [(NetworkConfiguration.Block.basic, 1), (.basic, 2), (.bottleneck, 1), (.bottleneck, 2)])
+  func rezero(kind: NetworkConfiguration.Block, stride: Int) {
+    let block: any ResidualBlock =
+      kind == .basic
+      ? BasicBlock(inChannels: 4, channels: 4, stride: stride, rezero: true, workspace: ScratchBuffer())
+      : Bottleneck(inChannels: 8, channels: 2, stride: stride, rezero: true, workspace: ScratchBuffer())
+    #expect(block.namedState(prefix: "").first?.name == "alpha")
+    randomizeParameters(block, seed: 28)
+    #expect(abs(block.rezero!.alpha.value[0]) > 0.1)
+    GradientCheck.network.run(
+      input: randomTensor([3, kind == .basic ? 4 : 8, 6, 5], seed: 29), parameters: block.namedParameters(),
+      forward: { block.forward($0, training: true).copy() }, backward: { block.backward($0) })
+  }
+
+  @Test("a ReZero network at initialization: every identity-shortcut block returns its input bit for bit")
+  func rezeroStartsAsIdentity() throws {
+    let config = NetworkConfiguration(
+      stem: .cifar, block: .basic, layers: [2, 2], widths: [4, 6], inChannels: 1, numClasses: 3, inputHeight: 8,
+      inputWidth: 8, residualScale: .rezero)
+    let net = try Network(configuration: config, seed: 7)
+    var h = net.bn1.forward(net.conv1.forward(randomTensor([2, 1, 8, 8], seed: 30), training: true), training: true)
+    var identities = 0
+    for block in net.stages.joined() {
+      #expect(block.rezero?.alpha.value[0] == 0)
+      let input = h.copy()
+      h = block.forward(h, training: true)
+      if block.namedModules.allSatisfy({ $0.name != "downsample" }) {
+        #expect((0..<input.count).allSatisfy { h.pointer[$0].bitPattern == input.pointer[$0].bitPattern })
+        identities += 1
+      }
+    }
+    #expect(identities == 3)
+  }
 }

@@ -125,10 +125,11 @@ struct NetworkTests {
       NetworkConfiguration(
         stem: .imagenet, block: .basic, layers: [1, 2], widths: [4, 4], inChannels: 2, numClasses: 3,
         inputHeight: 16, inputWidth: 16))
-    configurations += configurations.map {
-      var plain = $0
+    configurations += configurations.flatMap { c -> [NetworkConfiguration] in
+      var (plain, rezero) = (c, c)
       plain.shortcut = .none
-      return plain
+      rezero.residualScale = .rezero
+      return [plain, rezero]
     }
     for c in configurations {
       let built = try Network(configuration: c).namedState().reduce(0) { total, entry in
@@ -160,6 +161,24 @@ struct NetworkTests {
       try JSONDecoder().decode(
         NetworkConfiguration.self, from: Data(config.jsonString().replacingOccurrences(of: "none", with: "skip").utf8))
     }
+  }
+
+  @Test("the ReZero variant: its JSON key, an alpha per block, and no ReZero without shortcuts")
+  func rezeroVariant() throws {
+    var config = try NetworkConfiguration.named(
+      "resnet20", inChannels: 1, numClasses: 10, inputHeight: 28, inputWidth: 28)
+    config.residualScale = .rezero
+    #expect(config.jsonString().contains(#""residual_scale":"rezero""#))
+    #expect(try JSONDecoder().decode(NetworkConfiguration.self, from: Data(config.jsonString().utf8)) == config)
+    let net = try Network(configuration: config, seed: 1)
+    let names = net.namedState().map(\.name)
+    #expect(names.filter { $0.hasSuffix(".alpha") }.count == 9)
+    #expect(net.summary().reduce(0) { $0 + $1.parameters } == net.parameterCount)
+    #expect(net.summary().filter { $0.kind == "ReZero scale+add+ReLU" }.count == 9)
+    #expect(
+      names.contains("layer2.0.alpha") && names[names.firstIndex(of: "layer2.0.alpha")! + 1] == "layer2.0.conv1.weight")
+    config.shortcut = .none
+    #expect(throws: ConfigurationError.self) { try config.validate() }
   }
 }
 

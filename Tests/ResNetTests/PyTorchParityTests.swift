@@ -11,7 +11,10 @@ struct PyTorchParityTests {
 
   @Test(
     "inference and a training step match PyTorch",
-    arguments: ["cifar_basic", "imagenet_bottleneck", "cifar_basic_plain", "imagenet_bottleneck_plain"])
+    arguments: [
+      "cifar_basic", "imagenet_bottleneck", "cifar_basic_plain", "imagenet_bottleneck_plain", "cifar_basic_rezero",
+      "imagenet_bottleneck_rezero",
+    ])
   func parity(name: String) throws {
     let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors").path)
     let config = try JSONDecoder().decode(

@@ -79,7 +79,7 @@ struct TrainCLITests {
       mentions: "class \"Shoe\" is not one of the model's classes")
   }
 
-  @Test("train --shortcut none trains a plain network; its checkpoint says so, loads and classifies")
+  @Test("train --shortcut none and --residual-scale rezero train the variants; checkpoints record them and load")
   func plainNetwork() throws {
     let data = try Self.tinyDataset()
     defer { try? FileManager.default.removeItem(atPath: data) }
@@ -98,6 +98,19 @@ struct TrainCLITests {
     let classify = try runResNet(["classify", "--model", out + "/best.safetensors", image])
     #expect(classify.status == 0, "\(classify.stderr)")
     try expectRefusal(["train", "--data", data, "--shortcut", "skip"], mentions: "'skip' is invalid for '--shortcut")
+    try expectRefusal(
+      ["train", "--data", data, "--shortcut", "none", "--residual-scale", "rezero"],
+      mentions: "residual_scale rezero needs shortcuts")
+    let rezero = try runResNet([
+      "train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1",
+      "--residual-scale", "rezero", "--out", data + "/rezero",
+    ])
+    #expect(rezero.status == 0, "\(rezero.stderr)")
+    #expect(rezero.stdout.contains("training rezero basic ResNet [3, 3, 3] × [4, 8, 16] ("))
+    let rezeroFile = try SafeTensorsFile(contentsOf: data + "/rezero/last.safetensors")
+    #expect(rezeroFile.entries.keys.filter { $0.hasSuffix(".alpha") }.count == 18)  // 9 alphas + 9 momenta
+    // Trained for a few steps, alpha has moved away from 0.
+    #expect(try rezeroFile.tensor("layer1.0.alpha")[0] != 0)
   }
 
   @Test("missing data, an empty folder, a non-image and a missing model are refused clearly")

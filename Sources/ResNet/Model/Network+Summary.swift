@@ -62,7 +62,7 @@ extension Network {
         if let c = module as? Conv2D {
           conv(full, c)
         } else if let b = module as? BatchNorm2D {
-          norm(full, b, residual: b === block.lastNorm)
+          norm(full, b, residual: b === block.lastNorm && block.hasShortcut && block.rezero == nil)
         } else if let projection = module as? Projection {
           let branchOutput = shape
           shape = blockInput
@@ -70,6 +70,13 @@ extension Network {
           norm(full + ".1", projection.norm)
           shape = branchOutput
         }
+      }
+      if block.rezero != nil {
+        let out = shape.reduce(1, *)
+        rows.append(
+          LayerSummary(
+            name: prefix + "alpha", kind: "ReZero scale+add+ReLU", outputShape: shape, parameters: 1,
+            multiplyAccumulates: out, trainingFloatsPerImage: 2 * out))  // output, branch gradient
       }
     }
     let features = shape[0]

@@ -49,11 +49,11 @@ public final class Network: Module {
           case .basic:
             BasicBlock(
               inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
-              workspace: workspace)
+              rezero: c.residualScale == .rezero, workspace: workspace)
           case .bottleneck:
             Bottleneck(
               inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
-              workspace: workspace)
+              rezero: c.residualScale == .rezero, workspace: workspace)
           }
         channels = block.outChannels
         blocks.append(block)

@@ -24,6 +24,7 @@ extension NetworkConfiguration {
           count += conv(width, out, 1) + norm(out)
         }
         if shortcut == .identity && (stride != 1 || channels != out) { count += conv(channels, out, 1) + norm(out) }
+        if residualScale == .rezero { count += 1 }  // alpha
         channels = out
       }
     }

@@ -27,6 +27,14 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     case none
   }
 
+  /// How the residual branch is scaled before the add (DESIGN.md's `"residual_scale"` variant key).
+  public enum ResidualScale: String, Codable, Sendable, CaseIterable {
+    /// Not at all: `s + F(x)` (the default).
+    case none
+    /// ReZero: `s + alpha·F(x)` with a learned `alpha` per block, starting at 0.
+    case rezero
+  }
+
   /// The stem.
   public var stem: Stem
   /// The block kind.
@@ -43,9 +51,12 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   public var inputHeight: Int, inputWidth: Int
   /// Residual (the default) or plain.
   public var shortcut: Shortcut
+  /// Whether residual branches are scaled (ReZero) before the add.
+  public var residualScale: ResidualScale
 
   enum CodingKeys: String, CodingKey {
     case stem, block, layers, widths, shortcut
+    case residualScale = "residual_scale"
     case inChannels = "in_channels"
     case numClasses = "num_classes"
     case inputHeight = "input_height"
@@ -55,12 +66,13 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   /// A configuration from its parts (checked by ``validate()``).
   public init(
     stem: Stem, block: Block, layers: [Int], widths: [Int], inChannels: Int, numClasses: Int, inputHeight: Int,
-    inputWidth: Int, shortcut: Shortcut = .identity
+    inputWidth: Int, shortcut: Shortcut = .identity, residualScale: ResidualScale = .none
   ) {
     (self.stem, self.block, self.layers, self.widths) = (stem, block, layers, widths)
     (self.inChannels, self.numClasses, self.inputHeight, self.inputWidth) =
       (inChannels, numClasses, inputHeight, inputWidth)
     self.shortcut = shortcut
+    self.residualScale = residualScale
   }
 
   /// Decodes the JSON keys; a variant key that is absent takes its default (the v1 network).
@@ -71,7 +83,8 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
       layers: c.decode([Int].self, forKey: .layers), widths: c.decode([Int].self, forKey: .widths),
       inChannels: c.decode(Int.self, forKey: .inChannels), numClasses: c.decode(Int.self, forKey: .numClasses),
       inputHeight: c.decode(Int.self, forKey: .inputHeight), inputWidth: c.decode(Int.self, forKey: .inputWidth),
-      shortcut: c.decodeIfPresent(Shortcut.self, forKey: .shortcut) ?? .identity)
+      shortcut: c.decodeIfPresent(Shortcut.self, forKey: .shortcut) ?? .identity,
+      residualScale: c.decodeIfPresent(ResidualScale.self, forKey: .residualScale) ?? .none)
   }
 
   /// Encodes the JSON keys; variant keys at their defaults are left out, so a v1 network's
@@ -87,6 +100,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     try c.encode(inputHeight, forKey: .inputHeight)
     try c.encode(inputWidth, forKey: .inputWidth)
     if shortcut != .identity { try c.encode(shortcut, forKey: .shortcut) }
+    if residualScale != .none { try c.encode(residualScale, forKey: .residualScale) }
   }
 
   /// The names ``named(_:inChannels:numClasses:inputHeight:inputWidth:widthMultiplier:)`` knows:
@@ -136,6 +150,10 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     }
     guard (1...4096).contains(inChannels), (1...1_000_000).contains(numClasses) else {
       throw ConfigurationError.invalid("in_channels must be 1–4096 and num_classes 1–1000000")
+    }
+    guard residualScale == .none || shortcut == .identity else {
+      throw ConfigurationError.invalid(
+        "residual_scale \(residualScale.rawValue) needs shortcuts: a plain block has no residual add to scale")
     }
     guard (1...4096).contains(inputHeight), (1...4096).contains(inputWidth) else {
       throw ConfigurationError.invalid("input \(inputHeight)×\(inputWidth): each side must be 1–4096 pixels")

@@ -10,6 +10,8 @@ public protocol ResidualBlock: Layer {
   var lastNorm: BatchNorm2D { get }
   /// Whether the block adds a shortcut (false: a plain block).
   var hasShortcut: Bool { get }
+  /// ReZero's scaled add, when the residual branch is scaled.
+  var rezero: ReZeroAdd? { get }
   /// The block's parts in torchvision's order with their names relative to the block: the residual
   /// branch's convs and BatchNorms (`"conv1"`, `"bn1"`, …), then the projection (`"downsample"`) if any.
   var namedModules: [(name: String, module: any Module)] { get }
@@ -26,8 +28,11 @@ extension ResidualBlock {
     }
   }
 
+  /// The state: ReZero's `alpha` first (PyTorch lists a module's own parameters before its
+  /// children's), then the modules'.
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
-    namedModules.flatMap { $0.module.namedState(prefix: prefix + $0.name + ".") }
+    (rezero.map { [(prefix + "alpha", StateTensor.parameter($0.alpha))] } ?? [])
+      + namedModules.flatMap { $0.module.namedState(prefix: prefix + $0.name + ".") }
   }
 
   /// Adds the shortcut's gradient to `dx`, the residual branch's input gradient: `dy` (the gradient of
@@ -80,20 +85,26 @@ public final class BasicBlock: ResidualBlock {
   public let downsample: Projection?
   public let outChannels: Int
   public let hasShortcut: Bool
+  public let rezero: ReZeroAdd?
 
   /// A block from `inChannels` to `channels` with `stride` on the first conv; without `shortcut`, a
-  /// plain block (no addition, no projection).
-  public init(inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, workspace: ScratchBuffer) {
+  /// plain block (no addition, no projection); with `rezero`, the branch is scaled by ReZero's alpha.
+  public init(
+    inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, rezero: Bool = false,
+    workspace: ScratchBuffer
+  ) {
+    precondition(shortcut || !rezero, "ReZero needs a shortcut")
     conv1 = Conv2D(
       inChannels: inChannels, outChannels: channels, kernel: 3, stride: stride, padding: 1, workspace: workspace)
     bn1 = BatchNorm2D(channels: channels, relu: true)
     conv2 = Conv2D(inChannels: channels, outChannels: channels, kernel: 3, padding: 1, workspace: workspace)
-    bn2 = BatchNorm2D(channels: channels, relu: true)
+    bn2 = BatchNorm2D(channels: channels, relu: !rezero)  // with ReZero, the ReLU follows the scaled add
     downsample =
       shortcut
       ? Projection.ifNeeded(inChannels: inChannels, outChannels: channels, stride: stride, workspace: workspace) : nil
     outChannels = channels
     hasShortcut = shortcut
+    self.rezero = rezero ? ReZeroAdd() : nil
   }
 
   public var lastNorm: BatchNorm2D { bn2 }
@@ -104,11 +115,16 @@ public final class BasicBlock: ResidualBlock {
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
     let shortcut = hasShortcut ? downsample?.forward(x, training: training) ?? x : nil
     let h = bn1.forward(conv1.forward(x, training: training), training: training)
+    if let rezero, let shortcut {
+      return rezero.forward(
+        branch: bn2.forward(conv2.forward(h, training: training), training: training), shortcut: shortcut)
+    }
     return bn2.forward(conv2.forward(h, training: training), residual: shortcut, training: training)
   }
 
   public func backward(_ dy: Tensor) -> Tensor {
-    let dh = bn2.backward(dy)  // dy is now masked: the gradient of the sum, i.e. of the shortcut
+    // Either way dy ends masked by the block's ReLU: the gradient of the sum, i.e. of the shortcut.
+    let dh = rezero.map { bn2.backward($0.backward(dy)) } ?? bn2.backward(dy)
     let dx = conv1.backward(bn1.backward(conv2.backward(dh)))
     return addShortcutGradient(dy, downsample: downsample, into: dx)
   }
@@ -126,10 +142,16 @@ public final class Bottleneck: ResidualBlock {
   public let downsample: Projection?
   public let outChannels: Int
   public let hasShortcut: Bool
+  public let rezero: ReZeroAdd?
 
   /// A block from `inChannels` to `channels · 4` with inner width `channels` and `stride` on the 3×3;
-  /// without `shortcut`, a plain block (no addition, no projection).
-  public init(inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, workspace: ScratchBuffer) {
+  /// without `shortcut`, a plain block (no addition, no projection); with `rezero`, the branch is scaled
+  /// by ReZero's alpha.
+  public init(
+    inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, rezero: Bool = false,
+    workspace: ScratchBuffer
+  ) {
+    precondition(shortcut || !rezero, "ReZero needs a shortcut")
     let out = channels * Self.expansion
     conv1 = Conv2D(inChannels: inChannels, outChannels: channels, kernel: 1, workspace: workspace)
     bn1 = BatchNorm2D(channels: channels, relu: true)
@@ -137,12 +159,13 @@ public final class Bottleneck: ResidualBlock {
       inChannels: channels, outChannels: channels, kernel: 3, stride: stride, padding: 1, workspace: workspace)
     bn2 = BatchNorm2D(channels: channels, relu: true)
     conv3 = Conv2D(inChannels: channels, outChannels: out, kernel: 1, workspace: workspace)
-    bn3 = BatchNorm2D(channels: out, relu: true)
+    bn3 = BatchNorm2D(channels: out, relu: !rezero)  // with ReZero, the ReLU follows the scaled add
     downsample =
       shortcut
       ? Projection.ifNeeded(inChannels: inChannels, outChannels: out, stride: stride, workspace: workspace) : nil
     outChannels = out
     hasShortcut = shortcut
+    self.rezero = rezero ? ReZeroAdd() : nil
   }
 
   public var lastNorm: BatchNorm2D { bn3 }
@@ -155,11 +178,15 @@ public final class Bottleneck: ResidualBlock {
     let shortcut = hasShortcut ? downsample?.forward(x, training: training) ?? x : nil
     let h1 = bn1.forward(conv1.forward(x, training: training), training: training)
     let h2 = bn2.forward(conv2.forward(h1, training: training), training: training)
+    if let rezero, let shortcut {
+      return rezero.forward(
+        branch: bn3.forward(conv3.forward(h2, training: training), training: training), shortcut: shortcut)
+    }
     return bn3.forward(conv3.forward(h2, training: training), residual: shortcut, training: training)
   }
 
   public func backward(_ dy: Tensor) -> Tensor {
-    let dh = bn3.backward(dy)
+    let dh = rezero.map { bn3.backward($0.backward(dy)) } ?? bn3.backward(dy)
     let dx = conv1.backward(bn1.backward(conv2.backward(bn2.backward(conv3.backward(dh)))))
     return addShortcutGradient(dy, downsample: downsample, into: dx)
   }

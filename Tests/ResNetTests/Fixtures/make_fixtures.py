@@ -4,7 +4,8 @@
     /tmp/torch/bin/python Tests/ResNetTests/Fixtures/make_fixtures.py
 
 Each <name>.safetensors holds, for one small ResNet built from torchvision's BasicBlock/Bottleneck with
-torchvision's state_dict names (or, for the "_plain" ones, the same blocks without their shortcuts):
+torchvision's state_dict names (for the "_plain" ones, the same blocks without their shortcuts; for the
+"_rezero" ones, with ReZero's alpha scaling the residual branch):
   state.<name>         the weights and BN buffers before the step (randomized, BN stats included)
   input, labels        a batch (labels as I64)
   eval.logits          logits in inference mode (running statistics)
@@ -33,6 +34,34 @@ class PlainBasicBlock(BasicBlock):
         return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
 
 
+class ReZeroBasicBlock(BasicBlock):
+    """torchvision's BasicBlock with ReZero's learned scale on the residual branch: relu(s + alpha·F(x))."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.alpha = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return self.relu(self.alpha * out + identity)
+
+
+class ReZeroBottleneck(Bottleneck):
+    """torchvision's Bottleneck with ReZero's learned scale on the residual branch."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.alpha = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(self.alpha * out + identity)
+
+
 class PlainBottleneck(Bottleneck):
     """torchvision's Bottleneck without its shortcut."""
 
@@ -46,10 +75,11 @@ class Net(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         plain = cfg.get("shortcut") == "none"
+        rezero = cfg.get("residual_scale") == "rezero"
         if cfg["block"] == "basic":
-            block = PlainBasicBlock if plain else BasicBlock
+            block = PlainBasicBlock if plain else ReZeroBasicBlock if rezero else BasicBlock
         else:
-            block = PlainBottleneck if plain else Bottleneck
+            block = PlainBottleneck if plain else ReZeroBottleneck if rezero else Bottleneck
         w0 = cfg["widths"][0]
         if cfg["stem"] == "imagenet":
             self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 7, 2, 3, bias=False)
@@ -93,6 +123,8 @@ def make(name, cfg, batch, seed):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
                 m.num_batches_tracked.fill_(3)
+            if isinstance(m, (ReZeroBasicBlock, ReZeroBottleneck)):  # away from 0, so F's gradients count
+                m.alpha.uniform_(0.3, 1.2)
     x = torch.randn(batch, cfg["in_channels"], cfg["input_height"], cfg["input_width"])
     labels = torch.randint(0, cfg["num_classes"], (batch,))
     out = {f"state.{k}": v.clone() for k, v in net.state_dict().items()}
@@ -130,3 +162,9 @@ if __name__ == "__main__":
     make("imagenet_bottleneck_plain", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5],
                                        "in_channels": 1, "num_classes": 4, "input_height": 19, "input_width": 17,
                                        "shortcut": "none"}, batch=3, seed=4)
+    make("cifar_basic_rezero", {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8],
+                                "in_channels": 3, "num_classes": 5, "input_height": 9, "input_width": 8,
+                                "residual_scale": "rezero"}, batch=6, seed=5)
+    make("imagenet_bottleneck_rezero", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2],
+                                        "widths": [3, 5], "in_channels": 1, "num_classes": 4, "input_height": 19,
+                                        "input_width": 17, "residual_scale": "rezero"}, batch=3, seed=6)
