@@ -36,20 +36,7 @@ struct EvalCommand: ParsableCommand {
     let path = try model ?? shippedModel()
     let (checkpoint, network) = try Checkpoint.load(path, inputSize: inputSize)
     let dataset = try dataOptions.open()
-    // Dataset labels to model labels, by class name ("/" in a model's name matches "_" in a folder's,
-    // as `dataset export` writes them), so an image folder of the model's classes in any order works.
-    func folderName(_ name: String) -> String { name.replacingOccurrences(of: "/", with: "_") }
-    let modelIndex = Dictionary(
-      checkpoint.classes.enumerated().map { (folderName($1), $0) }, uniquingKeysWith: { first, _ in first })
-    let mapping = dataset.classes.map { modelIndex[folderName($0)] }
-    if let missing = zip(dataset.classes, mapping).first(where: { $0.1 == nil })?.0 {
-      throw CLIError(
-        description:
-          "\(dataOptions.data): class \"\(missing)\" is not one of the model's classes \(checkpoint.classes)")
-    }
-    let chosen = split == "test" ? dataset.test : dataset.train
-    let data = DatasetSplit(
-      name: chosen.name, source: chosen.source, labels: chosen.labels.map { Int32(mapping[Int($0)]!) })
+    let data = try withModelLabels(split == "test" ? dataset.test : dataset.train, of: dataset, for: checkpoint)
     let loader = DataLoader(
       split: data, batchSize: batchSize, preprocessing: checkpoint.preprocessing, shuffle: false)
     let result = try Evaluation.run(network, loader: loader)
@@ -80,4 +67,19 @@ struct EvalCommand: ParsableCommand {
       print("wrote \(out)/confusion.svg")
     }
   }
+}
+
+/// `split` of `dataset` with its labels turned into the model's, matched by class name ("/" in a
+/// model's class name matches "_" in a folder's, as `dataset export` writes them), so an image folder
+/// with the model's classes, or some of them, in any order works.
+func withModelLabels(_ split: DatasetSplit, of dataset: Dataset, for checkpoint: Checkpoint) throws -> DatasetSplit {
+  func folderName(_ name: String) -> String { name.replacingOccurrences(of: "/", with: "_") }
+  let modelIndex = Dictionary(
+    checkpoint.classes.enumerated().map { (folderName($1), $0) }, uniquingKeysWith: { first, _ in first })
+  let mapping = dataset.classes.map { modelIndex[folderName($0)] }
+  if let missing = zip(dataset.classes, mapping).first(where: { $0.1 == nil })?.0 {
+    throw CLIError(
+      description: "\(dataset.path): class \"\(missing)\" is not one of the model's classes \(checkpoint.classes)")
+  }
+  return DatasetSplit(name: split.name, source: split.source, labels: split.labels.map { Int32(mapping[Int($0)]!) })
 }

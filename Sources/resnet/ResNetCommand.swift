@@ -14,7 +14,7 @@ struct ResNetCommand: ParsableCommand {
     abstract: "Train and run convolutional ResNet image classifiers on the CPU.",
     subcommands: [
       TrainCommand.self, ClassifyCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self,
-      DatasetCommand.self,
+      DatasetCommand.self, ExperimentCommand.self,
     ]
   )
 

@@ -18,6 +18,22 @@ struct ShippedModelTests {
     #expect((accuracy ?? 0) >= 90, "accuracy line: \(line ?? "none")")
   }
 
+  @Test("experiment lesion deletes each identity-shortcut block in turn and writes its table and chart")
+  func lesion() throws {
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesion-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let result = try runResNet(["experiment", "lesion", "--data", DatasetCLITests.mini, "--out", out])
+    #expect(result.status == 0, "\(result.stderr)")
+    let lines = result.stdout.split(separator: "\n")
+    #expect(lines.contains { $0.hasPrefix("intact:") })
+    #expect(lines.filter { $0.hasPrefix("layer") && $0.hasSuffix(" points)") }.count == 7, "\(result.stdout)")
+    #expect(lines.filter { $0.contains("projection shortcut: reported, not deleted") }.count == 2)
+    let csv = try String(contentsOfFile: out + "/lesion.csv", encoding: .utf8).split(separator: "\n")
+    #expect(csv.count == 11 && csv[0] == "block,outcome,accuracy,change")
+    let svg = try String(contentsOfFile: out + "/lesion.svg", encoding: .utf8)
+    #expect(svg.hasPrefix("<svg") && svg.contains("layer3.2"))
+  }
+
   @Test("classify without --model names the class of a folder of trousers, probabilities in order")
   func classifyUsesTheShippedModel() throws {
     let result = try runResNet(["classify", "--json", "--top", "3", "Data/fashion-mnist-mini/test/Trouser"])
