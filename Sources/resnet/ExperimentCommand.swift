@@ -6,8 +6,8 @@ import ResNet
 struct ExperimentCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "experiment",
-    abstract: "Experiments on residual networks: block deletion (lesion) studies.",
-    subcommands: [LesionCommand.self])
+    abstract: "Experiments on residual networks: plain against residual training, block deletion.",
+    subcommands: [DegradationCommand.self, LesionCommand.self])
 }
 
 /// `resnet experiment lesion`: test accuracy with each residual block deleted in turn.
@@ -64,5 +64,194 @@ struct LesionCommand: ParsableCommand {
       try study.write(to: out, title: "Lesion study: \(modelName(checkpoint.configuration))")
       print("wrote \(out)/lesion.csv and \(out)/lesion.svg")
     }
+  }
+}
+
+/// `resnet experiment degradation`: plain and residual CIFAR-style networks trained with one recipe.
+struct DegradationCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "degradation",
+    abstract: "Train plain and residual networks of each depth with one recipe (He et al. 2015, Fig. 6).",
+    discussion: """
+      For each depth (6n+2: 20, 32, 44, 56, 110, or smaller), trains the plain network and the ResNet \
+      with the same recipe and seed, each an ordinary run in OUT/plain-DEPTH and OUT/resnet-DEPTH \
+      (rerunning the command resumes unfinished runs and skips finished ones). Then writes \
+      degradation.svg (training and test error per epoch), gradients.svg and gradients.csv (the \
+      gradient norm at each block's input at initialization, for the deepest depth: plain, residual, \
+      residual with zero-initialized last BatchNorm γ, and ReZero) and report.md.
+      """)
+
+  @OptionGroup var dataOptions: DataOptions
+
+  @Option(help: ArgumentHelp("Depths, comma-separated (each 6n+2).", valueName: "list"))
+  var depths: String = "20,56"
+
+  @Option(help: "Epochs per run.")
+  var epochs: Int = 15
+
+  @Option(help: "Images per step.")
+  var batchSize: Int = 128
+
+  @Option(help: "Peak learning rate.")
+  var lr: Float = 0.1
+
+  @Option(help: "Scale every stage width (16/32/64) by this factor.")
+  var widthMultiplier: Double = 1
+
+  @Option(help: "Compute threads (default: all cores).")
+  var threads: Int?
+
+  @Option(help: ArgumentHelp("Output folder.", valueName: "dir"))
+  var out: String = "runs/degradation"
+
+  /// The depths, checked.
+  func depthList() throws -> [Int] {
+    let list = depths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !list.isEmpty, list.allSatisfy({ $0 != nil && $0! >= 8 && ($0! - 2) % 6 == 0 && $0! <= 1202 }) else {
+      throw ValidationError("--depths must list depths 6n+2 from 8 to 1202, e.g. 20,56; got '\(depths)'.")
+    }
+    return list.map { $0! }
+  }
+
+  func validate() throws {
+    _ = try depthList()
+    guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000.") }
+    guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
+    guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive.") }
+    guard widthMultiplier > 0 && widthMultiplier <= 16 else {
+      throw ValidationError("--width-multiplier must be in (0, 16].")
+    }
+    if let threads, !(1...ThreadPool.shared.capacity).contains(threads) {
+      throw ValidationError("--threads must be in 1...\(ThreadPool.shared.capacity) (this machine's cores).")
+    }
+  }
+
+  func run() throws {
+    if let threads { ThreadPool.shared.limitThreads(to: threads) }
+    try makeFolder(out)
+    let dataset = try dataOptions.open()
+    for warning in dataset.warnings { printError("warning: \(warning)") }
+    let base = try Checkpoint.automatic(for: dataset, model: "resnet20", widthMultiplier: widthMultiplier)
+    var runs: [DegradationRun] = []
+    for depth in try depthList() {
+      for plain in [true, false] {
+        let name = (plain ? "plain-" : "resnet-") + String(depth)
+        let folder = out + "/" + name
+        var checkpoint = base
+        checkpoint.configuration.layers = Array(repeating: (depth - 2) / 6, count: 3)
+        checkpoint.configuration.shortcut = plain ? .none : .identity
+        let trainer: Trainer
+        if FileManager.default.fileExists(atPath: folder + "/last.safetensors") {
+          trainer = try Trainer.resume(
+            from: folder + "/last.safetensors", train: dataset.train, validation: dataset.test, outputFolder: folder,
+            epochs: epochs)
+          guard trainer.checkpoint.configuration == checkpoint.configuration else {
+            throw CLIError(description: "\(folder) holds another network's run; choose another --out")
+          }
+        } else {
+          var options = TrainingOptions()
+          (options.epochs, options.batchSize, options.learningRate) = (epochs, batchSize, lr)
+          options.seed = dataOptions.seed
+          trainer = Trainer(
+            network: try Network(configuration: checkpoint.configuration, seed: options.seed), checkpoint: checkpoint,
+            train: dataset.train, validation: dataset.test, options: options, outputFolder: folder)
+        }
+        print(
+          trainer.progress.epoch >= epochs
+            ? "\(name): done (\(epochs) epoch\(epochs == 1 ? "" : "s"))"
+            : "\(name): training from epoch \(trainer.progress.epoch + 1) of \(epochs)")
+        trainer.onEpoch = { m in
+          print(
+            String(
+              format: "%@ epoch %d/%d  train error %.2f%%  test error %.2f%%  %.1f s", name, m.epoch, epochs,
+              100 * (1 - m.trainAccuracy), 100 * (1 - m.validation.accuracy), m.seconds))
+          flushStandardOutput()
+        }
+        try trainer.run()
+        let csv = try String(contentsOfFile: folder + "/metrics.csv", encoding: .utf8)
+        let rows = csv.split(separator: "\n").dropFirst().map(String.init)
+        runs.append(DegradationRun(name: name, depth: depth, plain: plain, rows: rows))
+      }
+    }
+    try writeTextAtomically(Charts.degradation(runs), to: out + "/degradation.svg")
+    let deepest = try depthList().max()!
+    let gradients = try gradientsAtInitialization(depth: deepest, base: base, dataset: dataset)
+    try writeTextAtomically(
+      Charts.gradientNorms(gradients, title: "Gradients at initialization, depth \(deepest)"),
+      to: out + "/gradients.svg")
+    let header = "block," + gradients.map(\.name).joined(separator: ",")
+    let lines = (0..<gradients[0].norms.count).map { b in
+      "\(b + 1)," + gradients.map { String($0.norms[b]) }.joined(separator: ",")
+    }
+    try writeTextAtomically(([header] + lines).joined(separator: "\n") + "\n", to: out + "/gradients.csv")
+    try writeTextAtomically(report(runs, gradients: gradients, deepest: deepest), to: out + "/report.md")
+    print("wrote \(out)/degradation.svg, gradients.svg, gradients.csv and report.md")
+  }
+
+  /// The gradient norm at each block's input of four networks of `depth` at initialization, for one
+  /// batch of training images.
+  func gradientsAtInitialization(depth: Int, base: Checkpoint, dataset: Dataset) throws -> [(
+    name: String, norms: [Double]
+  )] {
+    let loader = DataLoader(
+      split: dataset.train, batchSize: min(batchSize, dataset.train.count), preprocessing: base.preprocessing,
+      shuffle: false)
+    guard let batch = try loader.epoch(0).next() else { throw CLIError(description: "no training images") }
+    var config = base.configuration
+    config.layers = Array(repeating: (depth - 2) / 6, count: 3)
+    let labels = batch.labels.map { Int($0) }
+    var variants: [(String, NetworkConfiguration, Bool)] = []
+    var plain = config
+    plain.shortcut = .none
+    var rezero = config
+    rezero.residualScale = .rezero
+    variants = [
+      ("plain", plain, false), ("residual", config, false), ("residual zero-init γ", config, true),
+      ("ReZero", rezero, false),
+    ]
+    return try variants.map { name, configuration, zeroInit in
+      let network = try Network(configuration: configuration, seed: dataOptions.seed, zeroInitResidual: zeroInit)
+      return (name, network.gradientNormsAtBlockInputs(input: batch.images, labels: labels))
+    }
+  }
+
+  /// report.md: the final and best errors of every run and the gradient measurements.
+  func report(_ runs: [DegradationRun], gradients: [(name: String, norms: [Double])], deepest: Int) -> String {
+    var text = """
+      # Degradation experiment
+
+      Data: \(dataOptions.data). \(epochs) epochs per run, batch \(batchSize), peak learning rate \(lr), \
+      seed \(dataOptions.seed), width multiplier \(widthMultiplier).
+
+      | run | final training error | final test error | best test error |
+      |---|---|---|---|
+
+      """
+    for run in runs {
+      let columns = run.rows.map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+      let trainError = columns.last.flatMap { Double($0[3]) }.map { 100 * (1 - $0) } ?? .nan
+      let testErrors = columns.compactMap { Double($0[5]) }.map { 100 * (1 - $0) }
+      text += String(
+        format: "| %@ | %.2f%% | %.2f%% | %.2f%% |\n", run.name, trainError, testErrors.last ?? .nan,
+        testErrors.min() ?? .nan)
+    }
+    text += """
+
+      ![training and test error](degradation.svg)
+
+      ## Gradients at initialization, depth \(deepest)
+
+      The norm of the loss gradient at the first block's input over the norm at the last block's input,
+      one batch of training images, BatchNorm in training mode:
+
+      | network | first / last |
+      |---|---|
+
+      """
+    for series in gradients {
+      text += String(format: "| %@ | %.3g |\n", series.name, series.norms.first! / series.norms.last!)
+    }
+    text += "\n![gradient norms](gradients.svg)\n"
+    return text
   }
 }

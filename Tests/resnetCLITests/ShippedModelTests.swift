@@ -1,4 +1,5 @@
 import Foundation
+import ResNet
 import Testing
 
 /// The model in Models/ (trained on the full Fashion-MNIST, see Models/README.md), used by `classify`
@@ -32,6 +33,35 @@ struct ShippedModelTests {
     #expect(csv.count == 11 && csv[0] == "block,outcome,accuracy,change")
     let svg = try String(contentsOfFile: out + "/lesion.svg", encoding: .utf8)
     #expect(svg.hasPrefix("<svg") && svg.contains("layer3.2"))
+  }
+
+  @Test("experiment degradation trains plain and residual nets per depth, charts them, and resumes")
+  func degradation() throws {
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("degradation-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let arguments = [
+      "experiment", "degradation", "--data", DatasetCLITests.mini, "--depths", "8,14", "--epochs", "1",
+      "--width-multiplier", "0.25", "--batch-size", "64", "--out", out,
+    ]
+    let result = try runResNet(arguments)
+    #expect(result.status == 0, "\(result.stderr)")
+    for run in ["plain-8", "resnet-8", "plain-14", "resnet-14"] {
+      #expect(result.stdout.contains("\(run) epoch 1/1  train error "), "\(run)")
+      let checkpoint = try SafeTensorsFile(contentsOf: out + "/\(run)/last.safetensors")
+      #expect(
+        checkpoint.entries.keys.contains { $0.contains("downsample") } == run.hasPrefix("resnet"),
+        "\(run): only the residual networks have projections")
+    }
+    let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+    #expect(report.split(separator: "\n").filter { $0.hasPrefix("| plain-") || $0.hasPrefix("| resnet-") }.count == 4)
+    let csv = try String(contentsOfFile: out + "/gradients.csv", encoding: .utf8).split(separator: "\n")
+    #expect(csv.first == "block,plain,residual,residual zero-init γ,ReZero")
+    #expect(csv.count == 1 + 6)  // depth 14: 6 blocks
+    for file in ["degradation.svg", "gradients.svg"] {
+      #expect(try String(contentsOfFile: out + "/" + file, encoding: .utf8).hasPrefix("<svg"))
+    }
+    let again = try runResNet(arguments)
+    #expect(again.status == 0 && again.stdout.contains("resnet-14: done (1 epoch)"), "\(again.stdout)")
   }
 
   @Test("classify without --model names the class of a folder of trousers, probabilities in order")

@@ -132,3 +132,9 @@ func removeStaleTemporaries(in folder: String, of names: [String]) {
   }
   for path in stale { unlink(path) }
 }
+
+/// Writes `text` (UTF-8) to `path` through a temporary file, fsynced and renamed, as every file this
+/// tool writes.
+public func writeTextAtomically(_ text: String, to path: String) throws(FileError) {
+  try writeFileAtomically(path, Array(text.utf8))
+}

@@ -27,6 +27,53 @@ public enum Charts {
     return svg.finished
   }
 
+  /// He et al. 2015's Fig. 6 for `runs`: training error (left) and test error (right) per epoch,
+  /// plain networks dashed, residual ones solid, one colour per depth.
+  public static func degradation(_ runs: [DegradationRun]) -> String {
+    let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    let depths = Array(Set(runs.map(\.depth))).sorted()
+    let panelWidth = 420.0
+    let panelHeight = 300.0
+    let legendRows = Double((runs.count + 3) / 4)
+    var svg = SVG(width: 2 * panelWidth + 60, height: panelHeight + 70 + 16 * legendRows)
+    svg.text(x: 20, y: 24, "Plain (dashed) and residual (solid) networks", size: 16, weight: "bold")
+    let longest = runs.max { $0.rows.count < $1.rows.count }?.rows ?? []
+    let epochs = longest.indices.map { Double($0 + 1) }
+    for (p, (title, column)) in [("training error", 3), ("test error", 5)].enumerated() {
+      let series = runs.map { run in
+        let errors = run.rows.map { row in
+          Double(row.split(separator: ",", omittingEmptySubsequences: false)[column]).map { 1 - $0 } ?? .nan
+        }
+        return (
+          name: run.name, color: colors[depths.firstIndex(of: run.depth)! % colors.count],
+          values: errors + Array(repeating: .nan, count: max(0, epochs.count - errors.count))
+        )
+      }
+      svg.lineChart(
+        x: 60 + Double(p) * (panelWidth + 10), y: 40, width: panelWidth - 60, height: panelHeight - 20, title: title,
+        xs: epochs, series: series, dashed: Set(runs.filter(\.plain).map(\.name)))
+    }
+    return svg.finished
+  }
+
+  /// The gradient norm at each block's input against the block's position, one line per network, on
+  /// a log scale (He et al.'s "gradient highway" at initialization).
+  public static func gradientNorms(_ series: [(name: String, norms: [Double])], title: String) -> String {
+    let colors = ["#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"]
+    let width = 560.0
+    let height = 320.0
+    var svg = SVG(width: width + 80, height: height + 80 + 16 * Double((series.count + 3) / 4))
+    svg.text(x: 20, y: 24, title, size: 15, weight: "bold")
+    let blocks = series.map(\.norms.count).max() ?? 1
+    svg.lineChart(
+      x: 70, y: 50, width: width - 40, height: height - 20, title: "‖∂L/∂x‖ at each block's input (log scale)",
+      xs: (1...max(1, blocks)).map(Double.init),
+      series: series.enumerated().map { i, s in
+        (name: s.name, color: colors[i % colors.count], values: s.norms.map { $0 > 0 ? log10($0) : .nan })
+      }, xLabel: "block", tickLabel: { "1e" + String(format: "%.1f", $0) }, legendColumns: 4)
+    return svg.finished
+  }
+
   /// The confusion matrix, rows the true class, columns the prediction, shaded by the share of the
   /// row, with counts.
   public static func confusion(_ counts: [[Int]], classes: [String]) -> String {
@@ -57,6 +104,23 @@ public enum Charts {
       }
     }
     return svg.finished
+  }
+}
+
+/// One training run of the degradation experiment: its metrics.csv rows (without the header).
+public struct DegradationRun: Sendable {
+  /// The run's name (`"plain-20"`).
+  public let name: String
+  /// The network's depth (6n + 2).
+  public let depth: Int
+  /// Whether it is the plain network.
+  public let plain: Bool
+  /// `EpochMetrics` CSV rows, one per epoch.
+  public let rows: [String]
+
+  /// A run's chart data.
+  public init(name: String, depth: Int, plain: Bool, rows: [String]) {
+    (self.name, self.depth, self.plain, self.rows) = (name, depth, plain, rows)
   }
 }
 
@@ -96,10 +160,12 @@ struct SVG {
       "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(f(size))\" font-weight=\"\(weight)\" text-anchor=\"\(anchor)\"\(transform)>\(escape(content))</text>\n"
   }
 
-  /// Axes, ticks, a title, a legend and one polyline per series (NaN points skipped).
+  /// Axes, ticks, a title, a legend and one polyline per series (NaN points skipped); series named in
+  /// `dashed` are drawn dashed, and `tickLabel` writes the value axis's labels.
   mutating func lineChart(
     x: Double, y: Double, width: Double, height: Double, title: String, xs: [Double],
-    series: [(name: String, color: String, values: [Double])], cap: Double? = nil
+    series: [(name: String, color: String, values: [Double])], cap: Double? = nil, dashed: Set<String> = [],
+    xLabel: String = "epoch", tickLabel: (Double) -> String = format3, legendColumns: Int = 4
   ) {
     let values = series.flatMap(\.values).filter(\.isFinite)
     var low = values.min() ?? 0
@@ -120,7 +186,7 @@ struct SVG {
     for k in 0...4 {
       let v = low + (high - low) * Double(k) / 4
       line(x - 4, py(v), x, py(v))
-      text(x: x - 6, y: py(v) + 4, String(format3(v)), size: 10, anchor: "end")
+      text(x: x - 6, y: py(v) + 4, tickLabel(v), size: 10, anchor: "end")
     }
     let step = max(1, Int((lastX - firstX) / 8))
     var e = Int(firstX)
@@ -129,18 +195,21 @@ struct SVG {
       text(x: px(Double(e)), y: y + height + 16, String(e), size: 10, anchor: "middle")
       e += step
     }
-    text(x: x + width, y: y + height + 32, "epoch", size: 11, anchor: "end")
+    text(x: x + width, y: y + height + 32, xLabel, size: 11, anchor: "end")
     for (k, s) in series.enumerated() {
       let points = zip(xs, s.values).filter { $0.1.isFinite }.map { "\(f(px($0.0))),\(f(py($0.1)))" }
+      let dash = dashed.contains(s.name) ? " stroke-dasharray=\"6 4\"" : ""
       body +=
-        "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+        "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"\(dash) points=\"\(points.joined(separator: " "))\"/>\n"
       for point in points.count == 1 ? points : [] {
         let xy = point.split(separator: ",")
         body += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(s.color)\"/>\n"
       }
-      let lx = x + Double(k) * 90
-      line(lx, y + height + 28, lx + 20, y + height + 28, color: s.color)
-      text(x: lx + 24, y: y + height + 32, s.name, size: 11)
+      let lx = x + Double(k % legendColumns) * 100
+      let ly = y + height + 28 + Double(k / legendColumns) * 16
+      body +=
+        "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 20))\" y2=\"\(f(ly))\" stroke=\"\(s.color)\" stroke-width=\"2\"\(dash)/>\n"
+      text(x: lx + 24, y: ly + 4, s.name, size: 11)
     }
   }
 

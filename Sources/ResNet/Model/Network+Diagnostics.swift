@@ -1,0 +1,31 @@
+import ResNetKernels
+
+extension Network {
+  /// The L2 norm of the loss gradient arriving at each block's input, first block first, after one
+  /// training-mode forward and backward of `input` (`N × C × H × W`) with `labels` (plain
+  /// cross-entropy). Parameter gradients accumulate as in a training step; running statistics move
+  /// as in one. This is the "gradient highway" measurement: in a plain network the norms change by
+  /// orders of magnitude from block to block, in a residual one far less.
+  public func gradientNormsAtBlockInputs(input: Tensor, labels: [Int]) -> [Double] {
+    let loss = SoftmaxCrossEntropy()
+    _ = loss.forward(logits: forward(input, training: true), labels: labels)
+    var g = pool.backward(fc.backward(loss.backward()))
+    var norms: [Double] = []
+    for block in stages.joined().reversed() {
+      g = block.backward(g)
+      norms.append(g.l2Norm)
+    }
+    if let maxPool { g = maxPool.backward(g) }
+    _ = conv1.backward(bn1.backward(g))
+    return norms.reversed()
+  }
+}
+
+extension Tensor {
+  /// √(Σ x²), summed in double precision in element order.
+  var l2Norm: Double {
+    var sum = 0.0
+    for i in 0..<count { sum += Double(pointer[i]) * Double(pointer[i]) }
+    return sum.squareRoot()
+  }
+}
