@@ -61,9 +61,9 @@ struct EvalCommand: ParsableCommand {
       print("  \(name) " + row.map { String(repeating: " ", count: cell - String($0).count) + String($0) }.joined())
     }
     if let out {
-      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      let svg = Charts.confusion(result.confusion, classes: checkpoint.classes)
-      try Data(svg.utf8).write(to: URL(fileURLWithPath: out + "/confusion.svg"), options: .atomic)
+      try makeFolder(out)
+      try writeTextAtomically(
+        Charts.confusion(result.confusion, classes: checkpoint.classes), to: out + "/confusion.svg")
       print("wrote \(out)/confusion.svg")
     }
   }
