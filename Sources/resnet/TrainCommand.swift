@@ -67,6 +67,12 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "No random horizontal flips.")
   var noFlip = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Every N steps (and at each epoch's end), record the gradient norm at each block's input and of each conv weight in gradients.csv, drawn in gradients.svg.",
+      valueName: "N"))
+  var logGradients: Int?
+
   @Option(help: "Compute threads (default: all cores).")
   var threads: Int?
 
@@ -96,6 +102,7 @@ struct TrainCommand: ParsableCommand {
     guard cropPadding >= 0 && cropPadding <= 1024 else {
       throw ValidationError("--crop-padding must be in 0...1024.")
     }
+    if let logGradients, logGradients < 1 { throw ValidationError("--log-gradients must be at least 1.") }
     guard (1...64).contains(workers) else { throw ValidationError("--workers must be in 1...64.") }
     guard widthMultiplier > 0 && widthMultiplier <= 16 else {
       throw ValidationError("--width-multiplier must be in (0, 16].")
@@ -132,6 +139,7 @@ struct TrainCommand: ParsableCommand {
       options.horizontalFlip = !noFlip
       options.seed = dataOptions.seed
       options.workers = workers
+      options.logGradientsEvery = logGradients
       var checkpoint: Checkpoint
       do {
         checkpoint = try Checkpoint.automatic(for: dataset, model: model, widthMultiplier: widthMultiplier)

@@ -55,6 +55,7 @@ struct TrainerTests {
     options.epochs = 3
     options.batchSize = 32
     options.nesterov = true
+    options.logGradientsEvery = 3
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
     let straight = Trainer(
@@ -70,7 +71,18 @@ struct TrainerTests {
       outputFolder: root + "/resumed")
     #expect(resumed.progress.epoch == 1)
     try resumed.run()
-    for file in ["last.safetensors", "best.safetensors", "metrics.csv"] {
+    // Gradient logging: 7 steps an epoch, logged every 3 steps and at each epoch's last step — each
+    // with one row per block and per convolution weight; a resumed run logs the same values.
+    let gradients = try String(contentsOfFile: root + "/straight/gradients.csv", encoding: .utf8)
+      .split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+    let steps = Array(Set(gradients.map { Int($0[1])! })).sorted()
+    #expect(steps == [0, 3, 6, 9, 12, 13, 15, 18, 20])
+    let perStep =
+      straight.network.namedBlocks.count
+      + straight.network.namedParameters().filter { $0.parameter.value.rank == 4 }.count
+    #expect(gradients.count == steps.count * perStep)
+    #expect(gradients.allSatisfy { Double($0[5])! > 0 })
+    for file in ["last.safetensors", "best.safetensors", "metrics.csv", "gradients.csv", "gradients.svg"] {
       let a = try Data(contentsOf: URL(fileURLWithPath: root + "/straight/" + file))
       let b = try Data(contentsOf: URL(fileURLWithPath: root + "/resumed/" + file))
       if file == "metrics.csv" {

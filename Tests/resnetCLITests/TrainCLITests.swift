@@ -103,12 +103,19 @@ struct TrainCLITests {
       mentions: "residual_scale rezero needs shortcuts")
     let rezero = try runResNet([
       "train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1",
-      "--residual-scale", "rezero", "--out", data + "/rezero",
+      "--residual-scale", "rezero", "--log-gradients", "2", "--out", data + "/rezero",
     ])
     #expect(rezero.status == 0, "\(rezero.stderr)")
     #expect(rezero.stdout.contains("training rezero basic ResNet [3, 3, 3] × [4, 8, 16] ("))
     let rezeroFile = try SafeTensorsFile(contentsOf: data + "/rezero/last.safetensors")
     #expect(rezeroFile.entries.keys.filter { $0.hasSuffix(".alpha") }.count == 18)  // 9 alphas + 9 momenta
+    let gradients = try String(contentsOfFile: data + "/rezero/gradients.csv", encoding: .utf8).split(separator: "\n")
+    #expect(gradients.first == "epoch,step,kind,depth,name,norm")
+    #expect(gradients.contains { $0.hasPrefix("1,0,block_input,1,layer1.0,") })
+    #expect(gradients.contains { $0.hasPrefix("1,0,conv_weight,1,conv1.weight,") })
+    #expect(try String(contentsOfFile: data + "/rezero/gradients.svg", encoding: .utf8).contains("init"))
+    try expectRefusal(
+      ["train", "--data", data, "--log-gradients", "0"], mentions: "--log-gradients must be at least 1")
     // Trained for a few steps, alpha has moved away from 0.
     #expect(try rezeroFile.tensor("layer1.0.alpha")[0] != 0)
   }

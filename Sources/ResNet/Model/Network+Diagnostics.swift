@@ -9,21 +9,18 @@ extension Network {
   public func gradientNormsAtBlockInputs(input: Tensor, labels: [Int]) -> [Double] {
     let loss = SoftmaxCrossEntropy()
     _ = loss.forward(logits: forward(input, training: true), labels: labels)
-    var g = pool.backward(fc.backward(loss.backward()))
-    var norms: [Double] = []
-    for block in stages.joined().reversed() {
-      g = block.backward(g)
-      norms.append(g.l2Norm)
-    }
-    if let maxPool { g = maxPool.backward(g) }
-    _ = conv1.backward(bn1.backward(g))
-    return norms.reversed()
+    var norms = [Double](repeating: 0, count: stages.joined().count)
+    let previous = blockInputGradientObserver
+    blockInputGradientObserver = { index, gradient in norms[index] = gradient.l2Norm }
+    defer { blockInputGradientObserver = previous }
+    backward(loss.backward())
+    return norms
   }
 }
 
 extension Tensor {
   /// √(Σ x²), summed in double precision in element order.
-  var l2Norm: Double {
+  public var l2Norm: Double {
     var sum = 0.0
     for i in 0..<count { sum += Double(pointer[i]) * Double(pointer[i]) }
     return sum.squareRoot()

@@ -21,6 +21,9 @@ public final class Network: Module {
   public let fc: Linear
   /// The im2col workspace shared by all convolutions (they run one after another).
   public let workspace = ScratchBuffer()
+  /// Called during `backward` with each block's index (0 for the first) and the gradient with respect
+  /// to its input, last block first (for gradient diagnostics).
+  public var blockInputGradientObserver: ((Int, Tensor) -> Void)?
 
   /// The network for `configuration`, with all weights zero and BatchNorms at γ = 1, β = 0; use
   /// ``init(configuration:seed:zeroInitResidual:)`` for a trainable initialization.
@@ -93,7 +96,11 @@ public final class Network: Module {
   @discardableResult
   public func backward(_ gradLogits: Tensor) -> Tensor {
     var g = pool.backward(fc.backward(gradLogits))
-    for block in stages.joined().reversed() { g = block.backward(g) }
+    let blocks = Array(stages.joined())
+    for (index, block) in blocks.enumerated().reversed() {
+      g = block.backward(g)
+      blockInputGradientObserver?(index, g)
+    }
     if let maxPool { g = maxPool.backward(g) }
     return conv1.backward(bn1.backward(g))
   }

@@ -51,6 +51,8 @@ public final class Trainer {
   private let loss: SoftmaxCrossEntropy
   private let schedule: LearningRateSchedule
   private var previousRows: [String] = []
+  /// gradients.csv rows (without the header) of the epochs done, when gradients are logged.
+  private var gradientRows: [String] = []
 
   /// A new run of `network` (freshly initialized, usually) on `train`, validated on `validation`.
   public init(
@@ -120,6 +122,14 @@ public final class Trainer {
       trainer.previousRows = Array(
         text.split(separator: "\n").dropFirst().prefix(trainer.progress.epoch).map(String.init))
     }
+    if let outputFolder, options.logGradientsEvery != nil,
+      let text = try? String(contentsOfFile: outputFolder + "/gradients.csv", encoding: .utf8)
+    {
+      // Rows of the epochs the checkpoint has done (the file may be one epoch ahead after a crash).
+      trainer.gradientRows = text.split(separator: "\n").dropFirst().map(String.init).filter { row in
+        row.split(separator: ",").first.flatMap { Int($0) }.map { $0 <= trainer.progress.epoch } ?? false
+      }
+    }
     return trainer
   }
 
@@ -134,7 +144,11 @@ public final class Trainer {
     if let outputFolder {
       try makeFolder(outputFolder)
       removeStaleTemporaries(
-        in: outputFolder, of: ["last.safetensors", "best.safetensors", "metrics.csv", "curves.svg", "confusion.svg"])
+        in: outputFolder,
+        of: [
+          "last.safetensors", "best.safetensors", "metrics.csv", "curves.svg", "confusion.svg", "gradients.csv",
+          "gradients.svg",
+        ])
     }
     let clock = ContinuousClock()
     while progress.epoch < min(options.epochs, stop ?? options.epochs) {
@@ -159,7 +173,17 @@ public final class Trainer {
                 : "") + "Try a lower --lr.")
         }
         correct += Self.correctCount(logits, batch.labels)
+        let logged = logsGradients(step: step)
+        var blockNorms: [Double] = []
+        if logged {
+          blockNorms = Array(repeating: 0, count: network.namedBlocks.count)
+          network.blockInputGradientObserver = { index, gradient in blockNorms[index] = gradient.l2Norm }
+        }
         network.backward(loss.backward())
+        if logged {
+          network.blockInputGradientObserver = nil
+          recordGradients(epoch: epoch + 1, blockNorms: blockNorms)
+        }
         rate = schedule.rate(atStep: progress.step)
         optimizer.step(learningRate: rate)
         progress.step += 1
@@ -189,6 +213,48 @@ public final class Trainer {
       try writeFiles(metrics, improved: improved)
       onEpoch?(metrics)
     }
+  }
+
+  /// Whether the step at `step` of this epoch logs gradients: every `logGradientsEvery` steps of the
+  /// run, and the epoch's last step.
+  private func logsGradients(step: Int) -> Bool {
+    guard let every = options.logGradientsEvery else { return false }
+    return progress.step % every == 0 || step == trainLoader.batchesPerEpoch - 1
+  }
+
+  /// gradients.csv rows for this step: the gradient norm at each block's input and of each
+  /// convolution's weight (before the optimizer step).
+  private func recordGradients(epoch: Int, blockNorms: [Double]) {
+    let prefix = "\(epoch),\(progress.step)"
+    for (index, (name, _)) in network.namedBlocks.enumerated() {
+      gradientRows.append("\(prefix),block_input,\(index + 1),\(name.dropLast()),\(blockNorms[index])")
+    }
+    let convs = network.namedParameters().filter { $0.parameter.value.rank == 4 }
+    for (index, (name, parameter)) in convs.enumerated() {
+      gradientRows.append("\(prefix),conv_weight,\(index + 1),\(name),\(parameter.gradient.l2Norm)")
+    }
+  }
+
+  /// The header of gradients.csv.
+  static let gradientsHeader = "epoch,step,kind,depth,name,norm"
+
+  /// The block-input norms at the run's first logged step ("init") and at each epoch's last.
+  private func gradientChartSeries() -> [(name: String, norms: [Double])] {
+    var byStep: [(epoch: Int, step: Int, norms: [Double])] = []
+    for row in gradientRows {
+      let fields = row.split(separator: ",", omittingEmptySubsequences: false)
+      guard fields.count == 6, fields[2] == "block_input", let epoch = Int(fields[0]), let step = Int(fields[1]),
+        let norm = Double(fields[5])
+      else { continue }
+      if byStep.last?.step != step { byStep.append((epoch, step, [])) }
+      byStep[byStep.count - 1].norms.append(norm)
+    }
+    var series: [(name: String, norms: [Double])] = []
+    if let first = byStep.first, first.step == 0 { series.append(("init", first.norms)) }
+    for (i, entry) in byStep.enumerated() where i == byStep.count - 1 || byStep[i + 1].epoch != entry.epoch {
+      series.append(("epoch \(entry.epoch)", entry.norms))
+    }
+    return series
   }
 
   /// Top-1 hits of a batch's logits.
@@ -222,6 +288,13 @@ public final class Trainer {
     try writeFileAtomically(
       folder + "/confusion.svg",
       Array(Charts.confusion(metrics.validation.confusion, classes: checkpoint.classes).utf8))
+    if options.logGradientsEvery != nil {
+      try writeTextAtomically(
+        ([Self.gradientsHeader] + gradientRows).joined(separator: "\n") + "\n", to: folder + "/gradients.csv")
+      try writeTextAtomically(
+        Charts.gradientNorms(gradientChartSeries(), title: "Gradient norms at each block's input"),
+        to: folder + "/gradients.svg")
+    }
   }
 }
 

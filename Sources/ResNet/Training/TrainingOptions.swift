@@ -23,6 +23,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   public var seed: UInt64 = 0
   /// Loader worker threads.
   public var workers = 2
+  /// Record gradient norms every this many steps (and at each epoch's last step) into gradients.csv;
+  /// nil: off.
+  public var logGradientsEvery: Int? = nil
 
   /// The defaults.
   public init() {}
@@ -39,6 +42,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case cropPadding = "crop_padding"
     case horizontalFlip = "horizontal_flip"
     case seed, workers
+    case logGradientsEvery = "log_gradients_every"
   }
 }
 
