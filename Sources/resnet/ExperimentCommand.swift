@@ -78,7 +78,8 @@ struct DegradationCommand: ParsableCommand {
       (rerunning the command resumes unfinished runs and skips finished ones). Then writes \
       degradation.svg (training and test error per epoch), gradients.svg and gradients.csv (the \
       gradient norm at each block's input at initialization, for the deepest depth: plain, residual, \
-      residual with zero-initialized last BatchNorm γ, and ReZero) and report.md.
+      residual with zero-initialized last BatchNorm γ, ReZero, and plain and residual without \
+      BatchNorm) and report.md.
       """)
 
   @OptionGroup var dataOptions: DataOptions
@@ -200,14 +201,16 @@ struct DegradationCommand: ParsableCommand {
     var config = base.configuration
     config.layers = Array(repeating: (depth - 2) / 6, count: 3)
     let labels = batch.labels.map { Int($0) }
-    var variants: [(String, NetworkConfiguration, Bool)] = []
     var plain = config
     plain.shortcut = .none
     var rezero = config
     rezero.residualScale = .rezero
-    variants = [
+    var (plainNoBN, residualNoBN) = (plain, config)
+    plainNoBN.norm = .none
+    residualNoBN.norm = .none
+    let variants: [(String, NetworkConfiguration, Bool)] = [
       ("plain", plain, false), ("residual", config, false), ("residual zero-init γ", config, true),
-      ("ReZero", rezero, false),
+      ("ReZero", rezero, false), ("plain no BN", plainNoBN, false), ("residual no BN", residualNoBN, false),
     ]
     return try variants.map { name, configuration, zeroInit in
       let network = try Network(configuration: configuration, seed: dataOptions.seed, zeroInitResidual: zeroInit)
@@ -242,7 +245,7 @@ struct DegradationCommand: ParsableCommand {
       ## Gradients at initialization, depth \(deepest)
 
       The norm of the loss gradient at the first block's input over the norm at the last block's input,
-      one batch of training images, BatchNorm in training mode:
+      one batch of training images, BatchNorm (where there is one) in training mode:
 
       | network | first / last |
       |---|---|

@@ -18,6 +18,9 @@ struct ModelOptions: ParsableArguments {
   @Option(name: .long, help: residualScaleHelp)
   var residualScale: NetworkConfiguration.ResidualScale = .none
 
+  @Option(name: .long, help: normHelp)
+  var norm: NetworkConfiguration.Norm = .batch
+
   func validate() throws {
     if let classes, classes < 1 { throw ValidationError("--classes must be positive.") }
     _ = try configuration()
@@ -33,6 +36,7 @@ struct ModelOptions: ParsableArguments {
         widthMultiplier: widthMultiplier)
       configuration.shortcut = shortcut
       configuration.residualScale = residualScale
+      configuration.norm = norm
       try configuration.validate()
       return configuration
     } catch let error as ConfigurationError {
@@ -43,6 +47,12 @@ struct ModelOptions: ParsableArguments {
 
 extension NetworkConfiguration.Shortcut: ExpressibleByArgument {}
 extension NetworkConfiguration.ResidualScale: ExpressibleByArgument {}
+extension NetworkConfiguration.Norm: ExpressibleByArgument {}
+
+/// The help of the `--norm` options.
+let normHelp = ArgumentHelp(
+  "batch: BatchNorm after every convolution; none: no normalization, every convolution with a bias.",
+  valueName: "batch|none")
 
 /// The help of the `--residual-scale` options.
 let residualScaleHelp = ArgumentHelp(

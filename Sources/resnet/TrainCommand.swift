@@ -34,6 +34,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: residualScaleHelp)
   var residualScale: NetworkConfiguration.ResidualScale = .none
 
+  @Option(help: normHelp)
+  var norm: NetworkConfiguration.Norm = .batch
+
   @Option(help: "Epochs (default 15; with --resume, extends the run to this many).")
   var epochs: Int?
 
@@ -148,6 +151,7 @@ struct TrainCommand: ParsableCommand {
       }
       checkpoint.configuration.shortcut = shortcut
       checkpoint.configuration.residualScale = residualScale
+      checkpoint.configuration.norm = norm
       do { try checkpoint.configuration.validate() } catch let error as ConfigurationError {
         throw ValidationError(error.description)
       }
@@ -202,10 +206,13 @@ private func trainerSkipped(_ trainer: Trainer) -> String? { trainer.skippedWarn
 
 /// The name of a standard architecture, or a description.
 func modelName(_ c: NetworkConfiguration) -> String {
-  let plain = (c.shortcut == .none ? "plain " : "") + (c.residualScale == .rezero ? "rezero " : "")
+  let plain =
+    (c.norm == .none ? "unnormalized " : "") + (c.shortcut == .none ? "plain " : "")
+    + (c.residualScale == .rezero ? "rezero " : "")
   var residual = c
   residual.shortcut = .identity
   residual.residualScale = .none
+  residual.norm = .batch
   for name in NetworkConfiguration.modelNames {
     if let named = try? NetworkConfiguration.named(
       name, inChannels: c.inChannels, numClasses: c.numClasses, inputHeight: c.inputHeight,

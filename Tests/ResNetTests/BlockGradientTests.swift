@@ -96,4 +96,32 @@ struct BlockGradientTests {
     }
     #expect(identities == 3)
   }
+
+  @Test(
+    "unnormalized blocks (no BatchNorm, convolutions with biases)",
+    arguments: [(NetworkConfiguration.Block.basic, 1), (.basic, 2), (.bottleneck, 1), (.bottleneck, 2)])
+  func unnormalized(kind: NetworkConfiguration.Block, stride: Int) {
+    let block: any ResidualBlock =
+      kind == .basic
+      ? BasicBlock(inChannels: 3, channels: 4, stride: stride, normalized: false, workspace: ScratchBuffer())
+      : Bottleneck(inChannels: 3, channels: 2, stride: stride, normalized: false, workspace: ScratchBuffer())
+    let names = block.namedState(prefix: "").map(\.name)
+    #expect(!names.contains { $0.hasPrefix("bn") || $0.hasPrefix("downsample.1") })
+    #expect(names.contains("conv1.bias") && names.contains("downsample.0.bias"))
+    randomizeParameters(block, seed: 32)
+    GradientCheck.network.run(
+      input: randomTensor([3, 3, 6, 5], seed: 33), parameters: block.namedParameters(),
+      forward: { block.forward($0, training: true).copy() }, backward: { block.backward($0) })
+  }
+
+  @Test("a whole unnormalized network with the ImageNet stem, input and parameter gradients")
+  func unnormalizedNetwork() throws {
+    let config = NetworkConfiguration(
+      stem: .imagenet, block: .basic, layers: [1, 1], widths: [4, 6], inChannels: 2, numClasses: 3, inputHeight: 13,
+      inputWidth: 11, norm: .none)
+    let net = try Network(configuration: config, seed: 9)
+    GradientCheck.network.run(
+      input: randomTensor([3, 2, 13, 11], seed: 34), parameters: net.namedParameters(),
+      forward: { net.forward($0, training: true).copy() }, backward: { net.backward($0) })
+  }
 }

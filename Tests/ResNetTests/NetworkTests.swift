@@ -126,10 +126,11 @@ struct NetworkTests {
         stem: .imagenet, block: .basic, layers: [1, 2], widths: [4, 4], inChannels: 2, numClasses: 3,
         inputHeight: 16, inputWidth: 16))
     configurations += configurations.flatMap { c -> [NetworkConfiguration] in
-      var (plain, rezero) = (c, c)
+      var (plain, rezero, unnormalized) = (c, c, c)
       plain.shortcut = .none
       rezero.residualScale = .rezero
-      return [plain, rezero]
+      unnormalized.norm = .none
+      return [plain, rezero, unnormalized]
     }
     for c in configurations {
       let built = try Network(configuration: c).namedState().reduce(0) { total, entry in
@@ -179,6 +180,15 @@ struct NetworkTests {
       names.contains("layer2.0.alpha") && names[names.firstIndex(of: "layer2.0.alpha")! + 1] == "layer2.0.conv1.weight")
     config.shortcut = .none
     #expect(throws: ConfigurationError.self) { try config.validate() }
+    var unnormalized = try NetworkConfiguration.named(
+      "resnet20", inChannels: 1, numClasses: 10, inputHeight: 28, inputWidth: 28)
+    unnormalized.norm = .none
+    #expect(unnormalized.jsonString().contains(#""norm":"none""#))
+    #expect(
+      try JSONDecoder().decode(NetworkConfiguration.self, from: Data(unnormalized.jsonString().utf8)) == unnormalized)
+    let state = try Network(configuration: unnormalized, seed: 1).namedState().map(\.name)
+    #expect(!state.contains { $0.contains("bn") || $0.contains("downsample.1") })
+    #expect(state.filter { $0.hasSuffix("conv1.bias") || $0.hasSuffix("conv2.bias") }.count == 1 + 18)
   }
 }
 

@@ -13,7 +13,7 @@ struct PyTorchParityTests {
     "inference and a training step match PyTorch",
     arguments: [
       "cifar_basic", "imagenet_bottleneck", "cifar_basic_plain", "imagenet_bottleneck_plain", "cifar_basic_rezero",
-      "imagenet_bottleneck_rezero",
+      "imagenet_bottleneck_rezero", "cifar_basic_unnormalized", "imagenet_bottleneck_unnormalized",
     ])
   func parity(name: String) throws {
     let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors").path)

@@ -55,7 +55,7 @@ struct ShippedModelTests {
     let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
     #expect(report.split(separator: "\n").filter { $0.hasPrefix("| plain-") || $0.hasPrefix("| resnet-") }.count == 4)
     let csv = try String(contentsOfFile: out + "/gradients.csv", encoding: .utf8).split(separator: "\n")
-    #expect(csv.first == "block,plain,residual,residual zero-init γ,ReZero")
+    #expect(csv.first == "block,plain,residual,residual zero-init γ,ReZero,plain no BN,residual no BN")
     #expect(csv.count == 1 + 6)  // depth 14: 6 blocks
     for file in ["degradation.svg", "gradients.svg"] {
       #expect(try String(contentsOfFile: out + "/" + file, encoding: .utf8).hasPrefix("<svg"))

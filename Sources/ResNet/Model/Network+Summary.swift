@@ -38,10 +38,13 @@ extension Network {
     }
     func norm(_ name: String, _ b: BatchNorm2D, residual: Bool = false) {
       let out = shape.reduce(1, *)
+      let parts = (b.normalizes ? ["BatchNorm2d"] : []) + (residual ? ["add"] : []) + (b.relu ? ["ReLU"] : [])
+      guard !parts.isEmpty else { return }  // an un-normalized projection: the conv alone
       rows.append(
         LayerSummary(
-          name: name, kind: "BatchNorm2d" + (residual ? "+add" : "") + (b.relu ? "+ReLU" : ""), outputShape: shape,
-          parameters: 2 * b.channels, multiplyAccumulates: out, trainingFloatsPerImage: 2 * out))
+          name: b.normalizes ? name : name.replacingOccurrences(of: "bn", with: "relu"),
+          kind: parts.joined(separator: "+"), outputShape: shape, parameters: b.normalizes ? 2 * b.channels : 0,
+          multiplyAccumulates: out, trainingFloatsPerImage: 2 * out))
     }
     conv("conv1", conv1)
     norm("bn1", bn1)

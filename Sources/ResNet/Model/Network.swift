@@ -31,16 +31,19 @@ public final class Network: Module {
     try c.validate()
     configuration = c
     let stemWidth = c.widths[0]
+    let normalized = c.norm == .batch
     if c.stem == .imagenet {
       conv1 = Conv2D(
-        inChannels: c.inChannels, outChannels: stemWidth, kernel: 7, stride: 2, padding: 3, workspace: workspace)
+        inChannels: c.inChannels, outChannels: stemWidth, kernel: 7, stride: 2, padding: 3, bias: !normalized,
+        workspace: workspace)
       maxPool = MaxPool2D(kernel: 3, stride: 2, padding: 1)
     } else {
       conv1 = Conv2D(
-        inChannels: c.inChannels, outChannels: stemWidth, kernel: 3, stride: 1, padding: 1, workspace: workspace)
+        inChannels: c.inChannels, outChannels: stemWidth, kernel: 3, stride: 1, padding: 1, bias: !normalized,
+        workspace: workspace)
       maxPool = nil
     }
-    bn1 = BatchNorm2D(channels: stemWidth, relu: true)
+    bn1 = BatchNorm2D(channels: stemWidth, relu: true, normalizes: normalized)
     var channels = stemWidth
     var stages: [[any ResidualBlock]] = []
     for (s, (count, width)) in zip(c.layers, c.widths).enumerated() {
@@ -52,11 +55,11 @@ public final class Network: Module {
           case .basic:
             BasicBlock(
               inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
-              rezero: c.residualScale == .rezero, workspace: workspace)
+              rezero: c.residualScale == .rezero, normalized: normalized, workspace: workspace)
           case .bottleneck:
             Bottleneck(
               inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
-              rezero: c.residualScale == .rezero, workspace: workspace)
+              rezero: c.residualScale == .rezero, normalized: normalized, workspace: workspace)
           }
         channels = block.outChannels
         blocks.append(block)
@@ -142,8 +145,9 @@ public final class Network: Module {
       for i in 0..<p.count { p.pointer[i] = (generator.nextUniform() * 2 - 1) * bound }
     }
     if zeroInitResidual {
-      // Only blocks with a shortcut: a plain block with γ = 0 would output a constant, not the identity.
-      for block in stages.joined() where block.hasShortcut {
+      // Only blocks with a shortcut (a plain block with γ = 0 would output a constant, not the
+      // identity) and a BatchNorm (without one there is no γ).
+      for block in stages.joined() where block.hasShortcut && block.lastNorm.normalizes {
         block.lastNorm.weight.value.pointer.update(repeating: 0, count: block.outChannels)
       }
     }

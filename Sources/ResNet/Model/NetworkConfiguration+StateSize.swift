@@ -4,11 +4,13 @@ extension NetworkConfiguration {
   /// a file against it first, so a small file whose metadata describes a huge network is refused before
   /// anything is allocated. `Network(configuration:)` holds exactly this many (a test checks it).
   public var stateValueCount: Int {
+    let normalized = self.norm == .batch
     func conv(_ inChannels: Int, _ outChannels: Int, _ kernel: Int) -> Int {
-      inChannels * outChannels * kernel * kernel
+      inChannels * outChannels * kernel * kernel + (normalized ? 0 : outChannels)  // + bias without BatchNorm
     }
-    func norm(_ channels: Int) -> Int { 4 * channels + 1 }  // γ, β, running mean and variance, counter
-    var count = conv(inChannels, widths[0], stem == .imagenet ? 7 : 3) + norm(widths[0])
+    // γ, β, running mean and variance, counter
+    func normValues(_ channels: Int) -> Int { normalized ? 4 * channels + 1 : 0 }
+    var count = conv(inChannels, widths[0], stem == .imagenet ? 7 : 3) + normValues(widths[0])
     var channels = widths[0]
     for (s, (blocks, width)) in zip(layers, widths).enumerated() {
       for b in 0..<blocks {
@@ -17,13 +19,15 @@ extension NetworkConfiguration {
         switch block {
         case .basic:
           out = width
-          count += conv(channels, width, 3) + norm(width) + conv(width, width, 3) + norm(width)
+          count += conv(channels, width, 3) + normValues(width) + conv(width, width, 3) + normValues(width)
         case .bottleneck:
           out = width * Bottleneck.expansion
-          count += conv(channels, width, 1) + norm(width) + conv(width, width, 3) + norm(width)
-          count += conv(width, out, 1) + norm(out)
+          count += conv(channels, width, 1) + normValues(width) + conv(width, width, 3) + normValues(width)
+          count += conv(width, out, 1) + normValues(out)
         }
-        if shortcut == .identity && (stride != 1 || channels != out) { count += conv(channels, out, 1) + norm(out) }
+        if shortcut == .identity && (stride != 1 || channels != out) {
+          count += conv(channels, out, 1) + normValues(out)
+        }
         if residualScale == .rezero { count += 1 }  // alpha
         channels = out
       }

@@ -27,6 +27,14 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     case none
   }
 
+  /// The normalization layers (DESIGN.md's `"norm"` variant key).
+  public enum Norm: String, Codable, Sendable, CaseIterable {
+    /// BatchNorm after every convolution (the default).
+    case batch
+    /// None: every convolution has a bias, and no BatchNorm tensors exist (for the gradient study).
+    case none
+  }
+
   /// How the residual branch is scaled before the add (DESIGN.md's `"residual_scale"` variant key).
   public enum ResidualScale: String, Codable, Sendable, CaseIterable {
     /// Not at all: `s + F(x)` (the default).
@@ -53,10 +61,13 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   public var shortcut: Shortcut
   /// Whether residual branches are scaled (ReZero) before the add.
   public var residualScale: ResidualScale
+  /// BatchNorm (the default) or none.
+  public var norm: Norm
 
   enum CodingKeys: String, CodingKey {
     case stem, block, layers, widths, shortcut
     case residualScale = "residual_scale"
+    case norm
     case inChannels = "in_channels"
     case numClasses = "num_classes"
     case inputHeight = "input_height"
@@ -66,13 +77,14 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   /// A configuration from its parts (checked by ``validate()``).
   public init(
     stem: Stem, block: Block, layers: [Int], widths: [Int], inChannels: Int, numClasses: Int, inputHeight: Int,
-    inputWidth: Int, shortcut: Shortcut = .identity, residualScale: ResidualScale = .none
+    inputWidth: Int, shortcut: Shortcut = .identity, residualScale: ResidualScale = .none, norm: Norm = .batch
   ) {
     (self.stem, self.block, self.layers, self.widths) = (stem, block, layers, widths)
     (self.inChannels, self.numClasses, self.inputHeight, self.inputWidth) =
       (inChannels, numClasses, inputHeight, inputWidth)
     self.shortcut = shortcut
     self.residualScale = residualScale
+    self.norm = norm
   }
 
   /// Decodes the JSON keys; a variant key that is absent takes its default (the v1 network).
@@ -84,7 +96,8 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
       inChannels: c.decode(Int.self, forKey: .inChannels), numClasses: c.decode(Int.self, forKey: .numClasses),
       inputHeight: c.decode(Int.self, forKey: .inputHeight), inputWidth: c.decode(Int.self, forKey: .inputWidth),
       shortcut: c.decodeIfPresent(Shortcut.self, forKey: .shortcut) ?? .identity,
-      residualScale: c.decodeIfPresent(ResidualScale.self, forKey: .residualScale) ?? .none)
+      residualScale: c.decodeIfPresent(ResidualScale.self, forKey: .residualScale) ?? .none,
+      norm: c.decodeIfPresent(Norm.self, forKey: .norm) ?? .batch)
   }
 
   /// Encodes the JSON keys; variant keys at their defaults are left out, so a v1 network's
@@ -101,6 +114,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     try c.encode(inputWidth, forKey: .inputWidth)
     if shortcut != .identity { try c.encode(shortcut, forKey: .shortcut) }
     if residualScale != .none { try c.encode(residualScale, forKey: .residualScale) }
+    if norm != .batch { try c.encode(norm, forKey: .norm) }
   }
 
   /// The names ``named(_:inChannels:numClasses:inputHeight:inputWidth:widthMultiplier:)`` knows:

@@ -66,17 +66,24 @@ public final class Projection: Module {
   /// The BatchNorm after it.
   public let norm: BatchNorm2D
 
-  /// A projection from `inChannels` to `outChannels` with `stride`.
-  public init(inChannels: Int, outChannels: Int, stride: Int, workspace: ScratchBuffer) {
-    conv = Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride, workspace: workspace)
-    norm = BatchNorm2D(channels: outChannels)
+  /// A projection from `inChannels` to `outChannels` with `stride`; with `normalized` false, the conv
+  /// alone, with a bias.
+  public init(inChannels: Int, outChannels: Int, stride: Int, normalized: Bool = true, workspace: ScratchBuffer) {
+    conv = Conv2D(
+      inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride, bias: !normalized,
+      workspace: workspace)
+    norm = BatchNorm2D(channels: outChannels, normalizes: normalized)
   }
 
   /// The projection a block needs when its stride or channel count changes the shape, else nil
   /// (the shortcut is the identity).
-  static func ifNeeded(inChannels: Int, outChannels: Int, stride: Int, workspace: ScratchBuffer) -> Projection? {
+  static func ifNeeded(
+    inChannels: Int, outChannels: Int, stride: Int, normalized: Bool, workspace: ScratchBuffer
+  ) -> Projection? {
     stride != 1 || inChannels != outChannels
-      ? Projection(inChannels: inChannels, outChannels: outChannels, stride: stride, workspace: workspace) : nil
+      ? Projection(
+        inChannels: inChannels, outChannels: outChannels, stride: stride, normalized: normalized, workspace: workspace)
+      : nil
   }
 
   func forward(_ x: Tensor, training: Bool) -> Tensor {
@@ -105,17 +112,22 @@ public final class BasicBlock: ResidualBlock {
   /// plain block (no addition, no projection); with `rezero`, the branch is scaled by ReZero's alpha.
   public init(
     inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, rezero: Bool = false,
-    workspace: ScratchBuffer
+    normalized: Bool = true, workspace: ScratchBuffer
   ) {
     precondition(shortcut || !rezero, "ReZero needs a shortcut")
     conv1 = Conv2D(
-      inChannels: inChannels, outChannels: channels, kernel: 3, stride: stride, padding: 1, workspace: workspace)
-    bn1 = BatchNorm2D(channels: channels, relu: true)
-    conv2 = Conv2D(inChannels: channels, outChannels: channels, kernel: 3, padding: 1, workspace: workspace)
-    bn2 = BatchNorm2D(channels: channels, relu: !rezero)  // with ReZero, the ReLU follows the scaled add
+      inChannels: inChannels, outChannels: channels, kernel: 3, stride: stride, padding: 1, bias: !normalized,
+      workspace: workspace)
+    bn1 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    conv2 = Conv2D(
+      inChannels: channels, outChannels: channels, kernel: 3, padding: 1, bias: !normalized, workspace: workspace)
+    // With ReZero, the ReLU follows the scaled add.
+    bn2 = BatchNorm2D(channels: channels, relu: !rezero, normalizes: normalized)
     downsample =
       shortcut
-      ? Projection.ifNeeded(inChannels: inChannels, outChannels: channels, stride: stride, workspace: workspace) : nil
+      ? Projection.ifNeeded(
+        inChannels: inChannels, outChannels: channels, stride: stride, normalized: normalized, workspace: workspace)
+      : nil
     outChannels = channels
     hasShortcut = shortcut
     self.rezero = rezero ? ReZeroAdd() : nil
@@ -165,20 +177,24 @@ public final class Bottleneck: ResidualBlock {
   /// by ReZero's alpha.
   public init(
     inChannels: Int, channels: Int, stride: Int, shortcut: Bool = true, rezero: Bool = false,
-    workspace: ScratchBuffer
+    normalized: Bool = true, workspace: ScratchBuffer
   ) {
     precondition(shortcut || !rezero, "ReZero needs a shortcut")
     let out = channels * Self.expansion
-    conv1 = Conv2D(inChannels: inChannels, outChannels: channels, kernel: 1, workspace: workspace)
-    bn1 = BatchNorm2D(channels: channels, relu: true)
+    conv1 = Conv2D(inChannels: inChannels, outChannels: channels, kernel: 1, bias: !normalized, workspace: workspace)
+    bn1 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
     conv2 = Conv2D(
-      inChannels: channels, outChannels: channels, kernel: 3, stride: stride, padding: 1, workspace: workspace)
-    bn2 = BatchNorm2D(channels: channels, relu: true)
-    conv3 = Conv2D(inChannels: channels, outChannels: out, kernel: 1, workspace: workspace)
-    bn3 = BatchNorm2D(channels: out, relu: !rezero)  // with ReZero, the ReLU follows the scaled add
+      inChannels: channels, outChannels: channels, kernel: 3, stride: stride, padding: 1, bias: !normalized,
+      workspace: workspace)
+    bn2 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    conv3 = Conv2D(inChannels: channels, outChannels: out, kernel: 1, bias: !normalized, workspace: workspace)
+    // With ReZero, the ReLU follows the scaled add.
+    bn3 = BatchNorm2D(channels: out, relu: !rezero, normalizes: normalized)
     downsample =
       shortcut
-      ? Projection.ifNeeded(inChannels: inChannels, outChannels: out, stride: stride, workspace: workspace) : nil
+      ? Projection.ifNeeded(
+        inChannels: inChannels, outChannels: out, stride: stride, normalized: normalized, workspace: workspace)
+      : nil
     outChannels = out
     hasShortcut = shortcut
     self.rezero = rezero ? ReZeroAdd() : nil

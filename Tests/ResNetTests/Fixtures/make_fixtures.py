@@ -5,7 +5,8 @@
 
 Each <name>.safetensors holds, for one small ResNet built from torchvision's BasicBlock/Bottleneck with
 torchvision's state_dict names (for the "_plain" ones, the same blocks without their shortcuts; for the
-"_rezero" ones, with ReZero's alpha scaling the residual branch):
+"_rezero" ones, with ReZero's alpha scaling the residual branch; for the "_unnormalized" ones, without
+BatchNorm and with biased convolutions):
   state.<name>         the weights and BN buffers before the step (randomized, BN stats included)
   input, labels        a batch (labels as I64)
   eval.logits          logits in inference mode (running statistics)
@@ -62,6 +63,40 @@ class ReZeroBottleneck(Bottleneck):
         return self.relu(self.alpha * out + identity)
 
 
+class UnnormalizedBasicBlock(nn.Module):
+    """A BasicBlock without BatchNorm ("norm": "none"): biased convs, relu(conv2(relu(conv1(x))) + s)."""
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride, downsample):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=True)
+        self.relu = nn.ReLU()
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.conv2(self.relu(self.conv1(x))) + identity)
+
+
+class UnnormalizedBottleneck(nn.Module):
+    """A v1.5 Bottleneck without BatchNorm: biased convs."""
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride, downsample):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=True)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=True)
+        self.relu = nn.ReLU()
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.conv2(self.relu(self.conv1(x))))
+        return self.relu(self.conv3(out) + identity)
+
+
 class PlainBottleneck(Bottleneck):
     """torchvision's Bottleneck without its shortcut."""
 
@@ -76,16 +111,19 @@ class Net(nn.Module):
         super().__init__()
         plain = cfg.get("shortcut") == "none"
         rezero = cfg.get("residual_scale") == "rezero"
-        if cfg["block"] == "basic":
+        normalized = cfg.get("norm", "batch") == "batch"
+        if not normalized:
+            block = UnnormalizedBasicBlock if cfg["block"] == "basic" else UnnormalizedBottleneck
+        elif cfg["block"] == "basic":
             block = PlainBasicBlock if plain else ReZeroBasicBlock if rezero else BasicBlock
         else:
             block = PlainBottleneck if plain else ReZeroBottleneck if rezero else Bottleneck
         w0 = cfg["widths"][0]
         if cfg["stem"] == "imagenet":
-            self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 7, 2, 3, bias=False)
+            self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 7, 2, 3, bias=not normalized)
         else:
-            self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w0)
+            self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 3, 1, 1, bias=not normalized)
+        self.bn1 = nn.BatchNorm2d(w0) if normalized else nn.Identity()
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1) if cfg["stem"] == "imagenet" else nn.Identity()
         inplanes = w0
@@ -96,8 +134,8 @@ class Net(nn.Module):
                 down = None
                 if not plain and (stride != 1 or inplanes != width * block.expansion):
                     down = nn.Sequential(
-                        nn.Conv2d(inplanes, width * block.expansion, 1, stride, bias=False),
-                        nn.BatchNorm2d(width * block.expansion))
+                        nn.Conv2d(inplanes, width * block.expansion, 1, stride, bias=not normalized),
+                        *([nn.BatchNorm2d(width * block.expansion)] if normalized else []))
                 blocks.append(block(inplanes, width, stride, down))
                 inplanes = width * block.expansion
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
@@ -168,3 +206,10 @@ if __name__ == "__main__":
     make("imagenet_bottleneck_rezero", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2],
                                         "widths": [3, 5], "in_channels": 1, "num_classes": 4, "input_height": 19,
                                         "input_width": 17, "residual_scale": "rezero"}, batch=3, seed=6)
+    make("cifar_basic_unnormalized", {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8],
+                                      "in_channels": 3, "num_classes": 5, "input_height": 9, "input_width": 8,
+                                      "norm": "none"}, batch=6, seed=7)
+    make("imagenet_bottleneck_unnormalized", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2],
+                                              "widths": [3, 5], "in_channels": 1, "num_classes": 4,
+                                              "input_height": 19, "input_width": 17, "norm": "none"}, batch=3,
+         seed=8)
