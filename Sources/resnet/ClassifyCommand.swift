@@ -126,7 +126,7 @@ func jsonString(_ s: String) -> String {
   return String(array.dropFirst().dropLast())
 }
 
-/// A failure to report as "Error: <description>" with exit status 1.
+/// A failure to report as "error: <description>" with exit status 1.
 struct CLIError: Error, CustomStringConvertible {
   let description: String
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -26,7 +27,17 @@ struct ResNetCommand: ParsableCommand {
       var command = try parseAsRoot()
       try command.run()
     } catch {
-      exit(withError: error)
+      // `--help` and `--version` end here too, with a zero exit code and their text for stdout.
+      let code = exitCode(for: error)
+      let message = fullMessage(for: error)
+      if code == .success {
+        if !message.isEmpty { print(message) }
+      } else {
+        // Errors read `error: …` (DESIGN.md), not swift-argument-parser's `Error: …`.
+        let text = message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : "error: " + message
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+      }
+      Foundation.exit(code.rawValue)
     }
   }
 }

@@ -60,10 +60,12 @@ func runBinary(_ binary: URL, _ arguments: [String], environment: [String: Strin
 }
 
 /// Runs `resnet arguments` and expects a usage failure: non-zero exit, nothing on stdout, and a
-/// message on stderr that contains `mentions`.
+/// message on stderr that starts with `error: ` and contains `mentions`.
 func expectRefusal(_ arguments: [String], mentions: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
   let result = try runResNet(arguments)
   #expect(result.status != 0, sourceLocation: sourceLocation)
   #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
   #expect(result.stderr.contains(mentions), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+  // DESIGN.md: the CLI prints `error: …` (not swift-argument-parser's `Error: …`).
+  #expect(result.stderr.hasPrefix("error: "), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
 }
