@@ -23,21 +23,31 @@ struct ResNetCommand: ParsableCommand {
     // A write past the file-size limit (`ulimit -f`) fails with EFBIG and is reported like a full
     // disk, naming the file, instead of the signal killing the process with no message.
     signal(SIGXFSZ, SIG_IGN)
+    let code: ExitCode
     do {
       var command = try parseAsRoot()
       try command.run()
+      return
     } catch {
-      // `--help` and `--version` end here too, with a zero exit code and their text for stdout.
-      let code = exitCode(for: error)
-      let message = fullMessage(for: error)
-      if code == .success {
-        if !message.isEmpty { print(message) }
-      } else {
-        // Errors read `error: …` (DESIGN.md), not swift-argument-parser's `Error: …`.
-        let text = message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : "error: " + message
-        FileHandle.standardError.write(Data((text + "\n").utf8))
-      }
-      Foundation.exit(code.rawValue)
+      code = report(error)
     }
+    // The error is released by now (a leak checker would otherwise see it, unreachable, at exit), and
+    // stdout is flushed before the process ends, whatever runs at exit.
+    flushStandardOutput()
+    Foundation.exit(code.rawValue)
+  }
+
+  /// Prints what ends the run (`--help`'s text to stdout; an error as `error: …` to stderr, as
+  /// DESIGN.md says, not swift-argument-parser's `Error: …`) and returns the exit code.
+  private static func report(_ error: any Error) -> ExitCode {
+    let code = exitCode(for: error)
+    let message = fullMessage(for: error)
+    if code == .success {
+      if !message.isEmpty { print(message) }
+    } else if !message.isEmpty {
+      let text = message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : "error: " + message
+      FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+    return code
   }
 }
