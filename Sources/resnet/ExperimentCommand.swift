@@ -116,15 +116,8 @@ struct DegradationCommand: ParsableCommand {
 
   func validate() throws {
     _ = try depthList()
-    guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000.") }
-    guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
-    guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive.") }
-    guard widthMultiplier > 0 && widthMultiplier <= 16 else {
-      throw ValidationError("--width-multiplier must be in (0, 16].")
-    }
-    if let threads, !(1...ThreadPool.shared.capacity).contains(threads) {
-      throw ValidationError("--threads must be in 1...\(ThreadPool.shared.capacity) (this machine's cores).")
-    }
+    try validateRecipe(
+      epochs: epochs, batchSize: batchSize, lr: lr, widthMultiplier: widthMultiplier, threads: threads)
   }
 
   func run() throws {
@@ -134,7 +127,8 @@ struct DegradationCommand: ParsableCommand {
     for warning in dataset.warnings { printError("warning: \(warning)") }
     let base = try Checkpoint.automatic(for: dataset, model: "resnet20", widthMultiplier: widthMultiplier)
     var runs: [DegradationRun] = []
-    for depth in try depthList() {
+    let depthList = try depthList()
+    for depth in depthList {
       for plain in [true, false] {
         let name = (plain ? "plain-" : "resnet-") + String(depth)
         let folder = out + "/" + name
@@ -175,7 +169,7 @@ struct DegradationCommand: ParsableCommand {
       }
     }
     try writeTextAtomically(Charts.degradation(runs), to: out + "/degradation.svg")
-    let deepest = try depthList().max()!
+    let deepest = depthList.max()!
     let gradients = try gradientsAtInitialization(depth: deepest, base: base, dataset: dataset)
     try writeTextAtomically(
       Charts.gradientNorms(gradients, title: "Gradients at initialization, depth \(deepest)"),

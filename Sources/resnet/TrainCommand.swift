@@ -89,9 +89,8 @@ struct TrainCommand: ParsableCommand {
   var resume: String?
 
   func validate() throws {
-    if let epochs, !(1...100_000).contains(epochs) { throw ValidationError("--epochs must be in 1...100000.") }
-    guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
-    guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive.") }
+    try validateRecipe(
+      epochs: epochs, batchSize: batchSize, lr: lr, widthMultiplier: widthMultiplier, threads: threads)
     guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1).") }
     guard !nesterov || momentum > 0 else { throw ValidationError("--nesterov needs --momentum above 0.") }
     guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative.") }
@@ -107,12 +106,6 @@ struct TrainCommand: ParsableCommand {
     }
     if let logGradients, logGradients < 1 { throw ValidationError("--log-gradients must be at least 1.") }
     guard (1...64).contains(workers) else { throw ValidationError("--workers must be in 1...64.") }
-    guard widthMultiplier > 0 && widthMultiplier <= 16 else {
-      throw ValidationError("--width-multiplier must be in (0, 16].")
-    }
-    if let threads, !(1...ThreadPool.shared.capacity).contains(threads) {
-      throw ValidationError("--threads must be in 1...\(ThreadPool.shared.capacity) (this machine's cores).")
-    }
   }
 
   func run() throws {
@@ -205,6 +198,20 @@ struct TrainCommand: ParsableCommand {
 private func trainerSkipped(_ trainer: Trainer) -> String? { trainer.skippedWarning }
 
 /// The name of a standard architecture, or a description.
+/// The checks `train` and `experiment degradation` share: epochs, batch size, learning rate, width
+/// multiplier and threads.
+func validateRecipe(epochs: Int?, batchSize: Int, lr: Float, widthMultiplier: Double, threads: Int?) throws {
+  if let epochs, !(1...100_000).contains(epochs) { throw ValidationError("--epochs must be in 1...100000.") }
+  guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
+  guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive.") }
+  guard widthMultiplier > 0 && widthMultiplier <= 16 else {
+    throw ValidationError("--width-multiplier must be in (0, 16].")
+  }
+  if let threads, !(1...ThreadPool.shared.capacity).contains(threads) {
+    throw ValidationError("--threads must be in 1...\(ThreadPool.shared.capacity) (this machine's cores).")
+  }
+}
+
 func modelName(_ c: NetworkConfiguration) -> String {
   let plain =
     (c.norm == .none ? "unnormalized " : "") + (c.shortcut == .none ? "plain " : "")

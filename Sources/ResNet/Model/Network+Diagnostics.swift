@@ -9,7 +9,7 @@ extension Network {
   public func gradientNormsAtBlockInputs(input: Tensor, labels: [Int]) -> [Double] {
     let loss = SoftmaxCrossEntropy()
     _ = loss.forward(logits: forward(input, training: true), labels: labels)
-    var norms = [Double](repeating: 0, count: stages.joined().count)
+    var norms = [Double](repeating: 0, count: blocks.count)
     let previous = blockInputGradientObserver
     blockInputGradientObserver = { index, gradient in norms[index] = gradient.l2Norm }
     defer { blockInputGradientObserver = previous }

@@ -15,6 +15,8 @@ public final class Network: Module {
   public let maxPool: MaxPool2D?
   /// The stages, torchvision's `layer1`…: `stages[s][b]` is `layer{s+1}.{b}`.
   public let stages: [[any ResidualBlock]]
+  /// Every block in order, the stages joined (built once, not per step).
+  let blocks: [any ResidualBlock]
   /// The global average pool.
   public let pool = GlobalAveragePool()
   /// The classifier, torchvision's `fc`.
@@ -67,6 +69,7 @@ public final class Network: Module {
       stages.append(blocks)
     }
     self.stages = stages
+    blocks = Array(stages.joined())
     fc = Linear(inFeatures: channels, outFeatures: c.numClasses)
   }
 
@@ -90,7 +93,7 @@ public final class Network: Module {
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
     var h = bn1.forward(conv1.forward(x, training: training), training: training)
     if let maxPool { h = maxPool.forward(h, training: training) }
-    for block in stages.joined() { h = block.forward(h, training: training) }
+    for block in blocks { h = block.forward(h, training: training) }
     return fc.forward(pool.forward(h, training: training), training: training)
   }
 
@@ -99,7 +102,6 @@ public final class Network: Module {
   @discardableResult
   public func backward(_ gradLogits: Tensor) -> Tensor {
     var g = pool.backward(fc.backward(gradLogits))
-    let blocks = Array(stages.joined())
     for (index, block) in blocks.enumerated().reversed() {
       g = block.backward(g)
       blockInputGradientObserver?(index, g)
@@ -127,7 +129,7 @@ public final class Network: Module {
 
   private func initialize(seed: UInt64, zeroInitResidual: Bool) {
     var convs: [Conv2D] = [conv1]
-    for block in stages.joined() { convs += block.namedConvolutions.map(\.conv) }
+    for block in blocks { convs += block.namedConvolutions.map(\.conv) }
     for (index, conv) in convs.enumerated() {
       // Kaiming normal, fan_out mode, ReLU gain: std = sqrt(2 / (out · k · k)).
       var generator = SeededGenerator(seed: seed, stream: 1, UInt64(index))
@@ -147,7 +149,7 @@ public final class Network: Module {
     if zeroInitResidual {
       // Only blocks with a shortcut (a plain block with γ = 0 would output a constant, not the
       // identity) and a BatchNorm (without one there is no γ).
-      for block in stages.joined() where block.hasShortcut && block.lastNorm.normalizes {
+      for block in blocks where block.hasShortcut && block.lastNorm.normalizes {
         block.lastNorm.weight.value.pointer.update(repeating: 0, count: block.outChannels)
       }
     }
