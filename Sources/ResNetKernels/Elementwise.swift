@@ -32,26 +32,34 @@ public func add(
 }
 
 /// ReZero's residual add and the block's ReLU: `y = max(s + alpha·h, 0)` over `count` elements (the
-/// product rounded before the add, as PyTorch's `alpha * h + s`); `y` may be `s` or `h`.
+/// product rounded before the add, as PyTorch's `alpha * h + s`), or with `relu` false (pre-activation
+/// blocks) `y = s + alpha·h`; `y` may be `s` or `h`.
 public func scaledResidualReluForward(
-  shortcut s: UnsafePointer<Float>, branch h: UnsafePointer<Float>, alpha: Float, count: Int,
+  shortcut s: UnsafePointer<Float>, branch h: UnsafePointer<Float>, alpha: Float, count: Int, relu: Bool = true,
   output y: UnsafeMutablePointer<Float>, threads: Int? = nil, pool: ThreadPool = .shared
 ) {
   let out = SendablePointer(y)
   parallelRanges(count, work: count, threads: threads, pool: pool) { range in
-    for i in range {
-      let scaled = alpha * h[i]
-      out.base[i] = max(s[i] + scaled, 0)
+    if relu {
+      for i in range {
+        let scaled = alpha * h[i]
+        out.base[i] = max(s[i] + scaled, 0)
+      }
+    } else {
+      for i in range {
+        let scaled = alpha * h[i]
+        out.base[i] = s[i] + scaled
+      }
     }
   }
 }
 
-/// The backward of ``scaledResidualReluForward(shortcut:branch:alpha:count:output:threads:pool:)``:
-/// zeroes `dy` in place where `y ≤ 0` (it is then the gradient of the shortcut), writes the branch's
-/// gradient `dh = alpha·dy`, and returns alpha's gradient `Σ dy·h`. The sum runs over fixed chunks of
-/// 4,096 elements, added in chunk order, so its bits do not depend on the thread count.
+/// The backward of ``scaledResidualReluForward(shortcut:branch:alpha:count:relu:output:threads:pool:)``:
+/// with `relu`, zeroes `dy` in place where `y ≤ 0` (it is then the gradient of the shortcut); writes the
+/// branch's gradient `dh = alpha·dy`, and returns alpha's gradient `Σ dy·h`. The sum runs over fixed
+/// chunks of 4,096 elements, added in chunk order, so its bits do not depend on the thread count.
 public func scaledResidualReluBackward(
-  output y: UnsafePointer<Float>, branch h: UnsafePointer<Float>, alpha: Float, count: Int,
+  output y: UnsafePointer<Float>, branch h: UnsafePointer<Float>, alpha: Float, count: Int, relu: Bool = true,
   gradOutput dy: UnsafeMutablePointer<Float>, gradBranch dh: UnsafeMutablePointer<Float>,
   threads: Int? = nil, pool: ThreadPool = .shared
 ) -> Float {
@@ -65,7 +73,7 @@ public func scaledResidualReluBackward(
       for c in range {
         var sum = 0.0
         for i in c * chunk..<min(count, (c + 1) * chunk) {
-          let masked = y[i] > 0 ? g.base[i] : 0
+          let masked = !relu || y[i] > 0 ? g.base[i] : 0
           g.base[i] = masked
           gh.base[i] = alpha * masked
           sum += Double(masked) * Double(h[i])

@@ -12,14 +12,7 @@ struct ModelOptions: ParsableArguments {
   @Option(name: .long, help: "Output classes (default: 10 for CIFAR-style models, 1000 otherwise).")
   var classes: Int?
 
-  @Option(name: .long, help: shortcutHelp)
-  var shortcut: NetworkConfiguration.Shortcut = .identity
-
-  @Option(name: .long, help: residualScaleHelp)
-  var residualScale: NetworkConfiguration.ResidualScale = .none
-
-  @Option(name: .long, help: normHelp)
-  var norm: NetworkConfiguration.Norm = .batch
+  @OptionGroup var variant: VariantOptions
 
   func validate() throws {
     if let classes, classes < 1 { throw ValidationError("--classes must be positive.") }
@@ -34,10 +27,7 @@ struct ModelOptions: ParsableArguments {
       var configuration = try NetworkConfiguration.named(
         model, inChannels: c, numClasses: classes ?? (cifar ? 10 : 1000), inputHeight: h, inputWidth: w,
         widthMultiplier: widthMultiplier)
-      configuration.shortcut = shortcut
-      configuration.residualScale = residualScale
-      configuration.norm = norm
-      try configuration.validate()
+      try variant.apply(to: &configuration)
       return configuration
     } catch let error as ConfigurationError {
       throw ValidationError(error.description)
@@ -45,24 +35,44 @@ struct ModelOptions: ParsableArguments {
   }
 }
 
+/// The architecture variants (DESIGN.md's "Variants") shared by `resnet train`, `info` and `bench`.
+struct VariantOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "identity: a residual network; none: the plain network with the same layers and no shortcuts.",
+      valueName: "identity|none"))
+  var shortcut: NetworkConfiguration.Shortcut = .identity
+
+  @Option(
+    help: ArgumentHelp(
+      "none: s + F(x); rezero: s + alpha·F(x), a learned alpha per block starting at 0 (needs shortcuts).",
+      valueName: "none|rezero"))
+  var residualScale: NetworkConfiguration.ResidualScale = .none
+
+  @Option(
+    help: ArgumentHelp(
+      "batch: BatchNorm after every convolution; none: no normalization, every convolution with a bias.",
+      valueName: "batch|none"))
+  var norm: NetworkConfiguration.Norm = .batch
+
+  @Flag(
+    help:
+      "Pre-activation blocks (He et al. 2016): BatchNorm and ReLU before each convolution, nothing after the add.")
+  var preact = false
+
+  /// Sets the variant keys of `configuration` and validates it.
+  func apply(to configuration: inout NetworkConfiguration) throws {
+    configuration.shortcut = shortcut
+    configuration.residualScale = residualScale
+    configuration.norm = norm
+    configuration.preact = preact
+    try configuration.validate()
+  }
+}
+
 extension NetworkConfiguration.Shortcut: ExpressibleByArgument {}
 extension NetworkConfiguration.ResidualScale: ExpressibleByArgument {}
 extension NetworkConfiguration.Norm: ExpressibleByArgument {}
-
-/// The help of the `--norm` options.
-let normHelp = ArgumentHelp(
-  "batch: BatchNorm after every convolution; none: no normalization, every convolution with a bias.",
-  valueName: "batch|none")
-
-/// The help of the `--residual-scale` options.
-let residualScaleHelp = ArgumentHelp(
-  "none: s + F(x); rezero: s + alpha·F(x), a learned alpha per block starting at 0 (needs shortcuts).",
-  valueName: "none|rezero")
-
-/// The help of the `--shortcut` options.
-let shortcutHelp = ArgumentHelp(
-  "identity: a residual network; none: the plain network with the same layers and no shortcuts.",
-  valueName: "identity|none")
 
 /// Parses `CxHxW` into positive sizes.
 func parseInputShape(_ text: String) throws -> (Int, Int, Int) {

@@ -28,14 +28,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Scale every stage width by this factor.")
   var widthMultiplier: Double = 1
 
-  @Option(help: shortcutHelp)
-  var shortcut: NetworkConfiguration.Shortcut = .identity
-
-  @Option(help: residualScaleHelp)
-  var residualScale: NetworkConfiguration.ResidualScale = .none
-
-  @Option(help: normHelp)
-  var norm: NetworkConfiguration.Norm = .batch
+  @OptionGroup var variant: VariantOptions
 
   @Option(help: "Epochs (default 15; with --resume, extends the run to this many).")
   var epochs: Int?
@@ -142,10 +135,7 @@ struct TrainCommand: ParsableCommand {
       } catch let error as ConfigurationError {
         throw ValidationError(error.description)
       }
-      checkpoint.configuration.shortcut = shortcut
-      checkpoint.configuration.residualScale = residualScale
-      checkpoint.configuration.norm = norm
-      do { try checkpoint.configuration.validate() } catch let error as ConfigurationError {
+      do { try variant.apply(to: &checkpoint.configuration) } catch let error as ConfigurationError {
         throw ValidationError(error.description)
       }
       let network = try Network(configuration: checkpoint.configuration, seed: options.seed)
@@ -215,11 +205,12 @@ func validateRecipe(epochs: Int?, batchSize: Int, lr: Float, widthMultiplier: Do
 func modelName(_ c: NetworkConfiguration) -> String {
   let plain =
     (c.norm == .none ? "unnormalized " : "") + (c.shortcut == .none ? "plain " : "")
-    + (c.residualScale == .rezero ? "rezero " : "")
+    + (c.residualScale == .rezero ? "rezero " : "") + (c.preact ? "pre-activation " : "")
   var residual = c
   residual.shortcut = .identity
   residual.residualScale = .none
   residual.norm = .batch
+  residual.preact = false
   for name in NetworkConfiguration.modelNames {
     if let named = try? NetworkConfiguration.named(
       name, inChannels: c.inChannels, numClasses: c.numClasses, inputHeight: c.inputHeight,

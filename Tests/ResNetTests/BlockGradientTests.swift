@@ -83,7 +83,7 @@ struct BlockGradientTests {
       stem: .cifar, block: .basic, layers: [2, 2], widths: [4, 6], inChannels: 1, numClasses: 3, inputHeight: 8,
       inputWidth: 8, residualScale: .rezero)
     let net = try Network(configuration: config, seed: 7)
-    var h = net.bn1.forward(net.conv1.forward(randomTensor([2, 1, 8, 8], seed: 30), training: true), training: true)
+    var h = net.bn1!.forward(net.conv1.forward(randomTensor([2, 1, 8, 8], seed: 30), training: true), training: true)
     var identities = 0
     for block in net.stages.joined() {
       #expect(block.rezero?.alpha.value[0] == 0)

@@ -132,6 +132,11 @@ struct NetworkTests {
       unnormalized.norm = .none
       return [plain, rezero, unnormalized]
     }
+    configurations += configurations.map { c in
+      var preact = c
+      preact.preact = true
+      return preact
+    }
     for c in configurations {
       let built = try Network(configuration: c).namedState().reduce(0) { total, entry in
         switch entry.tensor {

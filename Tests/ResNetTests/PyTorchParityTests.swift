@@ -14,6 +14,9 @@ struct PyTorchParityTests {
     arguments: [
       "cifar_basic", "imagenet_bottleneck", "cifar_basic_plain", "imagenet_bottleneck_plain", "cifar_basic_rezero",
       "imagenet_bottleneck_rezero", "cifar_basic_unnormalized", "imagenet_bottleneck_unnormalized",
+      "cifar_basic_preact", "imagenet_bottleneck_preact", "cifar_basic_preact_plain",
+      "imagenet_bottleneck_preact_rezero",
+      "cifar_basic_preact_unnormalized", "imagenet_basic_preact",
     ])
   func parity(name: String) throws {
     let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors").path)
@@ -42,10 +45,16 @@ struct PyTorchParityTests {
     let gradInput = net.backward(loss.backward())
     expectClose(gradInput, try file.tensor("grad.input"), 1e-3, "input gradient")
     var checked = 0
+    // A gradient that cancels to nearly zero carries the rounding of the terms that cancelled: the
+    // stem BatchNorm's γ of a pre-activation ImageNet stem, whose output the first block's BatchNorm
+    // normalizes again, gets ~1e-5 where others get ~1e-1. Each gradient is judged against its own
+    // largest value, but never against less than 1e-3 of the largest parameter gradient in the network.
+    let gradientScale = try net.namedParameters().map { try file.tensor("grad." + $0.name).maxMagnitude }.max() ?? 0
     for (key, entry) in net.namedState() {
       switch entry {
       case .parameter(let p):
-        expectClose(p.gradient, try file.tensor("grad." + key), 1e-3, "gradient of \(key)")
+        expectClose(
+          p.gradient, try file.tensor("grad." + key), 1e-3, "gradient of \(key)", floor: 1e-3 * gradientScale)
         checked += 1
       case .buffer(let t): expectClose(t, try file.tensor("after." + key), 1e-4, key)
       case .batchCount(let bn): #expect(bn.batchesTracked == (try file.integers("after." + key)[0]))
@@ -60,7 +69,7 @@ struct PyTorchParityTests {
   }
 
   private func expectClose(
-    _ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ what: String,
+    _ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ what: String, floor: Float = 1e-6,
     sourceLocation: SourceLocation = #_sourceLocation
   ) {
     #expect(actual.shape == expected.shape, "\(what): shape", sourceLocation: sourceLocation)
@@ -72,9 +81,13 @@ struct PyTorchParityTests {
       worst = max(worst, abs(actual.pointer[i] - expected.pointer[i]))
     }
     #expect(
-      worst <= tolerance * max(largest, 1e-6), "\(what): error \(worst) against scale \(largest)",
+      worst <= tolerance * max(largest, floor), "\(what): error \(worst) against scale \(largest)",
       sourceLocation: sourceLocation)
   }
+}
+
+extension Tensor {
+  fileprivate var maxMagnitude: Float { (0..<count).reduce(0) { max($0, abs(pointer[$1])) } }
 }
 
 /// torchvision `state_dict`s without this tool's metadata: the architecture is read from the tensor

@@ -79,7 +79,9 @@ struct TrainCLITests {
       mentions: "class \"Shoe\" is not one of the model's classes")
   }
 
-  @Test("train --shortcut none and --residual-scale rezero train the variants; checkpoints record them and load")
+  @Test(
+    "train --shortcut none, --residual-scale rezero and --preact train the variants; checkpoints record them and load"
+  )
   func plainNetwork() throws {
     let data = try Self.tinyDataset()
     defer { try? FileManager.default.removeItem(atPath: data) }
@@ -118,6 +120,21 @@ struct TrainCLITests {
       ["train", "--data", data, "--log-gradients", "0"], mentions: "--log-gradients must be at least 1")
     // Trained for a few steps, alpha has moved away from 0.
     #expect(try rezeroFile.tensor("layer1.0.alpha")[0] != 0)
+
+    let preact = try runResNet([
+      "train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1", "--preact",
+      "--out", data + "/preact",
+    ])
+    #expect(preact.status == 0, "\(preact.stderr)")
+    #expect(preact.stdout.contains("training pre-activation basic ResNet [3, 3, 3] × [4, 8, 16] ("))
+    let preactFile = try SafeTensorsFile(contentsOf: data + "/preact/best.safetensors")
+    #expect(preactFile.metadata["resnet.config"]?.contains(#""preact":true"#) == true)
+    #expect(preactFile.entries["bn_final.weight"] != nil && preactFile.entries["bn1.weight"] == nil)
+    let preactClassify = try runResNet(["classify", "--model", data + "/preact/best.safetensors", image])
+    #expect(preactClassify.status == 0, "\(preactClassify.stderr)")
+    let info = try runResNet(["info", "--model", "resnet20", "--preact"])
+    #expect(info.status == 0, "\(info.stderr)")
+    #expect(info.stdout.contains("bn_final") && info.stdout.contains("layer3.2.add"), "\(info.stdout)")
   }
 
   @Test("missing data, an empty folder, a non-image and a missing model are refused clearly")

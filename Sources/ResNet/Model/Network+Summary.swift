@@ -47,7 +47,8 @@ extension Network {
           multiplyAccumulates: out, trainingFloatsPerImage: 2 * out))
     }
     conv("conv1", conv1)
-    norm("bn1", bn1)
+    if let bn1 { norm("bn1", bn1) }
+    let preact = configuration.preact
     if let maxPool {
       let g = maxPool.geometry(height: shape[1], width: shape[2])!
       let input = shape.reduce(1, *)
@@ -65,7 +66,7 @@ extension Network {
         if let c = module as? Conv2D {
           conv(full, c)
         } else if let b = module as? BatchNorm2D {
-          norm(full, b, residual: b === block.lastNorm && block.hasShortcut && block.rezero == nil)
+          norm(full, b, residual: !preact && b === block.lastNorm && block.hasShortcut && block.rezero == nil)
         } else if let projection = module as? Projection {
           let branchOutput = shape
           shape = blockInput
@@ -74,14 +75,21 @@ extension Network {
           shape = branchOutput
         }
       }
+      let out = shape.reduce(1, *)
       if block.rezero != nil {
-        let out = shape.reduce(1, *)
         rows.append(
           LayerSummary(
-            name: prefix + "alpha", kind: "ReZero scale+add+ReLU", outputShape: shape, parameters: 1,
-            multiplyAccumulates: out, trainingFloatsPerImage: 2 * out))  // output, branch gradient
+            name: prefix + "alpha", kind: preact ? "ReZero scale+add" : "ReZero scale+add+ReLU", outputShape: shape,
+            parameters: 1, multiplyAccumulates: out, trainingFloatsPerImage: 2 * out))  // output, branch gradient
+      } else if preact && block.hasShortcut {
+        // The add ends a pre-activation block, after its last convolution.
+        rows.append(
+          LayerSummary(
+            name: prefix + "add", kind: "add", outputShape: shape, parameters: 0, multiplyAccumulates: out,
+            trainingFloatsPerImage: out))  // output
       }
     }
+    if let bnFinal { norm("bn_final", bnFinal) }
     let features = shape[0]
     rows.append(
       LayerSummary(

@@ -9,14 +9,19 @@ import ResNetKernels
 public final class Network: Module {
   /// The architecture.
   public let configuration: NetworkConfiguration
-  /// The stem's convolution and BatchNorm (with its ReLU), torchvision's `conv1` and `bn1`.
-  public let conv1: Conv2D, bn1: BatchNorm2D
+  /// The stem's convolution, torchvision's `conv1`.
+  public let conv1: Conv2D
+  /// The stem's BatchNorm with its ReLU, torchvision's `bn1` (none in a pre-activation network with
+  /// the CIFAR stem: the first block normalizes).
+  public let bn1: BatchNorm2D?
   /// The stem's max pool (ImageNet stem only).
   public let maxPool: MaxPool2D?
   /// The stages, torchvision's `layer1`…: `stages[s][b]` is `layer{s+1}.{b}`.
   public let stages: [[any ResidualBlock]]
   /// Every block in order, the stages joined (built once, not per step).
   let blocks: [any ResidualBlock]
+  /// The BatchNorm and ReLU after the last stage of a pre-activation network (`bn_final`).
+  public let bnFinal: BatchNorm2D?
   /// The global average pool.
   public let pool = GlobalAveragePool()
   /// The classifier, torchvision's `fc`.
@@ -45,24 +50,23 @@ public final class Network: Module {
         workspace: workspace)
       maxPool = nil
     }
-    bn1 = BatchNorm2D(channels: stemWidth, relu: true, normalizes: normalized)
+    bn1 = c.preact && c.stem == .cifar ? nil : BatchNorm2D(channels: stemWidth, relu: true, normalizes: normalized)
     var channels = stemWidth
+    let blockType: any ResidualBlock.Type =
+      switch (c.block, c.preact) {
+      case (.basic, false): BasicBlock.self
+      case (.bottleneck, false): Bottleneck.self
+      case (.basic, true): PreActBasicBlock.self
+      case (.bottleneck, true): PreActBottleneck.self
+      }
     var stages: [[any ResidualBlock]] = []
     for (s, (count, width)) in zip(c.layers, c.widths).enumerated() {
       var blocks: [any ResidualBlock] = []
       for b in 0..<count {
         let stride = s > 0 && b == 0 ? 2 : 1
-        let block: any ResidualBlock =
-          switch c.block {
-          case .basic:
-            BasicBlock(
-              inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
-              rezero: c.residualScale == .rezero, normalized: normalized, workspace: workspace)
-          case .bottleneck:
-            Bottleneck(
-              inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
-              rezero: c.residualScale == .rezero, normalized: normalized, workspace: workspace)
-          }
+        let block = blockType.init(
+          inChannels: channels, channels: width, stride: stride, shortcut: c.shortcut == .identity,
+          rezero: c.residualScale == .rezero, normalized: normalized, workspace: workspace)
         channels = block.outChannels
         blocks.append(block)
       }
@@ -70,6 +74,7 @@ public final class Network: Module {
     }
     self.stages = stages
     blocks = Array(stages.joined())
+    bnFinal = c.preact ? BatchNorm2D(channels: channels, relu: true, normalizes: normalized) : nil
     fc = Linear(inFeatures: channels, outFeatures: c.numClasses)
   }
 
@@ -91,9 +96,11 @@ public final class Network: Module {
 
   /// The logits (`N × numClasses`) for a batch `N × inChannels × H × W`.
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
-    var h = bn1.forward(conv1.forward(x, training: training), training: training)
+    var h = conv1.forward(x, training: training)
+    if let bn1 { h = bn1.forward(h, training: training) }
     if let maxPool { h = maxPool.forward(h, training: training) }
     for block in blocks { h = block.forward(h, training: training) }
+    if let bnFinal { h = bnFinal.forward(h, training: training) }
     return fc.forward(pool.forward(h, training: training), training: training)
   }
 
@@ -102,12 +109,14 @@ public final class Network: Module {
   @discardableResult
   public func backward(_ gradLogits: Tensor) -> Tensor {
     var g = pool.backward(fc.backward(gradLogits))
+    if let bnFinal { g = bnFinal.backward(g) }
     for (index, block) in blocks.enumerated().reversed() {
       g = block.backward(g)
       blockInputGradientObserver?(index, g)
     }
     if let maxPool { g = maxPool.backward(g) }
-    return conv1.backward(bn1.backward(g))
+    if let bn1 { g = bn1.backward(g) }
+    return conv1.backward(g)
   }
 
   /// Every learnable parameter, in state order (collected once: the step loop must not rebuild names).
@@ -119,9 +128,9 @@ public final class Network: Module {
   }
 
   public func namedState(prefix: String = "") -> [(name: String, tensor: StateTensor)] {
-    conv1.namedState(prefix: prefix + "conv1.") + bn1.namedState(prefix: prefix + "bn1.")
+    conv1.namedState(prefix: prefix + "conv1.") + (bn1?.namedState(prefix: prefix + "bn1.") ?? [])
       + namedBlocks.flatMap { $0.block.namedState(prefix: prefix + $0.name) }
-      + fc.namedState(prefix: prefix + "fc.")
+      + (bnFinal?.namedState(prefix: prefix + "bn_final.") ?? []) + fc.namedState(prefix: prefix + "fc.")
   }
 
   /// The number of learnable scalars.
@@ -150,7 +159,7 @@ public final class Network: Module {
       // Only blocks with a shortcut (a plain block with γ = 0 would output a constant, not the
       // identity) and a BatchNorm (without one there is no γ).
       for block in blocks where block.hasShortcut && block.lastNorm.normalizes {
-        block.lastNorm.weight.value.pointer.update(repeating: 0, count: block.outChannels)
+        block.lastNorm.weight.value.pointer.update(repeating: 0, count: block.lastNorm.channels)
       }
     }
   }

@@ -10,28 +10,32 @@ extension NetworkConfiguration {
     }
     // γ, β, running mean and variance, counter
     func normValues(_ channels: Int) -> Int { normalized ? 4 * channels + 1 : 0 }
-    var count = conv(inChannels, widths[0], stem == .imagenet ? 7 : 3) + normValues(widths[0])
+    var count = conv(inChannels, widths[0], stem == .imagenet ? 7 : 3)
+    if !preact || stem == .imagenet { count += normValues(widths[0]) }  // the stem's bn1
     var channels = widths[0]
     for (s, (blocks, width)) in zip(layers, widths).enumerated() {
       for b in 0..<blocks {
         let stride = s > 0 && b == 0 ? 2 : 1
         let out: Int
+        // A pre-activation block normalizes its input and each inner width, never its output.
         switch block {
         case .basic:
           out = width
-          count += conv(channels, width, 3) + normValues(width) + conv(width, width, 3) + normValues(width)
+          count += conv(channels, width, 3) + conv(width, width, 3) + normValues(width)
+          count += normValues(preact ? channels : width)
         case .bottleneck:
           out = width * Bottleneck.expansion
-          count += conv(channels, width, 1) + normValues(width) + conv(width, width, 3) + normValues(width)
-          count += conv(width, out, 1) + normValues(out)
+          count += conv(channels, width, 1) + conv(width, width, 3) + conv(width, out, 1) + 2 * normValues(width)
+          count += normValues(preact ? channels : out)
         }
         if shortcut == .identity && (stride != 1 || channels != out) {
-          count += conv(channels, out, 1) + normValues(out)
+          count += conv(channels, out, 1) + (preact ? 0 : normValues(out))  // pre-activation: the conv alone
         }
         if residualScale == .rezero { count += 1 }  // alpha
         channels = out
       }
     }
+    if preact { count += normValues(channels) }  // bn_final
     return count + channels * numClasses + numClasses
   }
 }

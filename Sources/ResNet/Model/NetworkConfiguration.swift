@@ -63,11 +63,15 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   public var residualScale: ResidualScale
   /// BatchNorm (the default) or none.
   public var norm: Norm
+  /// Pre-activation blocks (He et al. 2016): normalization and ReLU before each convolution, nothing
+  /// after the add, a stem without BatchNorm for "cifar", and `bn_final` + ReLU after the last stage
+  /// (DESIGN.md's `"preact"` variant key; false, the v1 network, by default).
+  public var preact: Bool
 
   enum CodingKeys: String, CodingKey {
     case stem, block, layers, widths, shortcut
     case residualScale = "residual_scale"
-    case norm
+    case norm, preact
     case inChannels = "in_channels"
     case numClasses = "num_classes"
     case inputHeight = "input_height"
@@ -77,7 +81,8 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   /// A configuration from its parts (checked by ``validate()``).
   public init(
     stem: Stem, block: Block, layers: [Int], widths: [Int], inChannels: Int, numClasses: Int, inputHeight: Int,
-    inputWidth: Int, shortcut: Shortcut = .identity, residualScale: ResidualScale = .none, norm: Norm = .batch
+    inputWidth: Int, shortcut: Shortcut = .identity, residualScale: ResidualScale = .none, norm: Norm = .batch,
+    preact: Bool = false
   ) {
     (self.stem, self.block, self.layers, self.widths) = (stem, block, layers, widths)
     (self.inChannels, self.numClasses, self.inputHeight, self.inputWidth) =
@@ -85,6 +90,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     self.shortcut = shortcut
     self.residualScale = residualScale
     self.norm = norm
+    self.preact = preact
   }
 
   /// Decodes the JSON keys; a variant key that is absent takes its default (the v1 network).
@@ -97,7 +103,8 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
       inputHeight: c.decode(Int.self, forKey: .inputHeight), inputWidth: c.decode(Int.self, forKey: .inputWidth),
       shortcut: c.decodeIfPresent(Shortcut.self, forKey: .shortcut) ?? .identity,
       residualScale: c.decodeIfPresent(ResidualScale.self, forKey: .residualScale) ?? .none,
-      norm: c.decodeIfPresent(Norm.self, forKey: .norm) ?? .batch)
+      norm: c.decodeIfPresent(Norm.self, forKey: .norm) ?? .batch,
+      preact: c.decodeIfPresent(Bool.self, forKey: .preact) ?? false)
   }
 
   /// Encodes the JSON keys; variant keys at their defaults are left out, so a v1 network's
@@ -115,6 +122,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     if shortcut != .identity { try c.encode(shortcut, forKey: .shortcut) }
     if residualScale != .none { try c.encode(residualScale, forKey: .residualScale) }
     if norm != .batch { try c.encode(norm, forKey: .norm) }
+    if preact { try c.encode(preact, forKey: .preact) }
   }
 
   /// The names ``named(_:inChannels:numClasses:inputHeight:inputWidth:widthMultiplier:)`` knows:

@@ -4,9 +4,17 @@ import ResNetKernels
 /// stride or channel count changes, a 1×1 projection conv + BatchNorm (torchvision's `downsample`). A
 /// block made without a shortcut is the plain block `y = relu(F(x))` of He et al.'s plain networks.
 public protocol ResidualBlock: Layer {
+  /// A block from `inChannels` to ``outChannels`` (`channels`, or 4× for bottlenecks) with `stride`;
+  /// without `shortcut`, a plain block; with `rezero`, the branch scaled by ReZero's alpha; without
+  /// `normalized`, no BatchNorm and biased convolutions.
+  init(
+    inChannels: Int, channels: Int, stride: Int, shortcut: Bool, rezero: Bool, normalized: Bool,
+    workspace: ScratchBuffer)
   /// Channels out of the block.
   var outChannels: Int { get }
-  /// The BatchNorm whose output the shortcut is added to (zero its γ to start as the identity).
+  /// The last BatchNorm of the residual branch: in a v1 block the one whose output the shortcut is
+  /// added to, in a pre-activation block the one before the last convolution. Zeroing its γ makes the
+  /// branch output zero, so the block starts as the identity.
   var lastNorm: BatchNorm2D { get }
   /// Whether the block adds a shortcut (false: a plain block).
   var hasShortcut: Bool { get }
@@ -15,8 +23,8 @@ public protocol ResidualBlock: Layer {
   /// ReZero's scaled add, when the residual branch is scaled.
   var rezero: ReZeroAdd? { get }
   /// Whether the residual branch is deleted (a lesion study, inference only): the block then returns
-  /// `relu(x)`, which is `x` itself, since every block's input is a ReLU's output. Only blocks whose
-  /// shortcut is the identity can be deleted.
+  /// its input `x` (in a v1 block `relu(x)`, which is `x` itself, since every block's input is a ReLU's
+  /// output). Only blocks whose shortcut is the identity can be deleted.
   var deleted: Bool { get set }
   /// The block's parts in torchvision's order with their names relative to the block: the residual
   /// branch's convs and BatchNorms (`"conv1"`, `"bn1"`, …), then the projection (`"downsample"`) if any.
@@ -59,18 +67,22 @@ extension ResidualBlock {
   }
 }
 
-/// The 1×1 projection shortcut: a strided 1×1 convolution and a BatchNorm (`downsample.0`, `.1`).
+/// The 1×1 projection shortcut: a strided 1×1 convolution and a BatchNorm (`downsample.0`, `.1`), or
+/// the convolution alone (pre-activation blocks, networks without normalization).
 public final class Projection: Module {
   /// The 1×1 convolution.
   public let conv: Conv2D
-  /// The BatchNorm after it.
+  /// The BatchNorm after it (a stateless pass-through when the projection is the conv alone).
   public let norm: BatchNorm2D
 
   /// A projection from `inChannels` to `outChannels` with `stride`; with `normalized` false, the conv
-  /// alone, with a bias.
-  public init(inChannels: Int, outChannels: Int, stride: Int, normalized: Bool = true, workspace: ScratchBuffer) {
+  /// alone, with a bias when `bias` (by default, when not normalized).
+  public init(
+    inChannels: Int, outChannels: Int, stride: Int, normalized: Bool = true, bias: Bool? = nil,
+    workspace: ScratchBuffer
+  ) {
     conv = Conv2D(
-      inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride, bias: !normalized,
+      inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride, bias: bias ?? !normalized,
       workspace: workspace)
     norm = BatchNorm2D(channels: outChannels, normalizes: normalized)
   }
@@ -78,19 +90,21 @@ public final class Projection: Module {
   /// The projection a block needs when its stride or channel count changes the shape, else nil
   /// (the shortcut is the identity).
   static func ifNeeded(
-    inChannels: Int, outChannels: Int, stride: Int, normalized: Bool, workspace: ScratchBuffer
+    inChannels: Int, outChannels: Int, stride: Int, normalized: Bool, bias: Bool? = nil, workspace: ScratchBuffer
   ) -> Projection? {
     stride != 1 || inChannels != outChannels
       ? Projection(
-        inChannels: inChannels, outChannels: outChannels, stride: stride, normalized: normalized, workspace: workspace)
+        inChannels: inChannels, outChannels: outChannels, stride: stride, normalized: normalized, bias: bias,
+        workspace: workspace)
       : nil
   }
 
   func forward(_ x: Tensor, training: Bool) -> Tensor {
-    norm.forward(conv.forward(x, training: training), training: training)
+    let y = conv.forward(x, training: training)
+    return norm.normalizes ? norm.forward(y, training: training) : y
   }
 
-  func backward(_ dy: Tensor) -> Tensor { conv.backward(norm.backward(dy)) }
+  func backward(_ dy: Tensor) -> Tensor { conv.backward(norm.normalizes ? norm.backward(dy) : dy) }
 
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
     conv.namedState(prefix: prefix + "0.") + norm.namedState(prefix: prefix + "1.")

@@ -6,7 +6,8 @@
 Each <name>.safetensors holds, for one small ResNet built from torchvision's BasicBlock/Bottleneck with
 torchvision's state_dict names (for the "_plain" ones, the same blocks without their shortcuts; for the
 "_rezero" ones, with ReZero's alpha scaling the residual branch; for the "_unnormalized" ones, without
-BatchNorm and with biased convolutions):
+BatchNorm and with biased convolutions; for the "_preact" ones, He et al. 2016's pre-activation blocks,
+alone or combined with the other variants):
   state.<name>         the weights and BN buffers before the step (randomized, BN stats included)
   input, labels        a batch (labels as I64)
   eval.logits          logits in inference mode (running statistics)
@@ -106,13 +107,55 @@ class PlainBottleneck(Bottleneck):
         return self.relu(self.bn3(self.conv3(out)))
 
 
+class PreActBlock(nn.Module):
+    """He et al. 2016's pre-activation block, basic or bottleneck: a = relu(bn1(x)), then BN-ReLU-conv
+    pairs, y = F + s with s = x or downsample.0(a) (the 1x1 conv alone); plain: y = F; ReZero:
+    y = s + alpha*F. Without normalization, the BatchNorms are identities and the convs have biases."""
+
+    def __init__(self, inplanes, planes, stride, downsample, bottleneck, plain, rezero, normalized):
+        super().__init__()
+        self.expansion = 4 if bottleneck else 1
+        norm = (lambda c: nn.BatchNorm2d(c)) if normalized else (lambda c: nn.Identity())
+        if rezero:
+            self.alpha = nn.Parameter(torch.zeros(1))
+        self.rezero = rezero
+        self.plain = plain
+        if bottleneck:
+            shapes = [(inplanes, planes, 1, 1), (planes, planes, 3, stride), (planes, planes * 4, 1, 1)]
+        else:
+            shapes = [(inplanes, planes, 3, stride), (planes, planes, 3, 1)]
+        self.count = len(shapes)
+        for i, (cin, cout, k, st) in enumerate(shapes, 1):
+            setattr(self, f"bn{i}", norm(cin))
+            setattr(self, f"conv{i}", nn.Conv2d(cin, cout, k, st, k // 2, bias=not normalized))
+        self.relu = nn.ReLU()
+        self.downsample = downsample
+
+    def forward(self, x):
+        a = self.relu(self.bn1(x))
+        identity = x if self.downsample is None else self.downsample(a)
+        out = self.conv1(a)
+        for i in range(2, self.count + 1):
+            out = getattr(self, f"conv{i}")(self.relu(getattr(self, f"bn{i}")(out)))
+        if self.plain:
+            return out
+        return self.alpha * out + identity if self.rezero else out + identity
+
+
 class Net(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         plain = cfg.get("shortcut") == "none"
         rezero = cfg.get("residual_scale") == "rezero"
         normalized = cfg.get("norm", "batch") == "batch"
-        if not normalized:
+        preact = cfg.get("preact", False)
+        if preact:
+            bottleneck = cfg["block"] == "bottleneck"
+
+            def block(inplanes, planes, stride, downsample):
+                return PreActBlock(inplanes, planes, stride, downsample, bottleneck, plain, rezero, normalized)
+            block.expansion = 4 if bottleneck else 1
+        elif not normalized:
             block = UnnormalizedBasicBlock if cfg["block"] == "basic" else UnnormalizedBottleneck
         elif cfg["block"] == "basic":
             block = PlainBasicBlock if plain else ReZeroBasicBlock if rezero else BasicBlock
@@ -123,7 +166,10 @@ class Net(nn.Module):
             self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 7, 2, 3, bias=not normalized)
         else:
             self.conv1 = nn.Conv2d(cfg["in_channels"], w0, 3, 1, 1, bias=not normalized)
-        self.bn1 = nn.BatchNorm2d(w0) if normalized else nn.Identity()
+        stem_norm = normalized and not (preact and cfg["stem"] == "cifar")
+        self.bn1 = nn.BatchNorm2d(w0) if stem_norm else nn.Identity()
+        # A pre-activation CIFAR stem is the conv alone: the first block normalizes.
+        self.stem_relu = not (preact and cfg["stem"] == "cifar")
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1) if cfg["stem"] == "imagenet" else nn.Identity()
         inplanes = w0
@@ -135,18 +181,25 @@ class Net(nn.Module):
                 if not plain and (stride != 1 or inplanes != width * block.expansion):
                     down = nn.Sequential(
                         nn.Conv2d(inplanes, width * block.expansion, 1, stride, bias=not normalized),
-                        *([nn.BatchNorm2d(width * block.expansion)] if normalized else []))
+                        *([nn.BatchNorm2d(width * block.expansion)] if normalized and not preact else []))
                 blocks.append(block(inplanes, width, stride, down))
                 inplanes = width * block.expansion
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
         self.stages = len(cfg["layers"])
+        self.preact = preact
+        if preact:
+            self.bn_final = nn.BatchNorm2d(inplanes) if normalized else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(inplanes, cfg["num_classes"])
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.conv1(x)
+        if self.stem_relu:
+            x = self.maxpool(self.relu(self.bn1(x)))
         for s in range(self.stages):
             x = getattr(self, f"layer{s + 1}")(x)
+        if self.preact:
+            x = self.relu(self.bn_final(x))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
@@ -161,7 +214,7 @@ def make(name, cfg, batch, seed):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
                 m.num_batches_tracked.fill_(3)
-            if isinstance(m, (ReZeroBasicBlock, ReZeroBottleneck)):  # away from 0, so F's gradients count
+            if isinstance(m, (ReZeroBasicBlock, ReZeroBottleneck)) or getattr(m, "rezero", False):  # away from 0, so F's gradients count
                 m.alpha.uniform_(0.3, 1.2)
     x = torch.randn(batch, cfg["in_channels"], cfg["input_height"], cfg["input_width"])
     labels = torch.randint(0, cfg["num_classes"], (batch,))
@@ -213,3 +266,13 @@ if __name__ == "__main__":
                                               "widths": [3, 5], "in_channels": 1, "num_classes": 4,
                                               "input_height": 19, "input_width": 17, "norm": "none"}, batch=3,
          seed=8)
+    cifar = {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8], "in_channels": 3,
+             "num_classes": 5, "input_height": 9, "input_width": 8, "preact": True}
+    imagenet = {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5], "in_channels": 1,
+                "num_classes": 4, "input_height": 19, "input_width": 17, "preact": True}
+    make("cifar_basic_preact", cifar, batch=6, seed=9)
+    make("imagenet_bottleneck_preact", imagenet, batch=3, seed=10)
+    make("cifar_basic_preact_plain", {**cifar, "shortcut": "none"}, batch=6, seed=11)
+    make("imagenet_bottleneck_preact_rezero", {**imagenet, "residual_scale": "rezero"}, batch=3, seed=12)
+    make("cifar_basic_preact_unnormalized", {**cifar, "norm": "none"}, batch=6, seed=13)
+    make("imagenet_basic_preact", {**imagenet, "block": "basic"}, batch=3, seed=14)
