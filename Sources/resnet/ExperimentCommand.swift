@@ -78,8 +78,9 @@ struct DegradationCommand: ParsableCommand {
       (rerunning the command resumes unfinished runs and skips finished ones). Then writes \
       degradation.svg (training and test error per epoch), gradients.svg and gradients.csv (the \
       gradient norm at each block's input at initialization, for the deepest depth: plain, residual, \
-      residual with zero-initialized last BatchNorm γ, ReZero, and plain and residual without \
-      BatchNorm) and report.md.
+      residual with zero-initialized last BatchNorm γ, ReZero, pre-activation, and plain and residual \
+      without BatchNorm, with Kaiming and with PyTorch's default conv init; the last four also in \
+      gradients-no-bn.svg) and report.md.
       """)
 
   @OptionGroup var dataOptions: DataOptions
@@ -171,20 +172,29 @@ struct DegradationCommand: ParsableCommand {
     try writeTextAtomically(Charts.degradation(runs), to: out + "/degradation.svg")
     let deepest = depthList.max()!
     let gradients = try gradientsAtInitialization(depth: deepest, base: base, dataset: dataset)
+    // The series with PyTorch's default conv init span twenty decades more than the others: a chart of their own,
+    // beside the Kaiming-initialized networks without BatchNorm.
+    let defaultInit = gradients.filter { $0.name.hasSuffix("PyTorch init") }
     try writeTextAtomically(
-      Charts.gradientNorms(gradients, title: "Gradients at initialization, depth \(deepest)"),
+      Charts.gradientNorms(
+        gradients.filter { !$0.name.hasSuffix("PyTorch init") }, title: "Gradients at initialization, depth \(deepest)"),
       to: out + "/gradients.svg")
+    try writeTextAtomically(
+      Charts.gradientNorms(
+        gradients.filter { $0.name.contains("no BN") && !$0.name.hasSuffix("PyTorch init") } + defaultInit,
+        title: "Without BatchNorm: Kaiming against PyTorch's default init, depth \(deepest)", legendColumns: 2),
+      to: out + "/gradients-no-bn.svg")
     let header = "block," + gradients.map(\.name).joined(separator: ",")
     let lines = (0..<gradients[0].norms.count).map { b in
       "\(b + 1)," + gradients.map { String($0.norms[b]) }.joined(separator: ",")
     }
     try writeTextAtomically(([header] + lines).joined(separator: "\n") + "\n", to: out + "/gradients.csv")
     try writeTextAtomically(report(runs, gradients: gradients, deepest: deepest), to: out + "/report.md")
-    print("wrote \(out)/degradation.svg, gradients.svg, gradients.csv and report.md")
+    print("wrote \(out)/degradation.svg, gradients.svg, gradients-no-bn.svg, gradients.csv and report.md")
   }
 
-  /// The gradient norm at each block's input of four networks of `depth` at initialization, for one
-  /// batch of training images.
+  /// The gradient norm at each block's input of the variants of the `depth` network at initialization,
+  /// for one batch of training images.
   func gradientsAtInitialization(depth: Int, base: Checkpoint, dataset: Dataset) throws -> [(
     name: String, norms: [Double]
   )] {
@@ -199,15 +209,22 @@ struct DegradationCommand: ParsableCommand {
     plain.shortcut = .none
     var rezero = config
     rezero.residualScale = .rezero
+    var preact = config
+    preact.preact = true
     var (plainNoBN, residualNoBN) = (plain, config)
     plainNoBN.norm = .none
     residualNoBN.norm = .none
-    let variants: [(String, NetworkConfiguration, Bool)] = [
-      ("plain", plain, false), ("residual", config, false), ("residual zero-init γ", config, true),
-      ("ReZero", rezero, false), ("plain no BN", plainNoBN, false), ("residual no BN", residualNoBN, false),
+    let (kaiming, pytorch) = (Network.ConvInitialization.kaimingNormal, Network.ConvInitialization.pytorchDefault)
+    let variants: [(String, NetworkConfiguration, Bool, Network.ConvInitialization)] = [
+      ("plain", plain, false, kaiming), ("residual", config, false, kaiming),
+      ("residual zero-init γ", config, true, kaiming), ("ReZero", rezero, false, kaiming),
+      ("pre-activation", preact, false, kaiming), ("plain no BN", plainNoBN, false, kaiming),
+      ("residual no BN", residualNoBN, false, kaiming), ("plain no BN PyTorch init", plainNoBN, false, pytorch),
+      ("residual no BN PyTorch init", residualNoBN, false, pytorch),
     ]
-    return try variants.map { name, configuration, zeroInit in
-      let network = try Network(configuration: configuration, seed: dataOptions.seed, zeroInitResidual: zeroInit)
+    return try variants.map { name, configuration, zeroInit, convInit in
+      let network = try Network(
+        configuration: configuration, seed: dataOptions.seed, zeroInitResidual: zeroInit, convInit: convInit)
       return (name, network.gradientNormsAtBlockInputs(input: batch.images, labels: labels))
     }
   }
@@ -248,7 +265,7 @@ struct DegradationCommand: ParsableCommand {
     for series in gradients {
       text += String(format: "| %@ | %.3g |\n", series.name, series.norms.first! / series.norms.last!)
     }
-    text += "\n![gradient norms](gradients.svg)\n"
+    text += "\n![gradient norms](gradients.svg)\n\n![without BatchNorm](gradients-no-bn.svg)\n"
     return text
   }
 }

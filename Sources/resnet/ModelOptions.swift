@@ -73,6 +73,7 @@ struct VariantOptions: ParsableArguments {
 extension NetworkConfiguration.Shortcut: ExpressibleByArgument {}
 extension NetworkConfiguration.ResidualScale: ExpressibleByArgument {}
 extension NetworkConfiguration.Norm: ExpressibleByArgument {}
+extension Network.ConvInitialization: ExpressibleByArgument {}
 
 /// Parses `CxHxW` into positive sizes.
 func parseInputShape(_ text: String) throws -> (Int, Int, Int) {

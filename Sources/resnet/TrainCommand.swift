@@ -30,6 +30,15 @@ struct TrainCommand: ParsableCommand {
 
   @OptionGroup var variant: VariantOptions
 
+  @Option(
+    help: ArgumentHelp(
+      "kaiming-normal: torchvision's ResNet init (normal, std √(2/fan_out)); pytorch-default: PyTorch's Conv2d default (uniform ±1/√fan_in).",
+      valueName: "kaiming-normal|pytorch-default"))
+  var convInit: Network.ConvInitialization = .kaimingNormal
+
+  @Flag(help: "Start each residual block's last BatchNorm γ at 0, so every block starts as the identity.")
+  var zeroInitResidual = false
+
   @Option(help: "Epochs (default 15; with --resume, extends the run to this many).")
   var epochs: Int?
 
@@ -129,6 +138,8 @@ struct TrainCommand: ParsableCommand {
       options.seed = dataOptions.seed
       options.workers = workers
       options.logGradientsEvery = logGradients
+      options.convInit = convInit == .kaimingNormal ? nil : convInit
+      options.zeroInitResidual = zeroInitResidual ? true : nil
       var checkpoint: Checkpoint
       do {
         checkpoint = try Checkpoint.automatic(for: dataset, model: model, widthMultiplier: widthMultiplier)
@@ -138,7 +149,9 @@ struct TrainCommand: ParsableCommand {
       do { try variant.apply(to: &checkpoint.configuration) } catch let error as ConfigurationError {
         throw ValidationError(error.description)
       }
-      let network = try Network(configuration: checkpoint.configuration, seed: options.seed)
+      let network = try Network(
+        configuration: checkpoint.configuration, seed: options.seed, zeroInitResidual: zeroInitResidual,
+        convInit: convInit)
       trainer = Trainer(
         network: network, checkpoint: checkpoint, train: dataset.train, validation: dataset.test,
         options: options, outputFolder: out ?? defaultOutputFolder())

@@ -67,6 +67,15 @@ struct NetworkTests {
     #expect(c.stages.joined().allSatisfy { $0.lastNorm.weight.value.scalars.allSatisfy { $0 == 1 } })
     #expect(a.conv1.weight.value.scalars == b.conv1.weight.value.scalars)
     #expect(a.conv1.weight.value.scalars != c.conv1.weight.value.scalars)
+
+    // PyTorch's Conv2d default: uniform ±1/√fan_in, so std = bound/√3.
+    let d = try Network(configuration: config, seed: 1, convInit: .pytorchDefault)
+    let u = d.stages[1][1].namedConvolutions[0].conv.weight.value.scalars.map(Double.init)  // fan_in 128 · 9
+    let uniformBound = 1 / (128.0 * 9).squareRoot()
+    #expect(u.allSatisfy { abs($0) <= uniformBound } && u.max()! > 0.99 * uniformBound)
+    let uniformStd = (u.map { $0 * $0 }.reduce(0, +) / Double(u.count)).squareRoot()
+    #expect(abs(uniformStd / (uniformBound / 3.0.squareRoot()) - 1) < 0.02)
+    #expect(d.fc.weight.value.scalars == a.fc.weight.value.scalars, "the classifier's init is the same")
   }
 
   @Test("BatchNorm running statistics: momentum 0.1, unbiased variance, counter; inference uses them")

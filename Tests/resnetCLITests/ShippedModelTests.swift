@@ -55,9 +55,12 @@ struct ShippedModelTests {
     let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
     #expect(report.split(separator: "\n").filter { $0.hasPrefix("| plain-") || $0.hasPrefix("| resnet-") }.count == 4)
     let csv = try String(contentsOfFile: out + "/gradients.csv", encoding: .utf8).split(separator: "\n")
-    #expect(csv.first == "block,plain,residual,residual zero-init γ,ReZero,plain no BN,residual no BN")
+    let header =
+      "block,plain,residual,residual zero-init γ,ReZero,pre-activation,plain no BN,residual no BN,"
+      + "plain no BN PyTorch init,residual no BN PyTorch init"
+    #expect(csv.first.map(String.init) == header)
     #expect(csv.count == 1 + 6)  // depth 14: 6 blocks
-    for file in ["degradation.svg", "gradients.svg"] {
+    for file in ["degradation.svg", "gradients.svg", "gradients-no-bn.svg"] {
       #expect(try String(contentsOfFile: out + "/" + file, encoding: .utf8).hasPrefix("<svg"))
     }
     let again = try runResNet(arguments)

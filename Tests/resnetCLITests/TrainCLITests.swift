@@ -123,13 +123,18 @@ struct TrainCLITests {
 
     let preact = try runResNet([
       "train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1", "--preact",
-      "--out", data + "/preact",
+      "--conv-init", "pytorch-default", "--zero-init-residual", "--out", data + "/preact",
     ])
     #expect(preact.status == 0, "\(preact.stderr)")
     #expect(preact.stdout.contains("training pre-activation basic ResNet [3, 3, 3] × [4, 8, 16] ("))
     let preactFile = try SafeTensorsFile(contentsOf: data + "/preact/best.safetensors")
     #expect(preactFile.metadata["resnet.config"]?.contains(#""preact":true"#) == true)
     #expect(preactFile.entries["bn_final.weight"] != nil && preactFile.entries["bn1.weight"] == nil)
+    let training = try SafeTensorsFile(contentsOf: data + "/preact/last.safetensors").metadata["resnet.training"]
+    #expect(training?.contains(#""conv_init":"pytorch-default""#) == true, "\(training ?? "")")
+    #expect(training?.contains(#""zero_init_residual":true"#) == true)
+    try expectRefusal(
+      ["train", "--data", data, "--conv-init", "xavier"], mentions: "'xavier' is invalid for '--conv-init")
     let preactClassify = try runResNet(["classify", "--model", data + "/preact/best.safetensors", image])
     #expect(preactClassify.status == 0, "\(preactClassify.stderr)")
     let info = try runResNet(["info", "--model", "resnet20", "--preact"])

@@ -78,13 +78,28 @@ public final class Network: Module {
     fc = Linear(inFeatures: channels, outFeatures: c.numClasses)
   }
 
-  /// The network initialized as torchvision does, from `seed`: Kaiming normal (fan_out, ReLU) convs,
+  /// How convolution weights start.
+  public enum ConvInitialization: String, Codable, Sendable, CaseIterable {
+    /// torchvision's ResNet initialization: normal with std √(2 / fan_out), fan_out = out · k · k
+    /// (Kaiming, fan_out mode, ReLU gain).
+    case kaimingNormal = "kaiming-normal"
+    /// PyTorch's `Conv2d` default, without torchvision's re-initialization: uniform ±1/√fan_in,
+    /// fan_in = in · k · k (`kaiming_uniform_` with a = √5). Its variance is a sixth of what keeps a
+    /// ReLU stack's activations level, so without BatchNorm a deep plain stack's signal vanishes.
+    case pytorchDefault = "pytorch-default"
+  }
+
+  /// The network initialized as torchvision does, from `seed`: convs as `convInit` (Kaiming normal,
+  /// fan_out, by default), conv biases (networks without BatchNorm) uniform ±1/√fan_in as PyTorch's,
   /// BatchNorm γ = 1 and β = 0, the classifier as PyTorch's `Linear` default (uniform ±1/√fan_in);
   /// with `zeroInitResidual`, each block's last BatchNorm γ starts at 0, so every block starts as the
   /// identity.
-  public convenience init(configuration: NetworkConfiguration, seed: UInt64, zeroInitResidual: Bool = false) throws {
+  public convenience init(
+    configuration: NetworkConfiguration, seed: UInt64, zeroInitResidual: Bool = false,
+    convInit: ConvInitialization = .kaimingNormal
+  ) throws {
     try self.init(configuration: configuration)
-    initialize(seed: seed, zeroInitResidual: zeroInitResidual)
+    initialize(seed: seed, zeroInitResidual: zeroInitResidual, convInit: convInit)
   }
 
   /// Every block in order, with its torchvision name prefix (`"layer1.0."`).
@@ -136,18 +151,22 @@ public final class Network: Module {
   /// The number of learnable scalars.
   public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
-  private func initialize(seed: UInt64, zeroInitResidual: Bool) {
+  private func initialize(seed: UInt64, zeroInitResidual: Bool, convInit: ConvInitialization) {
     var convs: [Conv2D] = [conv1]
     for block in blocks { convs += block.namedConvolutions.map(\.conv) }
     for (index, conv) in convs.enumerated() {
-      // Kaiming normal, fan_out mode, ReLU gain: std = sqrt(2 / (out · k · k)).
       var generator = SeededGenerator(seed: seed, stream: 1, UInt64(index))
-      let std = (2 / Float(conv.outChannels * conv.kernel * conv.kernel)).squareRoot()
+      let fanInBound = 1 / Float(conv.inChannels * conv.kernel * conv.kernel).squareRoot()
       let w = conv.weight.value
-      for i in 0..<w.count { w.pointer[i] = generator.nextNormal() * std }
+      switch convInit {
+      case .kaimingNormal:  // std = sqrt(2 / (out · k · k))
+        let std = (2 / Float(conv.outChannels * conv.kernel * conv.kernel)).squareRoot()
+        for i in 0..<w.count { w.pointer[i] = generator.nextNormal() * std }
+      case .pytorchDefault:
+        for i in 0..<w.count { w.pointer[i] = (generator.nextUniform() * 2 - 1) * fanInBound }
+      }
       if let bias = conv.bias {  // PyTorch's Conv2d default: uniform ±1/√fan_in
-        let bound = 1 / Float(conv.inChannels * conv.kernel * conv.kernel).squareRoot()
-        for i in 0..<bias.value.count { bias.value.pointer[i] = (generator.nextUniform() * 2 - 1) * bound }
+        for i in 0..<bias.value.count { bias.value.pointer[i] = (generator.nextUniform() * 2 - 1) * fanInBound }
       }
     }
     var generator = SeededGenerator(seed: seed, stream: 2)

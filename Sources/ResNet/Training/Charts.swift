@@ -58,11 +58,14 @@ public enum Charts {
 
   /// The gradient norm at each block's input against the block's position, one line per network, on
   /// a log scale (He et al.'s "gradient highway" at initialization).
-  public static func gradientNorms(_ series: [(name: String, norms: [Double])], title: String) -> String {
-    let colors = ["#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"]
+  public static func gradientNorms(
+    _ series: [(name: String, norms: [Double])], title: String, legendColumns: Int = 4
+  ) -> String {
+    let colors = ["#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
     let width = 560.0
     let height = 320.0
-    var svg = SVG(width: width + 80, height: height + 80 + 16 * Double((series.count + 3) / 4))
+    var svg = SVG(
+      width: width + 80, height: height + 80 + 16 * Double((series.count + legendColumns - 1) / legendColumns))
     svg.text(x: 20, y: 24, title, size: 15, weight: "bold")
     let blocks = series.map(\.norms.count).max() ?? 1
     svg.lineChart(
@@ -70,7 +73,7 @@ public enum Charts {
       xs: (1...max(1, blocks)).map(Double.init),
       series: series.enumerated().map { i, s in
         (name: s.name, color: colors[i % colors.count], values: s.norms.map { $0 > 0 ? log10($0) : .nan })
-      }, xLabel: "block", tickLabel: { "1e" + String(format: "%.1f", $0) }, legendColumns: 4)
+      }, xLabel: "block", tickLabel: { "1e" + String(format: "%.1f", $0) }, legendColumns: legendColumns)
     return svg.finished
   }
 

@@ -26,6 +26,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   /// Record gradient norms every this many steps (and at each epoch's last step) into gradients.csv;
   /// nil: off.
   public var logGradientsEvery: Int? = nil
+  /// How convolution weights start (nil: torchvision's Kaiming normal, fan_out).
+  public var convInit: Network.ConvInitialization? = nil
+  /// Whether each residual block's last BatchNorm γ starts at 0 (torchvision's `zero_init_residual`);
+  /// nil: no.
+  public var zeroInitResidual: Bool? = nil
 
   /// The defaults.
   public init() {}
@@ -43,6 +48,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case horizontalFlip = "horizontal_flip"
     case seed, workers
     case logGradientsEvery = "log_gradients_every"
+    case convInit = "conv_init"
+    case zeroInitResidual = "zero_init_residual"
   }
 }
 
