@@ -6,6 +6,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .library(name: "ResNet", targets: ["ResNet"]),
+    .library(name: "ResNetCLI", targets: ["ResNetCLI"]),
     .executable(name: "resnet", targets: ["resnet"]),
   ],
   dependencies: [
@@ -28,14 +29,16 @@ let package = Package(
     .target(name: "ResNetKernels", dependencies: ["CKernels"]),
     // The public library.
     .target(name: "ResNet", dependencies: ["ResNetKernels", "CImageCodecs", "CZlib"]),
-    // The command-line tool.
-    .executableTarget(
-      name: "resnet",
+    // The command-line tool's commands (a library, so resnet-mpi in Distributed/ runs the same ones).
+    .target(
+      name: "ResNetCLI",
       dependencies: [
         "ResNet",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    // The command-line tool.
+    .executableTarget(name: "resnet", dependencies: ["ResNetCLI"]),
     // libFuzzer harnesses over the decoders and loaders (Fuzz/README.md); built normally, it replays
     // files through them.
     .executableTarget(name: "resnet-fuzz", dependencies: ["ResNet", "CZlib"]),

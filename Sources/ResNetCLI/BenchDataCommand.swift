@@ -45,7 +45,7 @@ struct BenchDecodeCommand: ParsableCommand {
     let start = clock.now
     var done = 0
     var pixels = 0
-    while done == 0 || resnet.seconds(clock.now - start) < seconds {
+    while done == 0 || ResNetCLI.seconds(clock.now - start) < seconds {
       for (file, blob) in zip(files, blobs) {
         var image = try decoder.decode(blob, name: file).converted(to: target)
         if size > 0 { image = image.resized(width: size, height: size) }
@@ -53,7 +53,7 @@ struct BenchDecodeCommand: ParsableCommand {
         done += 1
       }
     }
-    let elapsed = resnet.seconds(clock.now - start)
+    let elapsed = ResNetCLI.seconds(clock.now - start)
     print(
       #"{"impl":"resnet","what":"decode","files":\#(files.count),"images_per_s":\#(round1(Double(done) / elapsed)),"megapixels_per_s":\#(round2(Double(pixels) / elapsed / 1e6))}"#
     )

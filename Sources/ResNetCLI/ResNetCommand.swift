@@ -7,10 +7,9 @@ import Foundation
   import Darwin
 #endif
 
-/// The `resnet` command-line tool.
-@main
-struct ResNetCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
+/// The `resnet` command-line tool (its `main` is the executable's entry point).
+public struct ResNetCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
     commandName: "resnet",
     abstract: "Train and run convolutional ResNet image classifiers on the CPU.",
     subcommands: [
@@ -19,7 +18,11 @@ struct ResNetCommand: ParsableCommand {
     ]
   )
 
-  static func main() {
+  public init() {}
+
+  /// Parses the process's arguments, runs the command and exits: 0 on success, 1 with `error: …` on
+  /// stderr otherwise.
+  public static func main() {
     // A write past the file-size limit (`ulimit -f`) fails with EFBIG and is reported like a full
     // disk, naming the file, instead of the signal killing the process with no message.
     signal(SIGXFSZ, SIG_IGN)

@@ -1,0 +1,3 @@
+import ResNetCLI
+
+ResNetCommand.main()
