@@ -42,13 +42,14 @@ public struct ResNetCommand: ParsableCommand {
 
   /// Prints what ends the run (`--help`'s text to stdout; an error as `error: …` to stderr, as
   /// DESIGN.md says, not swift-argument-parser's `Error: …`) and returns the exit code.
-  private static func report(_ error: any Error) -> ExitCode {
+  static func report(_ error: any Error, prefix: String = "") -> ExitCode {
     let code = exitCode(for: error)
     let message = fullMessage(for: error)
     if code == .success {
       if !message.isEmpty { print(message) }
     } else if !message.isEmpty {
-      let text = message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : "error: " + message
+      let text =
+        prefix + (message.hasPrefix("Error: ") ? "error: " + message.dropFirst("Error: ".count) : "error: " + message)
       FileHandle.standardError.write(Data((text + "\n").utf8))
     }
     return code

@@ -39,6 +39,12 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "Start each residual block's last BatchNorm γ at 0, so every block starts as the identity.")
   var zeroInitResidual = false
 
+  @Flag(
+    help:
+      "With resnet-mpi: BatchNorm statistics over the global batch (PyTorch's SyncBatchNorm); by default each process's own (PyTorch's DDP)."
+  )
+  var syncBatchNorm = false
+
   @Option(help: "Epochs (default 15; with --resume, extends the run to this many).")
   var epochs: Int?
 
@@ -116,12 +122,14 @@ struct TrainCommand: ParsableCommand {
     let dataset = try dataOptions.open()
     for warning in dataset.warnings { printError("warning: \(warning)") }
     let trainer: Trainer
+    let collective = Distributed.collective
+    let root = (collective?.rank ?? 0) == 0
     if let resume {
       let folder = out ?? (resume.contains("/") ? String(resume[..<resume.lastIndex(of: "/")!]) : ".")
       trainer = try Trainer.resume(
         from: resume, train: dataset.train, validation: dataset.test, outputFolder: folder,
-        epochs: epochs)
-      print("resuming \(resume) after epoch \(trainer.progress.epoch) of \(trainer.options.epochs)")
+        epochs: epochs, collective: collective)
+      if root { print("resuming \(resume) after epoch \(trainer.progress.epoch) of \(trainer.options.epochs)") }
     } else {
       var options = TrainingOptions()
       options.epochs = epochs ?? 15
@@ -140,6 +148,7 @@ struct TrainCommand: ParsableCommand {
       options.logGradientsEvery = logGradients
       options.convInit = convInit == .kaimingNormal ? nil : convInit
       options.zeroInitResidual = zeroInitResidual ? true : nil
+      options.syncBatchNorm = syncBatchNorm ? true : nil
       var checkpoint: Checkpoint
       do {
         checkpoint = try Checkpoint.automatic(for: dataset, model: model, widthMultiplier: widthMultiplier)
@@ -154,10 +163,19 @@ struct TrainCommand: ParsableCommand {
         convInit: convInit)
       trainer = Trainer(
         network: network, checkpoint: checkpoint, train: dataset.train, validation: dataset.test,
-        options: options, outputFolder: out ?? defaultOutputFolder())
+        options: options, outputFolder: out ?? defaultOutputFolder(), collective: collective)
+    }
+    if !root {
+      try trainer.run()  // process 0 reports
+      return
     }
     let c = trainer.checkpoint
     let p = c.preprocessing
+    if let collective {
+      print(
+        "\(collective.size) processes, each \(ThreadPool.shared.threadCount) thread\(ThreadPool.shared.threadCount == 1 ? "" : "s"); global batch \(trainer.options.batchSize)\(trainer.options.syncBatchNorm == true ? ", synchronized BatchNorm" : "")"
+      )
+    }
     print(
       "training \(modelName(c.configuration)) (\(grouped(trainer.network.parameterCount)) parameters) on \(dataset.train.count) images of \(c.classes.count) classes, \(p.width)×\(p.height) \(p.color.rawValue), validating on \(dataset.test.count)\(dataset.testIsHeldOut ? " held out" : "")"
     )
@@ -190,11 +208,14 @@ struct TrainCommand: ParsableCommand {
         trainer.progress.bestEpoch, trainer.outputFolder!))
   }
 
+  /// runs/<date-time> (process 0's clock, in a data-parallel run).
   private func defaultOutputFolder() -> String {
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     formatter.locale = Locale(identifier: "en_US_POSIX")
-    return "runs/" + formatter.string(from: Date())
+    let now = Date().timeIntervalSince1970
+    let time = Distributed.collective.map { $0.broadcastFromRoot(now) } ?? now
+    return "runs/" + formatter.string(from: Date(timeIntervalSince1970: time))
   }
 }
 

@@ -42,6 +42,9 @@ public final class DataLoader: @unchecked Sendable {
   public let prefetch: Int
   /// Whether an unreadable file is an error rather than skipped.
   public let strict: Bool
+  /// In data-parallel training, the part of each batch this process loads (nil: all of it). An
+  /// epoch then yields one batch per global batch, empty when all of its part was unreadable.
+  public let shard: Shard?
 
   private let decoder: ImageDecoder
   private let cache: ImageCache
@@ -51,7 +54,7 @@ public final class DataLoader: @unchecked Sendable {
   public init(
     split: DatasetSplit, batchSize: Int, preprocessing: Preprocessing,
     augmentation: Augmentation = .none, shuffle: Bool, seed: UInt64 = 0, dropLast: Bool = false,
-    workers: Int = 2, prefetch: Int = 4, cacheBytes: Int = 1 << 30, strict: Bool = false,
+    workers: Int = 2, prefetch: Int = 4, cacheBytes: Int = 1 << 30, strict: Bool = false, shard: Shard? = nil,
     decoder: ImageDecoder = ImageDecoder()
   ) {
     precondition(batchSize > 0 && workers > 0 && prefetch > 0)
@@ -65,6 +68,7 @@ public final class DataLoader: @unchecked Sendable {
     self.workers = workers
     self.prefetch = prefetch
     self.strict = strict
+    self.shard = shard
     self.decoder = decoder
     self.cache = ImageCache(count: split.count, budget: cacheBytes)
   }
@@ -133,7 +137,7 @@ public final class DataLoader: @unchecked Sendable {
         continue
       }
     }
-    guard !images.isEmpty else { return nil }
+    guard !images.isEmpty || shard != nil else { return nil }
     let p = preprocessing
     let tensor = Tensor(shape: [images.count, p.channels, p.height, p.width])
     let stride = p.channels * p.height * p.width

@@ -9,7 +9,8 @@ public final class EpochIterator {
     let order = loader.order(epoch: epoch)
     let count = loader.batchesPerEpoch
     let batches = (0..<count).map { b in
-      order[b * loader.batchSize..<min((b + 1) * loader.batchSize, order.count)]
+      let batch = order[b * loader.batchSize..<min((b + 1) * loader.batchSize, order.count)]
+      return loader.shard.map { $0.part(of: batch) } ?? batch
     }
     state = EpochState(batches: batches, prefetch: loader.prefetch)
     for _ in 0..<min(loader.workers, max(count, 1)) {

@@ -23,6 +23,10 @@ public final class BatchNorm2D: Layer {
   public let runningMean: Tensor, runningVar: Tensor
   /// Training-mode forward passes seen (PyTorch's `num_batches_tracked`).
   public var batchesTracked: Int64 = 0
+  /// For synchronized BatchNorm in data-parallel training: sums per-channel statistics over every
+  /// process, so training-mode passes use the global batch's statistics (nil: this batch's alone).
+  public var synchronizer: StatisticsSum?
+  private var reduced = 0  // values per channel behind the last training forward's statistics
   private let savedMean: Tensor  // C
   private let savedInvStd: Tensor  // C
   private var input: Tensor?  // N × C × H × W, saved for backward
@@ -65,10 +69,11 @@ public final class BatchNorm2D: Layer {
       return y
     }
     if training {
-      batchNormForwardTraining(
+      reduced = batchNormForwardTraining(
         input: x.pointer, shape: s, gamma: weight.value.pointer, beta: bias.value.pointer, epsilon: epsilon,
         momentum: momentum, runningMean: runningMean.pointer, runningVar: runningVar.pointer,
-        savedMean: savedMean.pointer, savedInvStd: savedInvStd.pointer, residual: r, relu: relu, output: y.pointer)
+        savedMean: savedMean.pointer, savedInvStd: savedInvStd.pointer, residual: r, relu: relu, output: y.pointer,
+        synchronize: synchronizer)
       batchesTracked += 1
       input = x
     } else {
@@ -95,7 +100,8 @@ public final class BatchNorm2D: Layer {
       input: x.pointer, output: y.pointer, gradOutput: dy.pointer,
       shape: BatchNormShape(batch: x.shape[0], channels: channels, plane: x.shape[2] * x.shape[3]),
       gamma: weight.value.pointer, savedMean: savedMean.pointer, savedInvStd: savedInvStd.pointer, relu: relu,
-      gradInput: dx.pointer, gradGamma: weight.gradient.pointer, gradBeta: bias.gradient.pointer)
+      gradInput: dx.pointer, gradGamma: weight.gradient.pointer, gradBeta: bias.gradient.pointer,
+      synchronize: synchronizer, reduced: reduced)
     return dx
   }
 

@@ -47,13 +47,15 @@ public final class SoftmaxCrossEntropy {
     return Float(total / Double(n))
   }
 
-  /// The gradient of the mean loss with respect to the logits: `(p − target) / N`.
-  public func backward() -> Tensor {
+  /// The gradient of the mean loss with respect to the logits: `(p − target) / N`, or with
+  /// `meanOver` the gradient of the loss summed over this batch and divided by that count (in
+  /// data-parallel training, this process's share of the global batch's mean).
+  public func backward(meanOver count: Int? = nil) -> Tensor {
     guard let p = probabilities else { preconditionFailure("SoftmaxCrossEntropy.backward before forward") }
-    let (n, k) = (p.shape[0], p.shape[1])
+    let (k, n) = (p.shape[1], count ?? p.shape[0])
     let dx = reuse(&gradInput, shape: p.shape)
     let offTarget = labelSmoothing / Float(k)
-    for i in 0..<n {
+    for i in 0..<p.shape[0] {
       for j in 0..<k {
         let target = (j == labels[i] ? 1 - labelSmoothing : 0) + offTarget
         dx.pointer[i * k + j] = (p.pointer[i * k + j] - target) / Float(n)

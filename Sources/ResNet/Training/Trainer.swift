@@ -41,9 +41,16 @@ public final class Trainer {
   public private(set) var history: [EpochMetrics] = []
   /// Where files go (nil: nowhere).
   public let outputFolder: String?
-  /// Called after every step and after every epoch.
+  /// Called after every step and after every epoch (on process 0 only, in data-parallel training).
   public var onStep: ((StepReport) -> Void)?
   public var onEpoch: ((EpochMetrics) -> Void)?
+  /// The processes of a data-parallel run (nil: this process alone). Each process trains on its
+  /// shard of every global batch of `options.batchSize`; the gradients are summed over the processes
+  /// before each step, so every process holds the same weights after it. Only process 0 validates,
+  /// reports and writes files.
+  public let collective: (any Collective)?
+  /// Whether this process validates, reports and writes files (process 0, or the only one).
+  public var isRoot: Bool { (collective?.rank ?? 0) == 0 }
 
   private let trainLoader: DataLoader
   private let validationLoader: DataLoader
@@ -53,12 +60,16 @@ public final class Trainer {
   private var previousRows: [String] = []
   /// gradients.csv rows (without the header) of the epochs done, when gradients are logged.
   private var gradientRows: [String] = []
+  /// Every parameter's gradient, joined, for the sum over the processes (data-parallel runs only).
+  private var gradientBuffer: [Float] = []
 
-  /// A new run of `network` (freshly initialized, usually) on `train`, validated on `validation`.
+  /// A new run of `network` (freshly initialized, usually) on `train`, validated on `validation`;
+  /// with `collective`, one process of a data-parallel run (see ``collective``).
   public init(
     network: Network, checkpoint: Checkpoint, train: DatasetSplit, validation: DatasetSplit,
-    options: TrainingOptions, outputFolder: String? = nil
+    options: TrainingOptions, outputFolder: String? = nil, collective: (any Collective)? = nil
   ) {
+    self.collective = collective
     self.network = network
     self.checkpoint = checkpoint
     self.options = options
@@ -69,7 +80,7 @@ public final class Trainer {
       augmentation: Augmentation(
         cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
       shuffle: true, seed: options.seed, dropLast: train.count > options.batchSize,
-      workers: options.workers)
+      workers: options.workers, shard: collective.map { Shard(index: $0.rank, count: $0.size) })
     validationLoader = DataLoader(
       split: validation, batchSize: options.batchSize, preprocessing: checkpoint.preprocessing,
       shuffle: false, workers: options.workers)
@@ -80,13 +91,18 @@ public final class Trainer {
     schedule = LearningRateSchedule(
       kind: options.schedule, baseRate: options.learningRate, warmupEpochs: options.warmupEpochs,
       epochs: options.epochs, stepsPerEpoch: trainLoader.batchesPerEpoch)
+    if let collective, options.syncBatchNorm == true {
+      for case .batchCount(let norm) in network.namedState().map(\.tensor) {
+        norm.synchronizer = { collective.sumInRankOrder($0) }
+      }
+    }
   }
 
   /// Continues the run saved in the training checkpoint `path` (a `last.safetensors`), on the same
   /// data; `epochs` may extend the run.
   public static func resume(
     from path: String, train: DatasetSplit, validation: DatasetSplit, outputFolder: String?,
-    epochs: Int? = nil
+    epochs: Int? = nil, collective: (any Collective)? = nil
   ) throws -> Trainer {
     let file = try SafeTensorsFile(contentsOf: path)
     let (checkpoint, network) = try Checkpoint.load(file)
@@ -100,7 +116,7 @@ public final class Trainer {
     if let epochs { options.epochs = epochs }
     let trainer = Trainer(
       network: network, checkpoint: checkpoint, train: train, validation: validation,
-      options: options, outputFolder: outputFolder)
+      options: options, outputFolder: outputFolder, collective: collective)
     trainer.progress = try JSONDecoder().decode(
       TrainingProgress.self, from: Data(progressText.utf8))
     if options.momentum != 0 && trainer.progress.step > 0 {
@@ -141,7 +157,7 @@ public final class Trainer {
   /// Trains until `options.epochs` epochs are done, or only until epoch `stop` (as if interrupted
   /// there; `resume` continues from that point).
   public func run(stoppingAfter stop: Int? = nil) throws {
-    if let outputFolder {
+    if let outputFolder, isRoot {
       try makeFolder(outputFolder)
       removeStaleTemporaries(
         in: outputFolder,
@@ -149,6 +165,13 @@ public final class Trainer {
           "last.safetensors", "best.safetensors", "metrics.csv", "curves.svg", "confusion.svg", "gradients.csv",
           "gradients.svg",
         ])
+    }
+    if let collective {
+      guard options.batchSize >= collective.size else {
+        throw TrainingError(
+          description: "the batch size \(options.batchSize) is smaller than the \(collective.size) processes")
+      }
+      synchronizeState(collective)
     }
     let clock = ContinuousClock()
     while progress.epoch < min(options.epochs, stop ?? options.epochs) {
@@ -161,9 +184,21 @@ public final class Trainer {
       var rate = schedule.rate(atStep: progress.step)
       let iterator = trainLoader.epoch(epoch)
       while let batch = try iterator.next() {
+        if let collective, batch.count == 0 {
+          throw TrainingError(
+            description:
+              "process \(collective.rank): every image of its share of epoch \(epoch + 1), step \(step + 1) was "
+              + "unreadable")
+        }
         network.zeroGradients()
         let logits = network.forward(batch.images, training: true)
-        let value = loss.forward(logits: logits, labels: batch.labels.map { Int($0) })
+        var value = loss.forward(logits: logits, labels: batch.labels.map { Int($0) })
+        var (count, hits) = (batch.count, Self.correctCount(logits, batch.labels))
+        if let collective {  // the global batch's count, mean loss and hits
+          var totals = [Double(count), Double(value) * Double(count), Double(hits)]
+          totals.withUnsafeMutableBufferPointer { collective.sumInRankOrder($0) }
+          (count, value, hits) = (Int(totals[0]), Float(totals[1] / totals[0]), Int(totals[2]))
+        }
         guard value.isFinite else {
           throw TrainingError(
             description:
@@ -172,14 +207,15 @@ public final class Trainer {
                 ? "The last good checkpoint (epoch \(progress.epoch)) is kept in \(outputFolder!)/last.safetensors. "
                 : "") + "Try a lower --lr.")
         }
-        correct += Self.correctCount(logits, batch.labels)
+        correct += hits
         let logged = logsGradients(step: step)
         var blockNorms: [Double] = []
         if logged {
           blockNorms = Array(repeating: 0, count: network.namedBlocks.count)
           network.blockInputGradientObserver = { index, gradient in blockNorms[index] = gradient.l2Norm }
         }
-        network.backward(loss.backward())
+        network.backward(loss.backward(meanOver: collective == nil ? nil : count))
+        if let collective { sumGradients(collective) }
         if logged {
           network.blockInputGradientObserver = nil
           recordGradients(epoch: epoch + 1, blockNorms: blockNorms)
@@ -188,9 +224,10 @@ public final class Trainer {
         optimizer.step(learningRate: rate)
         progress.step += 1
         step += 1
-        lossSum += Double(value) * Double(batch.count)
-        seen += batch.count
+        lossSum += Double(value) * Double(count)
+        seen += count
         let elapsed = seconds(clock.now - start)
+        guard isRoot else { continue }
         onStep?(
           StepReport(
             epoch: epoch + 1, step: step, stepsPerEpoch: trainLoader.batchesPerEpoch,
@@ -198,6 +235,14 @@ public final class Trainer {
             imagesPerSecond: Double(seen) / elapsed, seconds: elapsed))
       }
       let trainSeconds = seconds(clock.now - start)
+      if let collective, options.syncBatchNorm != true {
+        // Per-process statistics, as PyTorch's DDP: every process takes process 0's running averages.
+        for case .buffer(let tensor) in network.namedState().map(\.tensor) { collective.broadcastFromRoot([tensor]) }
+      }
+      guard isRoot else {
+        progress.epoch += 1
+        continue
+      }
       let validation = try Evaluation.run(network, loader: validationLoader)
       progress.epoch += 1
       let metrics = EpochMetrics(
@@ -212,6 +257,44 @@ public final class Trainer {
       }
       try writeFiles(metrics, improved: improved)
       onEpoch?(metrics)
+    }
+  }
+
+  /// Makes every process's weights, BatchNorm statistics, momentum and progress process 0's (they are
+  /// the same when all processes started from one seed or one checkpoint; this makes sure).
+  private func synchronizeState(_ collective: any Collective) {
+    var tensors: [Tensor] = []
+    for (_, entry) in network.namedState() {
+      switch entry {
+      case .parameter(let p): tensors.append(p.value)
+      case .buffer(let t): tensors.append(t)
+      case .batchCount(let norm): norm.batchesTracked = collective.broadcastFromRoot(norm.batchesTracked)
+      }
+    }
+    if collective.broadcastFromRoot(!optimizer.buffers.isEmpty) && optimizer.buffers.isEmpty {
+      optimizer.restoreBuffers(network.parameters.map { Tensor(shape: $0.value.shape) })
+    }
+    collective.broadcastFromRoot(tensors + optimizer.buffers)
+    progress.epoch = collective.broadcastFromRoot(progress.epoch)
+    progress.step = collective.broadcastFromRoot(progress.step)
+  }
+
+  /// Replaces every parameter's gradient by its sum over the processes, in rank order.
+  private func sumGradients(_ collective: any Collective) {
+    let parameters = network.parameters
+    if gradientBuffer.isEmpty { gradientBuffer = Array(repeating: 0, count: network.parameterCount) }
+    gradientBuffer.withUnsafeMutableBufferPointer { buffer in
+      var offset = 0
+      for p in parameters {
+        (buffer.baseAddress! + offset).update(from: p.gradient.pointer, count: p.gradient.count)
+        offset += p.gradient.count
+      }
+      collective.sumInRankOrder(buffer)
+      offset = 0
+      for p in parameters {
+        p.gradient.pointer.update(from: buffer.baseAddress! + offset, count: p.gradient.count)
+        offset += p.gradient.count
+      }
     }
   }
 

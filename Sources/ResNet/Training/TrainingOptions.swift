@@ -31,6 +31,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   /// Whether each residual block's last BatchNorm γ starts at 0 (torchvision's `zero_init_residual`);
   /// nil: no.
   public var zeroInitResidual: Bool? = nil
+  /// In data-parallel training, whether BatchNorm uses the global batch's statistics (PyTorch's
+  /// `SyncBatchNorm`) rather than each process's own (PyTorch's DDP default); nil: no.
+  public var syncBatchNorm: Bool? = nil
 
   /// The defaults.
   public init() {}
@@ -50,6 +53,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case logGradientsEvery = "log_gradients_every"
     case convInit = "conv_init"
     case zeroInitResidual = "zero_init_residual"
+    case syncBatchNorm = "sync_batch_norm"
   }
 }
 

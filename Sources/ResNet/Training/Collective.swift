@@ -1,0 +1,59 @@
+import ResNetKernels
+
+/// The processes of a data-parallel training run and the collective operations the trainer needs
+/// (implemented over MPI by `ResNetMPI` in `Distributed/`). Every process calls the same operations in
+/// the same order.
+///
+/// An operation that fails (a process died, a timeout) does not return: the implementation reports
+/// it and ends every process of the run, so no process waits forever.
+public protocol Collective: AnyObject {
+  /// This process's index, 0 for the one that prints and writes files.
+  var rank: Int { get }
+  /// The number of processes.
+  var size: Int { get }
+  /// Replaces `values` on every process by their element-wise sum over all processes, added in rank
+  /// order (`((v₀ + v₁) + v₂) + …`), so every process gets the same bits whatever the timing.
+  func sumInRankOrder(_ values: UnsafeMutableBufferPointer<Float>)
+  /// The same for doubles.
+  func sumInRankOrder(_ values: UnsafeMutableBufferPointer<Double>)
+  /// Copies process `root`'s `bytes` into every other process's.
+  func broadcast(_ bytes: UnsafeMutableRawBufferPointer, from root: Int)
+  /// Ends every process of the run with `code`, after an error on this one.
+  func abort(code: Int32) -> Never
+}
+
+extension Collective {
+  /// Copies process 0's values of `tensors` into every other process's, in order.
+  public func broadcastFromRoot(_ tensors: [Tensor]) {
+    for tensor in tensors {
+      broadcast(UnsafeMutableRawBufferPointer(start: tensor.pointer, count: tensor.count * 4), from: 0)
+    }
+  }
+
+  /// Process 0's value of `value` on every process.
+  public func broadcastFromRoot<T: BitwiseCopyable>(_ value: T) -> T {
+    var copy = value
+    withUnsafeMutableBytes(of: &copy) { broadcast($0, from: 0) }
+    return copy
+  }
+}
+
+/// Which samples of each global batch this process takes in data-parallel training.
+public struct Shard: Sendable, Hashable {
+  /// This process's index and the number of processes.
+  public let index: Int, count: Int
+
+  /// Shard `index` of `count`.
+  public init(index: Int, count: Int) {
+    precondition(count >= 1 && (0..<count).contains(index))
+    (self.index, self.count) = (index, count)
+  }
+
+  /// This shard's part of `batch`: contiguous, the parts' sizes differing by at most one, in rank
+  /// order (so the shards of a batch, joined, are the batch).
+  public func part<C: Collection>(of batch: C) -> C.SubSequence where C.Index == Int {
+    let n = batch.count
+    let start = batch.startIndex
+    return batch[(start + index * n / count)..<(start + (index + 1) * n / count)]
+  }
+}
