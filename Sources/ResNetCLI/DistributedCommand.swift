@@ -7,6 +7,8 @@ import ResNet
 public enum Distributed {
   /// The run's processes; `train` shards its batches over them.
   nonisolated(unsafe) public static var collective: (any Collective)?
+  /// Called on rank 0 once `train` knows its output folder, before the first step.
+  nonisolated(unsafe) public static var didStart: ((_ outputFolder: String) -> Void)?
 }
 
 /// `resnet-mpi`: the data-parallel commands, one process per MPI rank (`mpirun -np N resnet-mpi train …`).

@@ -180,6 +180,7 @@ struct TrainCommand: ParsableCommand {
       "training \(modelName(c.configuration)) (\(grouped(trainer.network.parameterCount)) parameters) on \(dataset.train.count) images of \(c.classes.count) classes, \(p.width)×\(p.height) \(p.color.rawValue), validating on \(dataset.test.count)\(dataset.testIsHeldOut ? " held out" : "")"
     )
     print("writing to \(trainer.outputFolder!)")
+    Distributed.didStart?(trainer.outputFolder!)
     let live = isatty(STDOUT_FILENO) != 0
     // The callbacks capture the epoch count, not the trainer, which owns them (a cycle would leak it).
     let epochs = trainer.options.epochs
@@ -197,6 +198,9 @@ struct TrainCommand: ParsableCommand {
         100 * m.validation.accuracy)
       if let top5 = m.validation.top5 { line += String(format: "  top-5 %.2f%%", 100 * top5) }
       line += String(format: "  lr %.4g  %.1f s  %.0f img/s", m.learningRate, m.seconds, m.imagesPerSecond)
+      if let communication = m.communicationSecondsPerStep, let step = m.stepSeconds {
+        line += String(format: "  step %.1f ms, of it communication %.1f ms", 1000 * step, 1000 * communication)
+      }
       print(line)
       flushStandardOutput()
     }

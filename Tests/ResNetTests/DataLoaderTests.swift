@@ -52,6 +52,30 @@ struct DataLoaderTests {
     #expect(try Self.drain(otherSeed, epoch: 0)[0].1 != reference[0].1)
   }
 
+  @Test("the shards of every batch, joined in rank order, are the batch, augmentation included")
+  func shardsJoinToTheBatch() throws {
+    let train = try Dataset.open(Self.mini).train
+    let augmentation = Augmentation(cropPadding: 4, horizontalFlip: true)
+    func loader(_ shard: Shard?) -> DataLoader {
+      DataLoader(
+        split: train, batchSize: 90, preprocessing: Self.gray28, augmentation: augmentation, shuffle: true,
+        seed: 7, dropLast: true, workers: 2, shard: shard)
+    }
+    for count in [2, 3] {
+      for epoch in 0..<2 {
+        let whole = try Self.drain(loader(nil), epoch: epoch)
+        let shards = try (0..<count).map { try Self.drain(loader(Shard(index: $0, count: count)), epoch: epoch) }
+        #expect(shards.allSatisfy { $0.count == whole.count })
+        for (b, batch) in whole.enumerated() {
+          let sizes = shards.map { $0[b].0.count }
+          #expect(sizes.max()! - sizes.min()! <= 1)
+          #expect(batch.0 == shards.flatMap { $0[b].0 } && batch.1 == shards.flatMap { $0[b].1 })
+          #expect(batch.2 == shards.flatMap { $0[b].2 }, "epoch \(epoch), batch \(b), \(count) shards")
+        }
+      }
+    }
+  }
+
   @Test func valuesAreNormalizedPixels() throws {
     let split = try Dataset.open(DatasetTests.fixtures + "/idx").train
     let p = Preprocessing(color: .gray, height: 3, width: 4, mean: [0.5], std: [0.25])

@@ -57,3 +57,31 @@ public struct Shard: Sendable, Hashable {
     return batch[(start + index * n / count)..<(start + (index + 1) * n / count)]
   }
 }
+
+/// A collective that adds up the wall time its operations take: the communication (and waiting) time
+/// of data-parallel training, reported beside the compute time.
+final class TimedCollective: Collective {
+  let base: any Collective
+  /// Seconds spent in operations since the last ``reset()``.
+  private(set) var seconds = 0.0
+  private let clock = ContinuousClock()
+
+  init(_ base: any Collective) { self.base = base }
+
+  var rank: Int { base.rank }
+  var size: Int { base.size }
+
+  func reset() { seconds = 0 }
+
+  func sumInRankOrder(_ values: UnsafeMutableBufferPointer<Float>) { timed { base.sumInRankOrder(values) } }
+  func sumInRankOrder(_ values: UnsafeMutableBufferPointer<Double>) { timed { base.sumInRankOrder(values) } }
+  func broadcast(_ bytes: UnsafeMutableRawBufferPointer, from root: Int) { timed { base.broadcast(bytes, from: root) } }
+  func abort(code: Int32) -> Never { base.abort(code: code) }
+
+  private func timed(_ body: () -> Void) {
+    let start = clock.now
+    body()
+    let d = (clock.now - start).components
+    seconds += Double(d.seconds) + Double(d.attoseconds) * 1e-18
+  }
+}

@@ -62,6 +62,8 @@ public final class Trainer {
   private var gradientRows: [String] = []
   /// Every parameter's gradient, joined, for the sum over the processes (data-parallel runs only).
   private var gradientBuffer: [Float] = []
+  /// ``collective``, timing its operations.
+  private let timedCollective: TimedCollective?
 
   /// A new run of `network` (freshly initialized, usually) on `train`, validated on `validation`;
   /// with `collective`, one process of a data-parallel run (see ``collective``).
@@ -69,7 +71,9 @@ public final class Trainer {
     network: Network, checkpoint: Checkpoint, train: DatasetSplit, validation: DatasetSplit,
     options: TrainingOptions, outputFolder: String? = nil, collective: (any Collective)? = nil
   ) {
-    self.collective = collective
+    let timed = collective.map { TimedCollective($0) }
+    self.timedCollective = timed
+    self.collective = timed
     self.network = network
     self.checkpoint = checkpoint
     self.options = options
@@ -182,6 +186,7 @@ public final class Trainer {
       var seen = 0
       var step = 0
       var rate = schedule.rate(atStep: progress.step)
+      timedCollective?.reset()
       let iterator = trainLoader.epoch(epoch)
       while let batch = try iterator.next() {
         if let collective, batch.count == 0 {
@@ -235,6 +240,7 @@ public final class Trainer {
             imagesPerSecond: Double(seen) / elapsed, seconds: elapsed))
       }
       let trainSeconds = seconds(clock.now - start)
+      let communication = timedCollective.map { $0.seconds / Double(max(step, 1)) }
       if let collective, options.syncBatchNorm != true {
         // Per-process statistics, as PyTorch's DDP: every process takes process 0's running averages.
         for case .buffer(let tensor) in network.namedState().map(\.tensor) { collective.broadcastFromRoot([tensor]) }
@@ -248,7 +254,8 @@ public final class Trainer {
       let metrics = EpochMetrics(
         epoch: epoch + 1, learningRate: rate, trainLoss: lossSum / Double(max(seen, 1)),
         trainAccuracy: Double(correct) / Double(max(seen, 1)), validation: validation,
-        seconds: seconds(clock.now - start), imagesPerSecond: Double(seen) / trainSeconds)
+        seconds: seconds(clock.now - start), imagesPerSecond: Double(seen) / trainSeconds,
+        communicationSecondsPerStep: communication, stepSeconds: trainSeconds / Double(max(step, 1)))
       history.append(metrics)
       let improved = validation.accuracy > progress.bestAccuracy
       if improved {

@@ -89,6 +89,10 @@ public struct EpochMetrics: Sendable {
   /// Wall time of the epoch (training and validation) and training images per second.
   public var seconds: Double
   public var imagesPerSecond: Double
+  /// In data-parallel training, the mean time per step that process 0 spent in collective operations
+  /// (sending, receiving and waiting for the other processes), and the mean time of a whole step.
+  public var communicationSecondsPerStep: Double? = nil
+  public var stepSeconds: Double? = nil
 
   static let csvHeader =
     "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,seconds,images_per_s"
