@@ -118,7 +118,8 @@ struct TrainCommand: ParsableCommand {
 
   func run() throws {
     if let threads { ThreadPool.shared.limitThreads(to: threads) }
-    if let out { try makeFolder(out) }  // an --out that cannot be created is refused before any work
+    // An --out that cannot be created is refused before any work (by the process that writes).
+    if let out, (Distributed.collective?.rank ?? 0) == 0 { try makeFolder(out) }
     let dataset = try dataOptions.open()
     for warning in dataset.warnings { printError("warning: \(warning)") }
     let trainer: Trainer

@@ -114,6 +114,39 @@ struct DistributedTrainingTests {
     #expect(rows.count == 4)  // the header and epochs 1–3
   }
 
+  @Test("without a shared folder: rank 0 alone reads the checkpoint to resume and alone writes")
+  func resumeWithoutSharedFolder() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let data = try writeNoiseDataset(in: folder, train: 200, test: 20)
+    let (first, second) = (folder + "/machine0", folder + "/machine1")  // each rank's working folder
+    for path in [first, second] {
+      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    let arguments = ["train", "--data", data, "--batch-size", "50", "--width-multiplier", "0.25", "--threads", "1"]
+    // MPMD: rank 0 runs in machine0, rank 1 in machine1, each seeing only its own relative paths.
+    func job(_ extra: [String]) throws -> Result {
+      let binary = try builtBinary("resnet-mpi")
+      let mpirun = try #require(
+        ["/usr/bin/mpirun", "/usr/local/bin/mpirun", "/opt/homebrew/bin/mpirun"].first {
+          FileManager.default.isExecutableFile(atPath: $0)
+        })
+      return try start(
+        mpirun,
+        ["--allow-run-as-root", "--oversubscribe", "-np", "1", "-wdir", first, binary] + arguments + extra
+          + [":", "-np", "1", "-wdir", second, binary] + arguments + extra
+      ).wait(timeout: .seconds(600))
+    }
+    let started = try job(["--epochs", "1", "--out", "run"])
+    #expect(started.status == 0, "\(started.stderr)")
+    let resumed = try job(["--epochs", "2", "--resume", "run/last.safetensors"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.stdout.contains("resuming run/last.safetensors after epoch 1 of 2"), "\(resumed.stdout)")
+    let rows = try String(contentsOfFile: first + "/run/metrics.csv", encoding: .utf8).split(separator: "\n")
+    #expect(rows.count == 3)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: second).isEmpty, "rank 1 wrote nothing")
+  }
+
   @Test("a usage error is printed once and every rank exits")
   func usageError() throws {
     let result = try mpirun(2, ["train", "--data", "/nonexistent", "--batch-size", "0"])

@@ -30,6 +30,14 @@ extension Collective {
     }
   }
 
+  /// Process 0's bytes on every process (`bytes` is read on process 0 only).
+  public func broadcastFromRoot(bytes: [UInt8]) -> [UInt8] {
+    let count = broadcastFromRoot(rank == 0 ? bytes.count : 0)
+    var copy = rank == 0 ? bytes : [UInt8](repeating: 0, count: count)
+    copy.withUnsafeMutableBytes { broadcast($0, from: 0) }
+    return copy
+  }
+
   /// Process 0's value of `value` on every process.
   public func broadcastFromRoot<T: BitwiseCopyable>(_ value: T) -> T {
     var copy = value

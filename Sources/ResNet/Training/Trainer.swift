@@ -103,12 +103,23 @@ public final class Trainer {
   }
 
   /// Continues the run saved in the training checkpoint `path` (a `last.safetensors`), on the same
-  /// data; `epochs` may extend the run.
+  /// data; `epochs` may extend the run. With `collective`, only process 0 reads `path`, and sends it
+  /// to the others; any number of processes may continue any run.
   public static func resume(
     from path: String, train: DatasetSplit, validation: DatasetSplit, outputFolder: String?,
     epochs: Int? = nil, collective: (any Collective)? = nil
   ) throws -> Trainer {
-    let file = try SafeTensorsFile(contentsOf: path)
+    let file: SafeTensorsFile
+    if let collective, collective.size > 1 {
+      // Process 0 reads the checkpoint and sends it to the others: the machines need no shared folder.
+      let root = collective.rank == 0
+      let local = root ? try SafeTensorsFile(contentsOf: path) : nil
+      let bytes = collective.broadcastFromRoot(
+        bytes: root ? Array(try Data(contentsOf: URL(fileURLWithPath: path))) : [])
+      file = try local ?? SafeTensorsFile(data: Data(bytes), path: path)
+    } else {
+      file = try SafeTensorsFile(contentsOf: path)
+    }
     let (checkpoint, network) = try Checkpoint.load(file)
     guard let optionsText = file.metadata["resnet.training"],
       let progressText = file.metadata["resnet.progress"]
@@ -245,6 +256,7 @@ public final class Trainer {
         // Per-process statistics, as PyTorch's DDP: every process takes process 0's running averages.
         for case .buffer(let tensor) in network.namedState().map(\.tensor) { collective.broadcastFromRoot([tensor]) }
       }
+      if let collective { try checkConsistency(collective, epoch: epoch + 1) }
       guard isRoot else {
         progress.epoch += 1
         continue
@@ -284,6 +296,32 @@ public final class Trainer {
     collective.broadcastFromRoot(tensors + optimizer.buffers)
     progress.epoch = collective.broadcastFromRoot(progress.epoch)
     progress.step = collective.broadcastFromRoot(progress.step)
+  }
+
+  /// Throws on every process unless all processes hold the same state (weights, BatchNorm statistics
+  /// and counters, momentum) bit for bit: a digest of each process's state is compared with process
+  /// 0's, and the mismatches are counted over all processes.
+  private func checkConsistency(_ collective: any Collective, epoch: Int) throws {
+    var digest: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a over the state's bytes
+    func mix(_ bytes: UnsafeRawBufferPointer) {
+      for byte in bytes { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    }
+    for (_, entry) in network.namedState() {
+      switch entry {
+      case .parameter(let p): mix(UnsafeRawBufferPointer(start: p.value.pointer, count: p.value.count * 4))
+      case .buffer(let t): mix(UnsafeRawBufferPointer(start: t.pointer, count: t.count * 4))
+      case .batchCount(let norm): withUnsafeBytes(of: norm.batchesTracked) { mix($0) }
+      }
+    }
+    for buffer in optimizer.buffers { mix(UnsafeRawBufferPointer(start: buffer.pointer, count: buffer.count * 4)) }
+    var mismatches = [collective.broadcastFromRoot(digest) == digest ? 0.0 : 1.0]
+    mismatches.withUnsafeMutableBufferPointer { collective.sumInRankOrder($0) }
+    guard mismatches[0] == 0 else {
+      throw TrainingError(
+        description:
+          "after epoch \(epoch), \(Int(mismatches[0])) of \(collective.size) processes hold different weights "
+          + "from process 0's; stopped before writing a checkpoint")
+    }
   }
 
   /// Replaces every parameter's gradient by its sum over the processes, in rank order.
