@@ -1,4 +1,5 @@
 import Foundation
+import ResNet
 import ResNetCLI
 import ResNetMPI
 
@@ -10,6 +11,10 @@ import ResNetMPI
 
 // One process of `mpirun -np N resnet-mpi train …`.
 let collective = MPICollective()
+// Processes sharing a machine share its cores (--threads overrides).
+if let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap({ Int($0) }), local > 1 {
+  ThreadPool.shared.limitThreads(to: max(1, ThreadPool.shared.capacity / local))
+}
 if collective.rank == 0 {
   // When a process dies, mpirun ends the others with SIGTERM (then SIGKILL). Rank 0 then says what
   // is kept and how to continue; the message is prepared beforehand, since a signal handler may only
