@@ -121,7 +121,9 @@ struct TrainCommand: ParsableCommand {
     // An --out that cannot be created is refused before any work (by the process that writes).
     if let out, (Distributed.collective?.rank ?? 0) == 0 { try makeFolder(out) }
     let dataset = try dataOptions.open()
-    for warning in dataset.warnings { printError("warning: \(warning)") }
+    if (Distributed.collective?.rank ?? 0) == 0 {
+      for warning in dataset.warnings { printError("warning: \(warning)") }
+    }
     let trainer: Trainer
     let collective = Distributed.collective
     let root = (collective?.rank ?? 0) == 0
