@@ -51,13 +51,21 @@ struct DistributedTrainingTests {
   func oneStepOfTheDefaultRecipe() throws {
     let folder = try temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    let data = try writeNoiseDataset(in: folder, train: 200, test: 20)
+    let data = try writeNoiseDataset(in: folder, train: 200, test: 21)
     let arguments = ["train", "--data", data, "--epochs", "1", "--batch-size", "200", "--width-multiplier", "0.25"]
     let single = try run(try resnetBinary(), arguments + ["--out", folder + "/single"])
     #expect(single.status == 0, "\(single.stderr)")
     let two = try mpirun(2, arguments + ["--sync-batch-norm", "--threads", "1", "--out", folder + "/np2"])
     #expect(two.status == 0, "\(two.stderr)")
     try expectClose(folder + "/single/last.safetensors", folder + "/np2/last.safetensors", within: 1e-5)
+    // The ranks validated 10 and 11 of the test split's 21 images (one batch of 21, sharded); the
+    // summed result is what `resnet eval` finds for the same weights on the whole split.
+    let metrics = try String(contentsOfFile: folder + "/np2/metrics.csv", encoding: .utf8).split(separator: "\n")
+    let accuracy = try #require(Double(metrics[1].split(separator: ",")[5]))
+    let eval = try run(try resnetBinary(), ["eval", "--data", data, "--model", folder + "/np2/last.safetensors"])
+    #expect(eval.stdout.contains("21 images"), "\(eval.stdout)")
+    #expect(
+      eval.stdout.contains(String(format: "accuracy: %.2f%%", 100 * accuracy)), "\(eval.stdout) against \(accuracy)")
   }
 
   @Test("per-process BatchNorm (DDP's default): the same seed and N give the same weights, bit for bit")

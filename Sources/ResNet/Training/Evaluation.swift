@@ -20,8 +20,11 @@ public struct Evaluation: Sendable {
     }
   }
 
-  /// Runs `network` in inference mode over every batch of `loader`'s epoch 0.
-  public static func run(_ network: Network, loader: DataLoader) throws -> Evaluation {
+  /// Runs `network` in inference mode over every batch of `loader`'s epoch 0. With `collective`, each
+  /// process evaluates its shard (`loader` is sharded) and every process gets the whole split's result.
+  public static func run(_ network: Network, loader: DataLoader, collective: (any Collective)? = nil) throws
+    -> Evaluation
+  {
     let classes = network.configuration.numClasses
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
     var lossSum = 0.0
@@ -29,6 +32,7 @@ public struct Evaluation: Sendable {
     var count = 0
     let iterator = loader.epoch(0)
     while let batch = try iterator.next() {
+      guard batch.count > 0 else { continue }  // a shard's empty part of a short last batch
       let logits = network.forward(batch.images, training: false)
       for i in 0..<batch.count {
         let row = logits.pointer + i * classes
@@ -47,6 +51,12 @@ public struct Evaluation: Sendable {
         if higher < 5 { top5Hits += 1 }
       }
       count += batch.count
+    }
+    if let collective {  // the shards' sums, added in rank order
+      var sums = [lossSum, Double(top5Hits), Double(count)] + confusion.joined().map(Double.init)
+      sums.withUnsafeMutableBufferPointer { collective.sumInRankOrder($0) }
+      (lossSum, top5Hits, count) = (sums[0], Int(sums[1]), Int(sums[2]))
+      for t in 0..<classes { for p in 0..<classes { confusion[t][p] = Int(sums[3 + t * classes + p]) } }
     }
     let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }
     return Evaluation(

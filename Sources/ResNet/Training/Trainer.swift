@@ -46,10 +46,10 @@ public final class Trainer {
   public var onEpoch: ((EpochMetrics) -> Void)?
   /// The processes of a data-parallel run (nil: this process alone). Each process trains on its
   /// shard of every global batch of `options.batchSize`; the gradients are summed over the processes
-  /// before each step, so every process holds the same weights after it. Only process 0 validates,
-  /// reports and writes files.
+  /// before each step, so every process holds the same weights after it. Every process validates its
+  /// shard of the validation split; only process 0 reports and writes files.
   public let collective: (any Collective)?
-  /// Whether this process validates, reports and writes files (process 0, or the only one).
+  /// Whether this process reports and writes files (process 0, or the only one).
   public var isRoot: Bool { (collective?.rank ?? 0) == 0 }
 
   private let trainLoader: DataLoader
@@ -87,7 +87,7 @@ public final class Trainer {
       workers: options.workers, shard: collective.map { Shard(index: $0.rank, count: $0.size) })
     validationLoader = DataLoader(
       split: validation, batchSize: options.batchSize, preprocessing: checkpoint.preprocessing,
-      shuffle: false, workers: options.workers)
+      shuffle: false, workers: options.workers, shard: collective.map { Shard(index: $0.rank, count: $0.size) })
     optimizer = SGD(
       parameters: network.parameters, momentum: options.momentum, weightDecay: options.weightDecay,
       nesterov: options.nesterov)
@@ -257,11 +257,12 @@ public final class Trainer {
         for case .buffer(let tensor) in network.namedState().map(\.tensor) { collective.broadcastFromRoot([tensor]) }
       }
       if let collective { try checkConsistency(collective, epoch: epoch + 1) }
+      // Every process validates its shard of the validation split; process 0 reports and writes.
+      let validation = try Evaluation.run(network, loader: validationLoader, collective: collective)
       guard isRoot else {
         progress.epoch += 1
         continue
       }
-      let validation = try Evaluation.run(network, loader: validationLoader)
       progress.epoch += 1
       let metrics = EpochMetrics(
         epoch: epoch + 1, learningRate: rate, trainLoss: lossSum / Double(max(seen, 1)),
