@@ -106,6 +106,12 @@ struct DegradationCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Output folder.", valueName: "dir"))
   var out: String = "runs/degradation"
 
+  @Flag(
+    help:
+      "Only the gradient study at initialization (gradients.svg, gradients-no-bn.svg, gradients.csv, report.md), no training."
+  )
+  var gradientsOnly = false
+
   /// The depths, checked.
   func depthList() throws -> [Int] {
     let list = depths.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -129,7 +135,7 @@ struct DegradationCommand: ParsableCommand {
     let base = try Checkpoint.automatic(for: dataset, model: "resnet20", widthMultiplier: widthMultiplier)
     var runs: [DegradationRun] = []
     let depthList = try depthList()
-    for depth in depthList {
+    for depth in gradientsOnly ? [] : depthList {
       for plain in [true, false] {
         let name = (plain ? "plain-" : "resnet-") + String(depth)
         let folder = out + "/" + name
@@ -169,7 +175,7 @@ struct DegradationCommand: ParsableCommand {
         runs.append(DegradationRun(name: name, depth: depth, plain: plain, rows: rows))
       }
     }
-    try writeTextAtomically(Charts.degradation(runs), to: out + "/degradation.svg")
+    if !gradientsOnly { try writeTextAtomically(Charts.degradation(runs), to: out + "/degradation.svg") }
     let deepest = depthList.max()!
     let gradients = try gradientsAtInitialization(depth: deepest, base: base, dataset: dataset)
     // The series with PyTorch's default conv init span twenty decades more than the others: a chart of their own,
@@ -190,7 +196,9 @@ struct DegradationCommand: ParsableCommand {
     }
     try writeTextAtomically(([header] + lines).joined(separator: "\n") + "\n", to: out + "/gradients.csv")
     try writeTextAtomically(report(runs, gradients: gradients, deepest: deepest), to: out + "/report.md")
-    print("wrote \(out)/degradation.svg, gradients.svg, gradients-no-bn.svg, gradients.csv and report.md")
+    print(
+      "wrote \(out)/\(gradientsOnly ? "" : "degradation.svg, ")gradients.svg, gradients-no-bn.svg, gradients.csv and report.md"
+    )
   }
 
   /// The gradient norm at each block's input of the variants of the `depth` network at initialization,
@@ -231,28 +239,29 @@ struct DegradationCommand: ParsableCommand {
 
   /// report.md: the final and best errors of every run and the gradient measurements.
   func report(_ runs: [DegradationRun], gradients: [(name: String, norms: [Double])], deepest: Int) -> String {
-    var text = """
-      # Degradation experiment
+    var text = "# Degradation experiment\n\nData: \(dataOptions.data). "
+    if runs.isEmpty {
+      text += "Gradients at initialization only (--gradients-only), seed \(dataOptions.seed).\n\n"
+    } else {
+      text += """
+        \(epochs) epochs per run, batch \(batchSize), peak learning rate \(lr), seed \(dataOptions.seed), width \
+        multiplier \(widthMultiplier).
 
-      Data: \(dataOptions.data). \(epochs) epochs per run, batch \(batchSize), peak learning rate \(lr), \
-      seed \(dataOptions.seed), width multiplier \(widthMultiplier).
+        | run | final training error | final test error | best test error |
+        |---|---|---|---|
 
-      | run | final training error | final test error | best test error |
-      |---|---|---|---|
-
-      """
-    for run in runs {
-      let columns = run.rows.map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-      let trainError = columns.last.flatMap { Double($0[3]) }.map { 100 * (1 - $0) } ?? .nan
-      let testErrors = columns.compactMap { Double($0[5]) }.map { 100 * (1 - $0) }
-      text += String(
-        format: "| %@ | %.2f%% | %.2f%% | %.2f%% |\n", run.name, trainError, testErrors.last ?? .nan,
-        testErrors.min() ?? .nan)
+        """
+      for run in runs {
+        let columns = run.rows.map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let trainError = columns.last.flatMap { Double($0[3]) }.map { 100 * (1 - $0) } ?? .nan
+        let testErrors = columns.compactMap { Double($0[5]) }.map { 100 * (1 - $0) }
+        text += String(
+          format: "| %@ | %.2f%% | %.2f%% | %.2f%% |\n", run.name, trainError, testErrors.last ?? .nan,
+          testErrors.min() ?? .nan)
+      }
+      text += "\n![training and test error](degradation.svg)\n\n"
     }
     text += """
-
-      ![training and test error](degradation.svg)
-
       ## Gradients at initialization, depth \(deepest)
 
       The norm of the loss gradient at the first block's input over the norm at the last block's input,

@@ -65,6 +65,18 @@ struct ShippedModelTests {
     }
     let again = try runResNet(arguments)
     #expect(again.status == 0 && again.stdout.contains("resnet-14: done (1 epoch)"), "\(again.stdout)")
+
+    let gradientsOnly = out + "/gradients-only"
+    let study = try runResNet([
+      "experiment", "degradation", "--data", DatasetCLITests.mini, "--depths", "8", "--gradients-only", "--out",
+      gradientsOnly,
+    ])
+    #expect(study.status == 0, "\(study.stderr)")
+    #expect(!study.stdout.contains("epoch"), "no training: \(study.stdout)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: gradientsOnly).sorted()
+    #expect(files == ["gradients-no-bn.svg", "gradients.csv", "gradients.svg", "report.md"])
+    let studyReport = try String(contentsOfFile: gradientsOnly + "/report.md", encoding: .utf8)
+    #expect(studyReport.contains("Gradients at initialization only") && studyReport.contains("| pre-activation |"))
   }
 
   @Test("classify without --model names the class of a folder of trousers, probabilities in order")
