@@ -9,9 +9,10 @@ struct DistributedTrainingTests {
   /// The recipe of the comparisons: 10 steps of 45 images, no augmentation, a small constant rate.
   ///
   /// With the default recipe (rate warming up to 0.1, random crops and flips), two single-process
-  /// runs that differ only in the order of their float sums (the convolutions' sample groups) end
-  /// 1e-5 to 1e-4 apart after 10 steps on these tiny networks, and their momentum buffers up to 100%
-  /// apart (measured): ReLUs flipping amplify rounding from step to step, and zero-padded crop borders
+  /// runs that differ only in the order of their float sums (the convolutions' sample groups) end,
+  /// after 10 steps on these tiny networks, up to 100% apart in some small tensors (BatchNorm's β,
+  /// the momentum buffers), and 2 or 3 processes end 9e-5 to 2e-4 from one process over the whole
+  /// model (measured): ReLUs flipping amplify rounding from step to step, and zero-padded crop borders
   /// tie whole regions. At this rate the dynamics do not amplify it, so what is compared is the
   /// data-parallel arithmetic itself.
   static let recipe = [
