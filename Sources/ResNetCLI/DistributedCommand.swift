@@ -20,7 +20,7 @@ public struct DistributedCommand: ParsableCommand {
       Every process takes its shard of each global batch (--batch-size is the global batch); the \
       gradients are summed over the processes in rank order before each step, so every process holds \
       the same weights. Each rank validates its shard of the validation split; only rank 0 prints and writes files. Threads per process: \
-      --threads (default: all cores; with several processes on one machine, cores / processes).
+      --threads (default: the machine's cores divided by the processes mpirun started on it).
       """,
     subcommands: [TrainCommand.self]
   )
