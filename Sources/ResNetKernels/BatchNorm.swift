@@ -46,8 +46,6 @@ public func batchNormForwardTraining(
   let running = (SendablePointer(runningMean), SendablePointer(runningVar))
   // Per channel: the sum, then the squared deviations from the mean, each in Double in sample order;
   // with `synchronize`, each phase's sums are added over the processes before the next phase.
-  var sums = [Double](repeating: 0, count: s.channels + 1)  // C sums, then M
-  var squares = [Double](repeating: 0, count: s.channels)
   var reduced = s.reduced
   func finish(_ c: Int, mean meanF: Float, squares: Double) {
     let variance = squares / Double(reduced)
@@ -75,6 +73,9 @@ public func batchNormForwardTraining(
     }
     return reduced
   }
+  // Only synchronized passes allocate (the per-process path above allocates nothing per step).
+  var sums = [Double](repeating: 0, count: s.channels + 1)  // C sums, then M
+  var squares = [Double](repeating: 0, count: s.channels)
   sums.withUnsafeMutableBufferPointer { buffer in
     let out = SendableDoubles(buffer.baseAddress!)
     parallelRanges(s.channels, work: s.count, threads: threads, pool: pool) { range in
