@@ -4,6 +4,7 @@
 // then across the lanes in order.
 #include <stdatomic.h>
 #include "CKernels.h"
+#include "vector_level.h"
 
 // No fused multiply-adds: every instantiation then does the same IEEE operations in the same order,
 // so results are bitwise the same whichever ISA is chosen.
@@ -105,7 +106,7 @@ RN_CHANNEL_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 // the atomic makes that a defined race (ThreadSanitizer reported the plain int).
 static _Atomic int rn_level = -1;
 
-static inline int rn_wide(void) {
+int rn_vector_level(void) {
 #if defined(__x86_64__)
   int level = atomic_load_explicit(&rn_level, memory_order_relaxed);
   if (level < 0) {
@@ -118,12 +119,6 @@ static inline int rn_wide(void) {
   return 0;
 #endif
 }
-
-#if defined(__x86_64__)
-#define RN_DISPATCH(name, ...) return rn_wide() ? name##_avx512(__VA_ARGS__) : name##_portable(__VA_ARGS__)
-#else
-#define RN_DISPATCH(name, ...) return name##_portable(__VA_ARGS__)
-#endif
 
 float rn_plane_sum(const float *x, ptrdiff_t n) { RN_DISPATCH(rn_sum, x, n); }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// im2col: unfolds the convolution windows of `batch` NCHW samples into the columns of a matrix, so
 /// that a convolution becomes one GEMM.
 ///
@@ -16,19 +18,32 @@ public func im2col(
   let rows = g.columnRows
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let col = SendablePointer(columns)
+  if let unfold = g.unfoldGeometry {
+    // Stride 1: a plane at a time, all its taps' rows from one row-padded copy of it.
+    let taps = g.kernelHeight * g.kernelWidth
+    parallelRanges(g.channels, work: rows * batch * g.outputPixels, threads: threads, pool: pool) { range in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedPlaneCount) { padded in
+        withUnsafePointer(to: unfold) { geometry in
+          for c in range {
+            for b in 0..<batch {
+              rn_im2col_stride1(
+                x.base + (b * g.channels + c) * g.height * g.width, geometry,
+                col.base + c * taps * ldc + b * g.outputPixels, ldc, padded.baseAddress!)
+            }
+          }
+        }
+      }
+    }
+    return
+  }
   parallelRanges(rows, work: rows * batch * g.outputPixels, threads: threads, pool: pool) { range in
     for row in range {
       let c = row / (g.kernelHeight * g.kernelWidth)
       let i = row / g.kernelWidth % g.kernelHeight
       let j = row % g.kernelWidth
-      let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j)
       for b in 0..<batch {
         let plane = x.base + (b * g.channels + c) * g.height * g.width  // input[b, c]: H × W
         let out = col.base + row * ldc + b * g.outputPixels  // Ho × Wo
-        if let shifted {
-          shifted.copy(from: plane, to: out)
-          continue
-        }
         for oh in 0..<g.outputHeight {
           let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
           let target = out + oh * g.outputWidth
@@ -74,6 +89,23 @@ public func col2im(
   let col = SendablePointer(UnsafeMutablePointer(mutating: columns))
   let x = SendablePointer(output)
   let taps = g.kernelHeight * g.kernelWidth
+  if let unfold = g.unfoldGeometry {
+    // Stride 1: a plane at a time, its taps added into a row-padded copy in tap order.
+    parallelRanges(g.channels, work: g.columnRows * batch * g.outputPixels, threads: threads, pool: pool) { range in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedPlaneCount) { padded in
+        withUnsafePointer(to: unfold) { geometry in
+          for c in range {
+            for b in 0..<batch {
+              rn_col2im_stride1(
+                col.base + c * taps * ldc + b * g.outputPixels, ldc, geometry,
+                x.base + (b * g.channels + c) * g.height * g.width, accumulate ? 1 : 0, padded.baseAddress!)
+            }
+          }
+        }
+      }
+    }
+    return
+  }
   parallelRanges(g.channels, work: g.columnRows * batch * g.outputPixels, threads: threads, pool: pool) { range in
     for c in range {
       if !accumulate {
@@ -87,14 +119,9 @@ public func col2im(
         let j = tap % g.kernelWidth
         let (first, end) = validOutputColumns(g, tap: j)
         guard end > first else { continue }
-        let shifted = ShiftedPlane(g, tapRow: i, tapColumn: j)
         for b in 0..<batch {
           let plane = x.base + (b * g.channels + c) * g.height * g.width  // output[b, c]: H × W
           let source = col.base + row * ldc + b * g.outputPixels  // Ho × Wo
-          if let shifted {
-            shifted.add(from: source, to: plane)
-            continue
-          }
           for oh in 0..<g.outputHeight {
             let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
             guard ih >= 0 && ih < g.height else { continue }
@@ -116,70 +143,19 @@ public func col2im(
   }
 }
 
-/// One kernel tap of a stride-1 convolution whose output rows are as wide as its input rows: the tap's
-/// column-matrix row is then the input plane shifted by a fixed flat offset, with the rows and columns
-/// that fall in the padding set to zero. One long copy (or add) replaces a short one per output row.
-struct ShiftedPlane {
-  /// Flat input index of output pixel 0 (may lie outside the plane).
-  let offset: Int
-  /// Output rows `firstRow..<endRow` and columns `firstColumn..<endColumn` read inside the image.
-  let firstRow: Int, endRow: Int, firstColumn: Int, endColumn: Int
-  /// Input pixels (H·W) and output row width and height.
-  let planeCount: Int, width: Int, outputHeight: Int
-
-  @inline(__always)
-  init?(_ g: ConvGeometry, tapRow i: Int, tapColumn j: Int) {
-    guard g.strideHeight == 1 && g.strideWidth == 1 && g.outputWidth == g.width else { return nil }
-    let rowShift = i * g.dilationHeight - g.padHeight  // input row of output row 0
-    let columnShift = j * g.dilationWidth - g.padWidth  // input column of output column 0
-    (firstColumn, endColumn) = validOutputColumns(g, tap: j)
-    firstRow = min(max(0, -rowShift), g.outputHeight)
-    endRow = max(firstRow, min(g.outputHeight, g.height - rowShift))
-    offset = rowShift * g.width + columnShift
-    (planeCount, width, outputHeight) = (g.height * g.width, g.width, g.outputHeight)
+extension ConvGeometry {
+  /// The plane geometry of the stride-1 im2col/col2im kernels (CKernels' im2col.c), or nil when a
+  /// stride is not 1.
+  var unfoldGeometry: rn_unfold_geometry? {
+    guard strideHeight == 1 && strideWidth == 1 else { return nil }
+    return rn_unfold_geometry(
+      height: height, width: width, kernel_height: kernelHeight, kernel_width: kernelWidth, pad_height: padHeight,
+      pad_width: padWidth, dilation_height: dilationHeight, dilation_width: dilationWidth,
+      output_height: outputHeight, output_width: outputWidth)
   }
 
-  /// The flat output range `start..<end` of the valid rows whose source index lies inside the plane.
-  @inline(__always)
-  private var span: (start: Int, end: Int) {
-    (max(firstRow * width, -offset), min(endRow * width, planeCount - offset))
-  }
-
-  /// Writes the tap's row (`Ho × Wo`) from `plane` (`H × W`).
-  @inline(__always)
-  func copy(from plane: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>) {
-    let (start, end) = span
-    out.update(repeating: 0, count: firstRow * width)
-    if end > start { copyFloats(plane + start + offset, to: out + start, count: end - start) }
-    (out + endRow * width).update(repeating: 0, count: (outputHeight - endRow) * width)
-    zeroPaddingColumns(out)
-  }
-
-  /// Adds the tap's row (`Ho × Wo`) into `plane` (`H × W`), dropping the entries from the padding.
-  @inline(__always)
-  func add(from source: UnsafePointer<Float>, to plane: UnsafeMutablePointer<Float>) {
-    if firstColumn == 0 && endColumn == width {
-      let (start, end) = span
-      if end > start { addFloats(source + start, to: plane + start + offset, count: end - start) }
-      return
-    }
-    guard endColumn > firstColumn else { return }
-    for row in firstRow..<endRow {
-      let from = row * width + firstColumn
-      addFloats(source + from, to: plane + from + offset, count: endColumn - firstColumn)
-    }
-  }
-
-  /// Zeroes the columns outside `firstColumn..<endColumn` in the valid rows of `out` (`Ho × Wo`).
-  @inline(__always)
-  private func zeroPaddingColumns(_ out: UnsafeMutablePointer<Float>) {
-    guard firstColumn > 0 || endColumn < width else { return }
-    for row in firstRow..<endRow {
-      let line = out + row * width
-      for column in 0..<firstColumn { line[column] = 0 }
-      for column in endColumn..<width { line[column] = 0 }
-    }
-  }
+  /// Floats of scratch the stride-1 kernels need: the plane with its rows padded on both sides.
+  var paddedPlaneCount: Int { height * (width + 2 * padWidth) }
 }
 
 /// The output columns `first..<end` whose input column for kernel column `tap` lies inside the

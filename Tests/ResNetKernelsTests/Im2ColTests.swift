@@ -17,6 +17,8 @@ let convGeometries: [ConvGeometry] = [
   ConvGeometry(channels: 2, height: 4, width: 4, kernel: 4, stride: 4, padding: 2)!,
   ConvGeometry(channels: 2, height: 5, width: 8, kernel: (2, 3), stride: (1, 1), padding: (0, 1))!,
   ConvGeometry(channels: 2, height: 6, width: 7, kernel: (5, 3), stride: (1, 1), padding: (1, 1))!,
+  ConvGeometry(channels: 2, height: 4, width: 5, kernel: 2, stride: 1, padding: 1)!,
+  ConvGeometry(channels: 3, height: 28, width: 28, kernel: 3, stride: 1, padding: 1)!,
 ]
 
 /// The input value im2col must put at column-matrix row `row`, column `column` (or 0 for padding).
@@ -98,6 +100,33 @@ struct Im2ColTests {
       let scale = zip(col, y).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) } + 1e-12
       #expect(abs(left - right) <= 1e-5 * scale, "\(g) batch \(batch): \(left) vs \(right)")
       #expect(!back.contains { $0.isNaN })
+    }
+  }
+
+  @Test("col2im sums each input entry's taps in tap order, bit for bit", arguments: convGeometries)
+  func col2imMatchesNaiveSum(g: ConvGeometry) {
+    let batch = 2
+    let n = batch * g.outputPixels
+    let y = randomMatrix(rows: g.columnRows, columns: n, ld: n, seed: 13)
+    let base = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 14)
+    for accumulate in [false, true] {
+      // The definition: every column entry added into the input entry it was copied from, in row
+      // (tap) order, starting from 0 or from the base.
+      var expected = accumulate ? base : [Float](repeating: 0, count: base.count)
+      let taps = g.kernelHeight * g.kernelWidth
+      for row in 0..<g.columnRows {
+        let (c, i, j) = (row / taps, row % taps / g.kernelWidth, row % g.kernelWidth)
+        for column in 0..<n {
+          let (b, p) = (column / g.outputPixels, column % g.outputPixels)
+          let ih = p / g.outputWidth * g.strideHeight - g.padHeight + i * g.dilationHeight
+          let iw = p % g.outputWidth * g.strideWidth - g.padWidth + j * g.dilationWidth
+          guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { continue }
+          expected[((b * g.channels + c) * g.height + ih) * g.width + iw] += y[row * n + column]
+        }
+      }
+      var got = accumulate ? base : [Float](repeating: .nan, count: base.count)
+      col2im(y, geometry: g, batch: batch, into: &got, accumulate: accumulate)
+      #expect(bitwiseEqual(expected, got), "\(g) accumulate \(accumulate)")
     }
   }
 
