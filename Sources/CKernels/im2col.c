@@ -8,7 +8,11 @@
 
 #pragma clang fp contract(off)
 
+// The most output-row runs one packed panel spans (nr ≤ this, so one per column at worst).
+#define RN_PACK_MAX_RUNS 128
+
 typedef float rn_c16 __attribute__((ext_vector_type(16), aligned(4)));
+typedef float rn_c8 __attribute__((ext_vector_type(8), aligned(4)));
 typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
 
 // to[0..<n] = from[0..<n] (n small: a row), by vectors, then singles.
@@ -16,6 +20,10 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
   do {                                                                                  \
     ptrdiff_t x_ = 0;                                                                   \
     for (; x_ + 16 <= (n); x_ += 16) *(rn_c16 *)((to) + x_) = *(const rn_c16 *)((from) + x_); \
+    if (x_ + 8 <= (n)) {                                                                \
+      *(rn_c8 *)((to) + x_) = *(const rn_c8 *)((from) + x_);                            \
+      x_ += 8;                                                                          \
+    }                                                                                   \
     for (; x_ + 4 <= (n); x_ += 4) *(rn_c4 *)((to) + x_) = *(const rn_c4 *)((from) + x_);    \
     for (; x_ < (n); x_++) (to)[x_] = (from)[x_];                                       \
   } while (0)
@@ -79,9 +87,65 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
       RN_ROW_COPY(plane + h * g->width, padded + h * pw + g->pad_width, g->width);                     \
   }
 
+#define RN_IMPLICIT_OPS(SFX, ATTR)                                                                     \
+  ATTR static void rn_pad_sample_##SFX(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, \
+                                       float *padded) {                                                \
+    const ptrdiff_t pw = g->width + 2 * g->pad_width;                                                  \
+    const ptrdiff_t ph = g->height + 2 * g->pad_height;                                                \
+    for (ptrdiff_t c = 0; c < channels; c++) {                                                         \
+      float *plane = padded + c * ph * pw;                                                             \
+      const float *source = sample + c * g->height * g->width;                                         \
+      for (ptrdiff_t x = 0; x < g->pad_height * pw; x++) plane[x] = plane[(ph - g->pad_height) * pw + x] = 0; \
+      for (ptrdiff_t h = 0; h < g->height; h++) {                                                      \
+        float *row = plane + (h + g->pad_height) * pw;                                                 \
+        for (ptrdiff_t x = 0; x < g->pad_width; x++) row[x] = row[pw - 1 - x] = 0;                    \
+        RN_ROW_COPY(row + g->pad_width, source + h * g->width, g->width);                              \
+      }                                                                                                \
+    }                                                                                                  \
+  }                                                                                                    \
+  ATTR static void rn_pack_unfolded_##SFX(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur,      \
+                                          const rn_unfold_geometry *g, ptrdiff_t p0, ptrdiff_t ncols,  \
+                                          ptrdiff_t nr, float *panel) {                                \
+    const ptrdiff_t pw = g->width + 2 * g->pad_width;                                                  \
+    const ptrdiff_t wo = g->output_width;                                                              \
+    /* The panel's columns as runs along output rows: run r copies len[r] floats from source[r] (in */ \
+    /* a row's view of the padded sample) to target[r] (in the panel row). */                          \
+    ptrdiff_t source[RN_PACK_MAX_RUNS], target[RN_PACK_MAX_RUNS], length[RN_PACK_MAX_RUNS];            \
+    ptrdiff_t runs = 0, uniform = 0;                                                                   \
+    for (ptrdiff_t done = 0, oh = p0 / wo, ow = p0 % wo; done < ncols && runs < RN_PACK_MAX_RUNS; oh++, ow = 0) { \
+      const ptrdiff_t run = wo - ow < ncols - done ? wo - ow : ncols - done;                           \
+      source[runs] = oh * pw + ow;                                                                     \
+      target[runs] = done;                                                                             \
+      length[runs++] = run;                                                                            \
+      done += run;                                                                                     \
+    }                                                                                                  \
+    uniform = length[0];                                                                               \
+    for (ptrdiff_t r = 1; r < runs; r++)                                                               \
+      if (length[r] != uniform) uniform = 0;                                                           \
+    for (ptrdiff_t kk = 0; kk < kcur; kk++) {                                                          \
+      const float *base = padded + offsets[kk];                                                        \
+      float *row = panel + kk * nr;                                                                    \
+      if (uniform == 16) {                                                                             \
+        for (ptrdiff_t r = 0; r < runs; r++) *(rn_c16 *)(row + target[r]) = *(const rn_c16 *)(base + source[r]); \
+      } else if (uniform == 32) {                                                                      \
+        for (ptrdiff_t r = 0; r < runs; r++) {                                                         \
+          *(rn_c16 *)(row + target[r]) = *(const rn_c16 *)(base + source[r]);                         \
+          *(rn_c16 *)(row + target[r] + 16) = *(const rn_c16 *)(base + source[r] + 16);                \
+        }                                                                                              \
+      } else if (uniform == 8) {                                                                       \
+        for (ptrdiff_t r = 0; r < runs; r++) *(rn_c8 *)(row + target[r]) = *(const rn_c8 *)(base + source[r]); \
+      } else {                                                                                         \
+        for (ptrdiff_t r = 0; r < runs; r++) RN_ROW_COPY(row + target[r], base + source[r], length[r]); \
+      }                                                                                                \
+      for (ptrdiff_t x = ncols; x < nr; x++) row[x] = 0;                                               \
+    }                                                                                                  \
+  }
+
 RN_UNFOLD_OPS(portable, )
+RN_IMPLICIT_OPS(portable, )
 #if defined(__x86_64__)
 RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_IMPLICIT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 #endif
 
 void rn_im2col_stride1(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded) {
@@ -91,4 +155,13 @@ void rn_im2col_stride1(const float *plane, const rn_unfold_geometry *g, float *o
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,
                        int32_t accumulate, float *padded) {
   RN_DISPATCH(rn_col2im_s1, columns, ldc, g, plane, accumulate, padded);
+}
+
+void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, float *padded) {
+  RN_DISPATCH(rn_pad_sample, sample, channels, g, padded);
+}
+
+void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur, const rn_unfold_geometry *g,
+                      ptrdiff_t p0, ptrdiff_t ncols, ptrdiff_t nr, float *panel) {
+  RN_DISPATCH(rn_pack_unfolded, padded, offsets, kcur, g, p0, ncols, nr, panel);
 }

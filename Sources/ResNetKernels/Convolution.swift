@@ -32,6 +32,14 @@ public func convolutionForward(
     }
     return
   }
+  if let unfold = g.unfoldGeometry, !g.isPointwise, outputChannels <= GEMMBlocking.directBMaximumRows,
+    GEMMKernel.best.nr <= implicitConvolutionMaximumColumns
+  {
+    implicitConvolutionForward(
+      input: input, geometry: g, unfold: unfold, batch: batch, weight: weight, outputChannels: outputChannels,
+      bias: bias, output: output, threads: threads, pool: pool)
+    return
+  }
   let grouping = ConvolutionGrouping(geometry: g, batch: batch)
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
@@ -205,7 +213,7 @@ public struct ConvolutionGrouping: Sendable {
   }
 }
 
-private let convolutionScratch = ScratchPool()
+let convolutionScratch = ScratchPool()
 
 /// Sets each of `rows` planes of `pixels` floats to its channel's bias (nothing without a bias).
 private func fillWithBias(_ output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, pixels: Int) {

@@ -159,23 +159,45 @@ struct Im2ColTests {
       let x = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 9)
       let w = randomMatrix(rows: outputChannels, columns: g.columnRows, ld: g.columnRows, seed: 10)
       let bias = withBias ? randomMatrix(rows: 1, columns: outputChannels, ld: outputChannels, seed: 11) : nil
-      var y = [Float](repeating: .nan, count: batch * outputChannels * g.outputPixels)
-      let workspace = ScratchBuffer()
-      x.withUnsafeBufferPointer { xp in
-        w.withUnsafeBufferPointer { wp in
-          y.withUnsafeMutableBufferPointer { yp in
-            let bp = bias?.withUnsafeBufferPointer { $0.baseAddress! }
-            convolutionForward(
-              input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
-              outputChannels: outputChannels, bias: bias == nil ? nil : bp, output: yp.baseAddress!,
-              workspace: workspace)
-          }
-        }
-      }
+      let y = convolutionForward(x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias)
       let expected = directConvolution(x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias)
       let tolerance = 2e-6 * Double(g.columnRows + 1)
       let worst = zip(y, expected).map { abs(Double($0) - $1) }.max() ?? 0
       #expect(worst <= tolerance, "\(g) batch \(batch) O \(outputChannels): max error \(worst)")
+    }
+  }
+
+  @Test(
+    "a batched stride-1 convolution gives the bits of im2col + sgemm sample by sample",
+    arguments: convGeometries.filter { $0.strideHeight == 1 && $0.strideWidth == 1 && !$0.isPointwise })
+  func implicitForwardMatchesExplicit(g: ConvGeometry) {
+    let batch = 3
+    for (outputChannels, withBias) in [(5, true), (17, false), (64, false)] {
+      let x = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 15)
+      let w = randomMatrix(rows: outputChannels, columns: g.columnRows, ld: g.columnRows, seed: 16)
+      let bias = randomMatrix(rows: 1, columns: outputChannels, ld: outputChannels, seed: 17)
+      let pixels = g.outputPixels
+      var expected = [Float](repeating: .nan, count: batch * outputChannels * pixels)
+      for b in 0..<batch {
+        let sample = Array(x[(b * g.inputCount)..<((b + 1) * g.inputCount)])
+        var columns = [Float](repeating: .nan, count: g.columnRows * pixels)
+        im2col(sample, geometry: g, batch: 1, into: &columns)
+        var out = [Float](repeating: .nan, count: outputChannels * pixels)
+        sgemm(
+          .none, .none, m: outputChannels, n: pixels, k: g.columnRows, a: w, lda: g.columnRows, b: columns,
+          ldb: pixels, c: &out, ldc: pixels)
+        for o in 0..<outputChannels {
+          for p in 0..<pixels {
+            expected[(b * outputChannels + o) * pixels + p] = out[o * pixels + p] + (withBias ? bias[o] : 0)
+          }
+        }
+      }
+      for threads in [1, 2, 3] {
+        let y = convolutionForward(
+          x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: withBias ? bias : nil,
+          threads: threads, pool: oversubscribedPool)
+        #expect(bitwiseEqual(expected, y), "\(g) O \(outputChannels) threads \(threads)")
+      }
     }
   }
 

@@ -19,3 +19,25 @@ func bitwiseEqual(_ x: [Float], _ y: [Float]) -> Bool {
 /// A second pool with more threads than this machine has cores, so that work splits differ from
 /// the shared pool's.
 let oversubscribedPool = ThreadPool(threadCount: 5)
+
+/// `convolutionForward` on arrays: `batch` samples of `x` through `weight` (`outputChannels × g.columnRows`).
+func convolutionForward(
+  _ x: [Float], _ g: ConvGeometry, batch: Int, weight: [Float], outputChannels: Int, bias: [Float]?,
+  threads: Int? = nil, pool: ThreadPool = .shared
+) -> [Float] {
+  var y = [Float](repeating: .nan, count: batch * outputChannels * g.outputPixels)
+  x.withUnsafeBufferPointer { xp in
+    weight.withUnsafeBufferPointer { wp in
+      y.withUnsafeMutableBufferPointer { yp in
+        let biasCopy = bias ?? []
+        biasCopy.withUnsafeBufferPointer { bp in
+          convolutionForward(
+            input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!, outputChannels: outputChannels,
+            bias: bias == nil ? nil : bp.baseAddress!, output: yp.baseAddress!, workspace: ScratchBuffer(),
+            threads: threads, pool: pool)
+        }
+      }
+    }
+  }
+  return y
+}

@@ -84,6 +84,16 @@ void rn_im2col_stride1(const float *plane, const rn_unfold_geometry *g, float *o
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,
                        int32_t accumulate, float *padded);
 
+/// Copies the `channels` planes of one sample (height × width each) to `padded`, each plane framed by
+/// pad_height zero rows and pad_width zero columns on every side:
+/// channels × (height + 2·pad_height) × (width + 2·pad_width) floats.
+void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, float *padded);
+/// Packs kcur rows, columns p0..<p0+ncols of the im2col matrix of one sample, read from its
+/// rn_pad_sample copy, as a GEMM B panel: kcur rows of nr floats, zero past ncols (ncols ≤ nr). Row kk
+/// reads output pixel (oh, ow) at padded[offsets[kk] + oh·(width + 2·pad_width) + ow].
+void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur, const rn_unfold_geometry *g,
+                      ptrdiff_t p0, ptrdiff_t ncols, ptrdiff_t nr, float *panel);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,90 @@
+import CKernels
+
+/// The batched forward pass of a stride-1 convolution without an im2col matrix in memory: the
+/// convolution's GEMM (`output[b] (O × Ho·Wo) = weight (O × K) · columns[b] (K × Ho·Wo)`) with each
+/// `kc × nr` panel of the column matrix packed from a zero-framed copy of the sample just before the
+/// micro-kernel uses it, so the panel never leaves L1, and C written straight into the NCHW output.
+///
+/// It runs the operations of the im2col path exactly — the same micro-kernels over the same `kc`
+/// slices in the same order, the bias added after the sum — so the two give the same bits. Taken for
+/// at most ``GEMMBlocking/directBMaximumRows`` output channels, where that path reads the column
+/// matrix in place (A's panels then stay in cache while the columns stream by). Samples are shared out
+/// over the pool's threads (participant p takes samples p, p + P, …); each is computed whole by one
+/// thread, so the result does not depend on the thread count.
+func implicitConvolutionForward(
+  input: UnsafePointer<Float>, geometry g: ConvGeometry, unfold: rn_unfold_geometry, batch: Int,
+  weight: UnsafePointer<Float>, outputChannels: Int, bias: UnsafePointer<Float>?,
+  output: UnsafeMutablePointer<Float>, threads: Int?, pool: ThreadPool
+) {
+  let kernel = GEMMKernel.best
+  let (mr, nr) = (kernel.mr, kernel.nr)
+  let k = g.columnRows
+  let kc = min(GEMMBlocking.kc, k)
+  let pixels = g.outputPixels
+  let paddedCount = g.channels * (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)
+  let panelOffset = roundUp(paddedCount, 16)
+  let scalesOffset = panelOffset + roundUp(kc * nr, 16)
+  let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+  let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
+  let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+  let y = SendablePointer(output)
+  // Where row (c, i, j) of the column matrix starts in the padded sample.
+  let planeCount = (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)
+  let taps = g.kernelHeight * g.kernelWidth
+  let offsets = (0..<k).map { row in
+    let (c, tap) = row.quotientAndRemainder(dividingBy: taps)
+    let (i, j) = tap.quotientAndRemainder(dividingBy: g.kernelWidth)
+    return c * planeCount + i * g.dilationHeight * (g.width + 2 * g.padWidth) + j * g.dilationWidth
+  }
+  let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, batch))
+  pool.run(participants: participants) { p in
+    let scratch = convolutionScratch.take(scalesOffset + 16)
+    let padded = scratch.pointer  // C × (H + 2·ph) × (W + 2·pw): the sample, zero-framed
+    let panel = scratch.pointer + panelOffset  // kc × nr: one packed panel of the column matrix
+    let scales = scratch.pointer + scalesOffset  // alpha, beta
+    kernel.variants.withUnsafeBufferPointer { variants in
+      offsets.withUnsafeBufferPointer { offsets in
+        withUnsafePointer(to: unfold) { geometry in
+          var b = p
+          while b < batch {
+            rn_pad_sample(x.base + b * g.inputCount, g.channels, geometry, padded)
+            let out = y.base + b * outputChannels * pixels  // output[b]: O × Ho·Wo
+            var j0 = 0
+            while j0 < pixels {
+              let ncols = min(nr, pixels - j0)
+              let vectors = (ncols + kernel.width - 1) / kernel.width
+              var pc = 0
+              while pc < k {
+                let kcur = min(kc, k - pc)
+                rn_pack_unfolded(padded, offsets.baseAddress! + pc, kcur, geometry, j0, ncols, nr, panel)
+                scales[0] = 1
+                scales[1] = pc == 0 ? 0 : 1
+                var ir = 0
+                while ir < outputChannels {
+                  let mcur = min(mr, outputChannels - ir)
+                  let micro = variants[(mcur - 1) * kernel.vectors + (vectors - 1)]
+                  micro(kcur, w.base + ir * k + pc, k, 1, panel, nr, out + ir * pixels + j0, pixels, scales, ncols, nil)
+                  ir += mr
+                }
+                pc += kcur
+              }
+              j0 += nr
+            }
+            if let biasPointer {
+              for o in 0..<outputChannels {
+                let plane = out + o * pixels
+                let value = biasPointer.base[o]
+                for i in 0..<pixels { plane[i] = plane[i] + value }
+              }
+            }
+            b += participants
+          }
+        }
+      }
+    }
+    convolutionScratch.give(scratch)
+  }
+}
+
+/// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).
+let implicitConvolutionMaximumColumns = 128
