@@ -117,6 +117,12 @@ public func convolutionBackward(
     }
     return
   }
+  // Stride 1: the input gradient is itself a stride-1 convolution (of the output gradient, with the
+  // flipped weight), taken by the implicit path without a column matrix or col2im.
+  let inputGradientGeometry =
+    g.isPointwise || gradInput == nil || g.channels > GEMMBlocking.directBMaximumRows
+      || GEMMKernel.best.nr > implicitConvolutionMaximumColumns
+    ? nil : g.inputGradientGeometry(outputChannels: outputChannels)
   let grouping = ConvolutionGrouping(geometry: g, batch: batch)
   let weightCount = outputChannels * k
   let partialsBuffer = convolutionScratch.take(grouping.groups * weightCount)
@@ -125,7 +131,7 @@ public func convolutionBackward(
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
-  let dx = gradInput.map { SendablePointer($0) }
+  let dx = inputGradientGeometry == nil ? gradInput.map { SendablePointer($0) } : nil
   let ld = grouping.rowStride
   grouping.run(threads: threads, pool: pool, scratchFloats: (k + outputChannels) * ld) {
     first, count, scratch in
@@ -150,6 +156,15 @@ public func convolutionBackward(
       c: columns, ldc: ld, threads: 1, pool: pool)
     col2im(
       columns, geometry: g, batch: count, ldc: ld, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
+  }
+  if let gradInput, let inputGradientGeometry, let unfold = inputGradientGeometry.unfoldGeometry {
+    let flipped = convolutionScratch.take(weightCount)
+    g.flippedForInputGradient(weight, outputChannels: outputChannels, into: flipped.pointer)
+    implicitConvolutionForward(
+      input: gradOutput, geometry: inputGradientGeometry, unfold: unfold, batch: batch,
+      weight: flipped.pointer, outputChannels: g.channels, bias: nil, output: gradInput, threads: threads,
+      pool: pool)
+    convolutionScratch.give(flipped)
   }
   let dw = SendablePointer(gradWeight)
   parallelRanges(weightCount, work: grouping.groups * weightCount, threads: threads, pool: pool) { range in

@@ -88,3 +88,36 @@ func implicitConvolutionForward(
 
 /// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).
 let implicitConvolutionMaximumColumns = 128
+
+extension ConvGeometry {
+  /// The stride-1 convolution that maps this one's output gradient (`outputChannels × Ho × Wo`) to its
+  /// input gradient (`channels × H × W`) — the same kernel size and dilation, padding
+  /// `dilation·(kernel − 1) − padding` — or nil when a stride is not 1 or that padding is not a valid one.
+  /// Its weight is ``flippedForInputGradient(_:outputChannels:into:)`` of this one's.
+  func inputGradientGeometry(outputChannels: Int) -> ConvGeometry? {
+    guard strideHeight == 1 && strideWidth == 1,
+      let g = ConvGeometry(
+        channels: outputChannels, height: outputHeight, width: outputWidth, kernel: (kernelHeight, kernelWidth),
+        stride: (1, 1),
+        padding: (dilationHeight * (kernelHeight - 1) - padHeight, dilationWidth * (kernelWidth - 1) - padWidth),
+        dilation: (dilationHeight, dilationWidth)),
+      g.outputHeight == height && g.outputWidth == width
+    else { return nil }
+    return g
+  }
+
+  /// Writes the weight of ``inputGradientGeometry(outputChannels:)``: `flipped[c][o][i][j] =
+  /// weight[o][c][kh − 1 − i][kw − 1 − j]`, `channels × (outputChannels·kh·kw)`.
+  func flippedForInputGradient(
+    _ weight: UnsafePointer<Float>, outputChannels: Int, into flipped: UnsafeMutablePointer<Float>
+  ) {
+    let taps = kernelHeight * kernelWidth
+    for c in 0..<channels {
+      for o in 0..<outputChannels {
+        let source = weight + (o * channels + c) * taps  // weight[o, c]: kh × kw
+        let target = flipped + (c * outputChannels + o) * taps  // flipped[c, o]: kh × kw
+        for t in 0..<taps { target[t] = source[taps - 1 - t] }
+      }
+    }
+  }
+}

@@ -39,6 +39,11 @@ func directConvolutionGradients(
 let groupedGeometries: [(ConvGeometry, Int)] = [
   (ConvGeometry(channels: 3, height: 24, width: 24, kernel: 3, stride: 1, padding: 1)!, 7),  // 3 per group
   (ConvGeometry(channels: 4, height: 20, width: 20, kernel: 1, stride: 1, padding: 0)!, 7),  // pointwise, 5
+  // Dilated and oblong: the input gradient through the implicit path with other paddings, 20 per group.
+  (
+    ConvGeometry(channels: 3, height: 9, width: 11, kernel: (3, 5), stride: (1, 1), padding: (2, 2), dilation: (2, 1))!,
+    23
+  ),
   (ConvGeometry(channels: 2, height: 30, width: 29, kernel: 3, stride: 2, padding: 1)!, 11),  // stride 2, 9
   (ConvGeometry(channels: 2, height: 33, width: 35, kernel: 1, stride: 2, padding: 0)!, 11),  // projection, 6
 ]
