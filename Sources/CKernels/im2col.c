@@ -1,6 +1,7 @@
-// im2col and col2im of one plane for stride-1 convolutions, on the widest vectors the CPU has. The
+// im2col of one plane (any stride) and col2im (stride 1), on the widest vectors the CPU has. The
 // plane is first laid out in a row-padded copy, so every kernel tap's output row is one unbroken copy
-// (or add) of the output width: no per-row edge cases, no short calls. Instantiated for AVX-512 and
+// (or add) of the output width (for stride 2, even lanes picked from pairs of vectors): no per-row edge
+// cases, no short calls. Instantiated for AVX-512 and
 // for the portable 16-float vector type like channel_ops.c; both do the same IEEE operations in the
 // same order (copies, and adds in tap order), so results are bitwise the same whichever ISA runs.
 #include "CKernels.h"
@@ -38,7 +39,7 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
   } while (0)
 
 #define RN_UNFOLD_OPS(SFX, ATTR)                                                                       \
-  ATTR static void rn_im2col_s1_##SFX(const float *plane, const rn_unfold_geometry *g, float *out,    \
+  ATTR static void rn_im2col_plane_##SFX(const float *plane, const rn_unfold_geometry *g, float *out,    \
                                       ptrdiff_t ldc, float *padded) {                                 \
     const ptrdiff_t pw = g->width + 2 * g->pad_width;                                                  \
     for (ptrdiff_t h = 0; h < g->height; h++) {                                                        \
@@ -52,12 +53,24 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
         float *tap = out + (i * g->kernel_width + j) * ldc; /* Ho × Wo */                              \
         const float *source = padded + j * g->dilation_width;                                          \
         for (ptrdiff_t oh = 0; oh < g->output_height; oh++) {                                          \
-          const ptrdiff_t ih = oh + i * g->dilation_height - g->pad_height;                            \
+          const ptrdiff_t ih = oh * g->stride_height + i * g->dilation_height - g->pad_height;         \
           float *target = tap + oh * wo;                                                               \
+          const float *line = source + ih * pw;                                                        \
           if (ih < 0 || ih >= g->height) {                                                             \
             for (ptrdiff_t x = 0; x < wo; x++) target[x] = 0;                                          \
+          } else if (g->stride_width == 1) {                                                           \
+            RN_ROW_COPY(target, line, wo);                                                             \
+          } else if (g->stride_width == 2) {                                                           \
+            ptrdiff_t x = 0;                                                                           \
+            for (; x + 16 <= wo; x += 16) {                                                            \
+              const rn_c16 low = *(const rn_c16 *)(line + 2 * x);                                     \
+              const rn_c16 high = *(const rn_c16 *)(line + 2 * x + 16);                                \
+              *(rn_c16 *)(target + x) = __builtin_shufflevector(low, high, 0, 2, 4, 6, 8, 10, 12, 14, 16, \
+                                                                18, 20, 22, 24, 26, 28, 30);           \
+            }                                                                                          \
+            for (; x < wo; x++) target[x] = line[2 * x];                                               \
           } else {                                                                                     \
-            RN_ROW_COPY(target, source + ih * pw, wo);                                                 \
+            for (ptrdiff_t x = 0; x < wo; x++) target[x] = line[x * g->stride_width];                  \
           }                                                                                            \
         }                                                                                              \
       }                                                                                                \
@@ -148,8 +161,8 @@ RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_IMPLICIT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 #endif
 
-void rn_im2col_stride1(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded) {
-  RN_DISPATCH(rn_im2col_s1, plane, g, out, ldc, padded);
+void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded) {
+  RN_DISPATCH(rn_im2col_plane, plane, g, out, ldc, padded);
 }
 
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,

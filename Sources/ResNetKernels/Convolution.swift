@@ -32,11 +32,11 @@ public func convolutionForward(
     }
     return
   }
-  if let unfold = g.unfoldGeometry, !g.isPointwise, outputChannels <= GEMMBlocking.directBMaximumRows,
+  if g.hasUnitStride, !g.isPointwise, outputChannels <= GEMMBlocking.directBMaximumRows,
     GEMMKernel.best.nr <= implicitConvolutionMaximumColumns
   {
     implicitConvolutionForward(
-      input: input, geometry: g, unfold: unfold, batch: batch, weight: weight, outputChannels: outputChannels,
+      input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
       bias: bias, output: output, threads: threads, pool: pool)
     return
   }
@@ -157,11 +157,11 @@ public func convolutionBackward(
     col2im(
       columns, geometry: g, batch: count, ldc: ld, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
   }
-  if let gradInput, let inputGradientGeometry, let unfold = inputGradientGeometry.unfoldGeometry {
+  if let gradInput, let inputGradientGeometry {
     let flipped = convolutionScratch.take(weightCount)
     g.flippedForInputGradient(weight, outputChannels: outputChannels, into: flipped.pointer)
     implicitConvolutionForward(
-      input: gradOutput, geometry: inputGradientGeometry, unfold: unfold, batch: batch,
+      input: gradOutput, geometry: inputGradientGeometry, batch: batch,
       weight: flipped.pointer, outputChannels: g.channels, bias: nil, output: gradInput, threads: threads,
       pool: pool)
     convolutionScratch.give(flipped)

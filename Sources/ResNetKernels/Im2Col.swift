@@ -18,54 +18,17 @@ public func im2col(
   let rows = g.columnRows
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let col = SendablePointer(columns)
-  if let unfold = g.unfoldGeometry {
-    // Stride 1: a plane at a time, all its taps' rows from one row-padded copy of it.
-    let taps = g.kernelHeight * g.kernelWidth
-    parallelRanges(g.channels, work: rows * batch * g.outputPixels, threads: threads, pool: pool) { range in
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedPlaneCount) { padded in
-        withUnsafePointer(to: unfold) { geometry in
-          for c in range {
-            for b in 0..<batch {
-              rn_im2col_stride1(
-                x.base + (b * g.channels + c) * g.height * g.width, geometry,
-                col.base + c * taps * ldc + b * g.outputPixels, ldc, padded.baseAddress!)
-            }
-          }
-        }
-      }
-    }
-    return
-  }
-  parallelRanges(rows, work: rows * batch * g.outputPixels, threads: threads, pool: pool) { range in
-    for row in range {
-      let c = row / (g.kernelHeight * g.kernelWidth)
-      let i = row / g.kernelWidth % g.kernelHeight
-      let j = row % g.kernelWidth
-      for b in 0..<batch {
-        let plane = x.base + (b * g.channels + c) * g.height * g.width  // input[b, c]: H × W
-        let out = col.base + row * ldc + b * g.outputPixels  // Ho × Wo
-        for oh in 0..<g.outputHeight {
-          let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
-          let target = out + oh * g.outputWidth
-          guard ih >= 0 && ih < g.height else {
-            target.update(repeating: 0, count: g.outputWidth)
-            continue
-          }
-          let line = plane + ih * g.width
-          let (first, end) = validOutputColumns(g, tap: j)
-          if first > 0 { target.update(repeating: 0, count: first) }
-          let iw0 = first * g.strideWidth - g.padWidth + j * g.dilationWidth
-          if g.strideWidth == 1 {
-            if end > first { copyFloats(line + iw0, to: target + first, count: end - first) }
-          } else {
-            var iw = iw0
-            for ow in first..<max(first, end) {
-              target[ow] = line[iw]
-              iw += g.strideWidth
-            }
-          }
-          if end < g.outputWidth {
-            (target + max(end, first)).update(repeating: 0, count: g.outputWidth - max(end, first))
+  let unfold = g.unfoldGeometry
+  let taps = g.kernelHeight * g.kernelWidth
+  // A plane at a time, all its taps' rows from one row-padded copy of it.
+  parallelRanges(g.channels, work: rows * batch * g.outputPixels, threads: threads, pool: pool) { range in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedPlaneCount) { padded in
+      withUnsafePointer(to: unfold) { geometry in
+        for c in range {
+          for b in 0..<batch {
+            rn_im2col_plane(
+              x.base + (b * g.channels + c) * g.height * g.width, geometry,
+              col.base + c * taps * ldc + b * g.outputPixels, ldc, padded.baseAddress!)
           }
         }
       }
@@ -89,8 +52,9 @@ public func col2im(
   let col = SendablePointer(UnsafeMutablePointer(mutating: columns))
   let x = SendablePointer(output)
   let taps = g.kernelHeight * g.kernelWidth
-  if let unfold = g.unfoldGeometry {
+  if g.hasUnitStride {
     // Stride 1: a plane at a time, its taps added into a row-padded copy in tap order.
+    let unfold = g.unfoldGeometry
     parallelRanges(g.channels, work: g.columnRows * batch * g.outputPixels, threads: threads, pool: pool) { range in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: g.paddedPlaneCount) { padded in
         withUnsafePointer(to: unfold) { geometry in
@@ -144,18 +108,20 @@ public func col2im(
 }
 
 extension ConvGeometry {
-  /// The plane geometry of the stride-1 im2col/col2im kernels (CKernels' im2col.c), or nil when a
-  /// stride is not 1.
-  var unfoldGeometry: rn_unfold_geometry? {
-    guard strideHeight == 1 && strideWidth == 1 else { return nil }
-    return rn_unfold_geometry(
+  /// The plane geometry of the im2col/col2im kernels (CKernels' im2col.c).
+  var unfoldGeometry: rn_unfold_geometry {
+    rn_unfold_geometry(
       height: height, width: width, kernel_height: kernelHeight, kernel_width: kernelWidth, pad_height: padHeight,
       pad_width: padWidth, dilation_height: dilationHeight, dilation_width: dilationWidth,
-      output_height: outputHeight, output_width: outputWidth)
+      stride_height: strideHeight, stride_width: strideWidth, output_height: outputHeight, output_width: outputWidth)
   }
 
-  /// Floats of scratch the stride-1 kernels need: the plane with its rows padded on both sides.
-  var paddedPlaneCount: Int { height * (width + 2 * padWidth) }
+  /// Whether both strides are 1.
+  var hasUnitStride: Bool { strideHeight == 1 && strideWidth == 1 }
+
+  /// Floats of scratch the plane kernels need: the plane with its rows padded on both sides, and
+  /// slack for the last row's vector reads.
+  var paddedPlaneCount: Int { height * (width + 2 * padWidth) + 16 }
 }
 
 /// The output columns `first..<end` whose input column for kernel column `tap` lies inside the

@@ -12,10 +12,12 @@ import CKernels
 /// over the pool's threads (participant p takes samples p, p + P, …); each is computed whole by one
 /// thread, so the result does not depend on the thread count.
 func implicitConvolutionForward(
-  input: UnsafePointer<Float>, geometry g: ConvGeometry, unfold: rn_unfold_geometry, batch: Int,
+  input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
   weight: UnsafePointer<Float>, outputChannels: Int, bias: UnsafePointer<Float>?,
   output: UnsafeMutablePointer<Float>, threads: Int?, pool: ThreadPool
 ) {
+  precondition(g.hasUnitStride, "implicitConvolutionForward: stride \(g.strideHeight)x\(g.strideWidth)")
+  let unfold = g.unfoldGeometry
   let kernel = GEMMKernel.best
   let (mr, nr) = (kernel.mr, kernel.nr)
   let k = g.columnRows

@@ -67,20 +67,20 @@ void rn_plane_affine(const float *x, const float *residual, float *y, ptrdiff_t 
 /// target[i] += source[i] for i < n.
 void rn_add_floats(const float *source, float *target, ptrdiff_t n);
 
-/// A stride-1 convolution's plane geometry for rn_im2col_stride1 and rn_col2im_stride1 (im2col.c).
-/// Paddings are not negative; output_width = width + 2·pad_width − dilation_width·(kernel_width − 1),
-/// and the same for the height.
+/// A convolution's plane geometry for rn_im2col_plane and rn_col2im_stride1 (im2col.c). Paddings are
+/// not negative; output_width = (width + 2·pad_width − dilation_width·(kernel_width − 1) − 1) /
+/// stride_width + 1, and the same for the height.
 typedef struct {
   ptrdiff_t height, width, kernel_height, kernel_width, pad_height, pad_width;
-  ptrdiff_t dilation_height, dilation_width, output_height, output_width;
+  ptrdiff_t dilation_height, dilation_width, stride_height, stride_width, output_height, output_width;
 } rn_unfold_geometry;
 
 /// im2col of one plane (height × width): tap (i, j)'s row, output_height × output_width floats, goes
-/// to out + (i·kernel_width + j)·ldc. `padded` is scratch of height × (width + 2·pad_width) floats.
-void rn_im2col_stride1(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded);
-/// col2im of one plane, the adjoint of rn_im2col_stride1: each plane entry is its taps' column
-/// entries summed in tap order (starting from the entry itself when `accumulate` is non-zero, else from
-/// 0). `padded` is scratch as for rn_im2col_stride1.
+/// to out + (i·kernel_width + j)·ldc. `padded` is scratch of height × (width + 2·pad_width) + 16 floats.
+void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded);
+/// col2im of one plane of a stride-1 convolution, the adjoint of rn_im2col_plane: each plane entry
+/// is its taps' column entries summed in tap order (starting from the entry itself when `accumulate` is non-zero, else from
+/// 0). `padded` is scratch as for rn_im2col_plane.
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,
                        int32_t accumulate, float *padded);
 
