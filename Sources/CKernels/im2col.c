@@ -40,8 +40,10 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
 
 #define RN_UNFOLD_OPS(SFX, ATTR)                                                                       \
   ATTR static void rn_im2col_plane_##SFX(const float *plane, const rn_unfold_geometry *g, float *out,    \
-                                      ptrdiff_t ldc, float *padded) {                                 \
+                                         ptrdiff_t ldc, float *padded, const float *next) {            \
     const ptrdiff_t pw = g->width + 2 * g->pad_width;                                                  \
+    if (next)                                                                                          \
+      for (ptrdiff_t x = 0; x < g->height * g->width; x += 16) __builtin_prefetch(next + x, 0, 3);     \
     for (ptrdiff_t h = 0; h < g->height; h++) {                                                        \
       float *row = padded + h * pw;                                                                    \
       for (ptrdiff_t x = 0; x < g->pad_width; x++) row[x] = row[pw - 1 - x] = 0;                       \
@@ -102,8 +104,10 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
 
 #define RN_IMPLICIT_OPS(SFX, ATTR)                                                                     \
   ATTR static void rn_pad_sample_##SFX(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, \
-                                       float *padded) {                                                \
+                                       float *padded, const float *next) {                             \
     const ptrdiff_t pw = g->width + 2 * g->pad_width;                                                  \
+    if (next)                                                                                          \
+      for (ptrdiff_t x = 0; x < channels * g->height * g->width; x += 16) __builtin_prefetch(next + x, 0, 2); \
     const ptrdiff_t ph = g->height + 2 * g->pad_height;                                                \
     for (ptrdiff_t c = 0; c < channels; c++) {                                                         \
       float *plane = padded + c * ph * pw;                                                             \
@@ -161,8 +165,9 @@ RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_IMPLICIT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 #endif
 
-void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded) {
-  RN_DISPATCH(rn_im2col_plane, plane, g, out, ldc, padded);
+void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded,
+                     const float *next) {
+  RN_DISPATCH(rn_im2col_plane, plane, g, out, ldc, padded, next);
 }
 
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,
@@ -170,8 +175,9 @@ void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geom
   RN_DISPATCH(rn_col2im_s1, columns, ldc, g, plane, accumulate, padded);
 }
 
-void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, float *padded) {
-  RN_DISPATCH(rn_pad_sample, sample, channels, g, padded);
+void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, float *padded,
+                   const float *next) {
+  RN_DISPATCH(rn_pad_sample, sample, channels, g, padded, next);
 }
 
 void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur, const rn_unfold_geometry *g,

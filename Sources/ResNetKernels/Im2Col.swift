@@ -26,9 +26,12 @@ public func im2col(
       withUnsafePointer(to: unfold) { geometry in
         for c in range {
           for b in 0..<batch {
+            // The next plane this thread unfolds: sample b + 1's, or sample 0's of channel c + 1.
+            let next = b + 1 < batch ? (b + 1, c) : (0, c + 1)
             rn_im2col_plane(
               x.base + (b * g.channels + c) * g.height * g.width, geometry,
-              col.base + c * taps * ldc + b * g.outputPixels, ldc, padded.baseAddress!)
+              col.base + c * taps * ldc + b * g.outputPixels, ldc, padded.baseAddress!,
+              next.1 < range.upperBound ? x.base + (next.0 * g.channels + next.1) * g.height * g.width : nil)
           }
         }
       }

@@ -49,7 +49,8 @@ func implicitConvolutionForward(
         withUnsafePointer(to: unfold) { geometry in
           var b = p
           while b < batch {
-            rn_pad_sample(x.base + b * g.inputCount, g.channels, geometry, padded)
+            let next = b + participants < batch ? x.base + (b + participants) * g.inputCount : nil
+            rn_pad_sample(x.base + b * g.inputCount, g.channels, geometry, padded, next)
             let out = y.base + b * outputChannels * pixels  // output[b]: O × Ho·Wo
             var j0 = 0
             while j0 < pixels {

@@ -77,7 +77,9 @@ typedef struct {
 
 /// im2col of one plane (height × width): tap (i, j)'s row, output_height × output_width floats, goes
 /// to out + (i·kernel_width + j)·ldc. `padded` is scratch of height × (width + 2·pad_width) + 16 floats.
-void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded);
+/// The plane at `next` (the next one to unfold, or NULL) is prefetched meanwhile.
+void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded,
+                     const float *next);
 /// col2im of one plane of a stride-1 convolution, the adjoint of rn_im2col_plane: each plane entry
 /// is its taps' column entries summed in tap order (starting from the entry itself when `accumulate` is non-zero, else from
 /// 0). `padded` is scratch as for rn_im2col_plane.
@@ -86,8 +88,10 @@ void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geom
 
 /// Copies the `channels` planes of one sample (height × width each) to `padded`, each plane framed by
 /// pad_height zero rows and pad_width zero columns on every side:
-/// channels × (height + 2·pad_height) × (width + 2·pad_width) floats.
-void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, float *padded);
+/// channels × (height + 2·pad_height) × (width + 2·pad_width) floats. The sample at `next` (the next
+/// one to pad, or NULL) is prefetched into L2 meanwhile.
+void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, float *padded,
+                   const float *next);
 /// Packs kcur rows, columns p0..<p0+ncols of the im2col matrix of one sample, read from its
 /// rn_pad_sample copy, as a GEMM B panel: kcur rows of nr floats, zero past ncols (ncols ≤ nr). Row kk
 /// reads output pixel (oh, ow) at padded[offsets[kk] + oh·(width + 2·pad_width) + ow].
