@@ -152,7 +152,10 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
       } else if (uniform == 8) {                                                                       \
         for (ptrdiff_t r = 0; r < runs; r++) *(rn_c8 *)(row + target[r]) = *(const rn_c8 *)(base + source[r]); \
       } else {                                                                                         \
-        for (ptrdiff_t r = 0; r < runs; r++) RN_ROW_COPY(row + target[r], base + source[r], length[r]); \
+        /* Whole vectors: a run's overhang is overwritten by the next run, or row, copied after it. */ \
+        for (ptrdiff_t r = 0; r < runs; r++)                                                           \
+          for (ptrdiff_t x = 0; x < length[r]; x += 16)                                                \
+            *(rn_c16 *)(row + target[r] + x) = *(const rn_c16 *)(base + source[r] + x);               \
       }                                                                                                \
       for (ptrdiff_t x = ncols; x < nr; x++) row[x] = 0;                                               \
     }                                                                                                  \

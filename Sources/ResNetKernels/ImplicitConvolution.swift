@@ -24,8 +24,8 @@ func implicitConvolutionForward(
   let kc = min(GEMMBlocking.kc, k)
   let pixels = g.outputPixels
   let paddedCount = g.channels * (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)
-  let panelOffset = roundUp(paddedCount, 16)
-  let scalesOffset = panelOffset + roundUp(kc * nr, 16)
+  let panelOffset = roundUp(paddedCount, 16) + 16  // the padded sample, then slack for whole-vector reads
+  let scalesOffset = panelOffset + roundUp(kc * nr, 16) + 16  // the panel, then slack for its overhang
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
@@ -42,7 +42,7 @@ func implicitConvolutionForward(
   pool.run(participants: participants) { p in
     let scratch = convolutionScratch.take(scalesOffset + 16)
     let padded = scratch.pointer  // C × (H + 2·ph) × (W + 2·pw): the sample, zero-framed
-    let panel = scratch.pointer + panelOffset  // kc × nr: one packed panel of the column matrix
+    let panel = scratch.pointer + panelOffset  // kc × nr (+ 16): one packed panel of the column matrix
     let scales = scratch.pointer + scalesOffset  // alpha, beta
     kernel.variants.withUnsafeBufferPointer { variants in
       offsets.withUnsafeBufferPointer { offsets in

@@ -94,7 +94,9 @@ void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geom
                    const float *next);
 /// Packs kcur rows, columns p0..<p0+ncols of the im2col matrix of one sample, read from its
 /// rn_pad_sample copy, as a GEMM B panel: kcur rows of nr floats, zero past ncols (ncols ≤ nr). Row kk
-/// reads output pixel (oh, ow) at padded[offsets[kk] + oh·(width + 2·pad_width) + ow].
+/// reads output pixel (oh, ow) at padded[offsets[kk] + oh·(width + 2·pad_width) + ow]. Copies are whole
+/// 16-float vectors: up to 15 floats past a row's last run are read from `padded`, and written past the
+/// panel's end, so both need 16 floats of slack.
 void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur, const rn_unfold_geometry *g,
                       ptrdiff_t p0, ptrdiff_t ncols, ptrdiff_t nr, float *panel);
 
