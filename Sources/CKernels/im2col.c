@@ -161,11 +161,27 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
     }                                                                                                  \
   }
 
+#define RN_FRAME_OPS(SFX, ATTR)                                                                        \
+  ATTR static void rn_frame_planes_##SFX(const float *source, ptrdiff_t planes, ptrdiff_t source_stride,  \
+                                         ptrdiff_t height, ptrdiff_t width, ptrdiff_t lead, float *target, \
+                                         ptrdiff_t target_stride) {                                    \
+    const ptrdiff_t wq = width + 1;                                                                    \
+    for (ptrdiff_t p = 0; p < planes; p++) {                                                           \
+      float *plane = target + p * target_stride;                                                       \
+      const float *from = source + p * source_stride;                                                  \
+      for (ptrdiff_t x = 0; x < (height + 1) * wq; x++) plane[x] = 0;                                  \
+      float *data = plane + lead * (wq + 1);                                                           \
+      for (ptrdiff_t h = 0; h < height; h++) RN_ROW_COPY(data + h * wq, from + h * width, width);     \
+    }                                                                                                  \
+  }
+
 RN_UNFOLD_OPS(portable, )
 RN_IMPLICIT_OPS(portable, )
+RN_FRAME_OPS(portable, )
 #if defined(__x86_64__)
 RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_IMPLICIT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_FRAME_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 #endif
 
 void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded,
@@ -186,4 +202,9 @@ void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geom
 void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur, const rn_unfold_geometry *g,
                       ptrdiff_t p0, ptrdiff_t ncols, ptrdiff_t nr, float *panel) {
   RN_DISPATCH(rn_pack_unfolded, padded, offsets, kcur, g, p0, ncols, nr, panel);
+}
+
+void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_stride, ptrdiff_t height,
+                     ptrdiff_t width, ptrdiff_t lead, float *target, ptrdiff_t target_stride) {
+  RN_DISPATCH(rn_frame_planes, source, planes, source_stride, height, width, lead, target, target_stride);
 }

@@ -128,34 +128,44 @@ public func convolutionBackward(
   let partialsBuffer = convolutionScratch.take(grouping.groups * weightCount)
   defer { convolutionScratch.give(partialsBuffer) }
   let partials = SendablePointer(partialsBuffer.pointer)  // groups × K × O
+  // 3×3, stride 1, padding 1: the weight gradient reads the input in place (rows in (tap, channel)
+  // order), when the input gradient needs no column matrix either.
+  let implicitWeights = g.isSamePadded3x3 && (gradInput == nil || inputGradientGeometry != nil)
+  if implicitWeights {
+    implicitWeightGradient(
+      input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,
+      partials: partials.base, threads: threads, pool: pool)
+  }
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
   let dx = inputGradientGeometry == nil ? gradInput.map { SendablePointer($0) } : nil
   let ld = grouping.rowStride
-  grouping.run(threads: threads, pool: pool, scratchFloats: (k + outputChannels) * ld) {
-    first, count, scratch in
-    let n = count * pixels
-    let columns = scratch  // K × n (row stride ld): the group's samples side by side
-    let gathered = scratch + k * ld  // O × n (row stride ld): the group's output gradient
-    im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, ldc: ld, threads: 1, pool: pool)
-    for s in 0..<count {
-      for o in 0..<outputChannels {
-        (gathered + o * ld + s * pixels).update(
-          from: dy.base + ((first + s) * outputChannels + o) * pixels, count: pixels)
+  if !implicitWeights {
+    grouping.run(threads: threads, pool: pool, scratchFloats: (k + outputChannels) * ld) {
+      first, count, scratch in
+      let n = count * pixels
+      let columns = scratch  // K × n (row stride ld): the group's samples side by side
+      let gathered = scratch + k * ld  // O × n (row stride ld): the group's output gradient
+      im2col(x.base + first * g.inputCount, geometry: g, batch: count, into: columns, ldc: ld, threads: 1, pool: pool)
+      for s in 0..<count {
+        for o in 0..<outputChannels {
+          (gathered + o * ld + s * pixels).update(
+            from: dy.base + ((first + s) * outputChannels + o) * pixels, count: pixels)
+        }
       }
+      // The group's weight gradient, transposed: K × O = columns (K × n) · gatheredᵀ (n × O). This way
+      // round the GEMM packs the O × n output gradient, not the K × n columns (K = 9·C for 3×3).
+      sgemm(
+        .none, .transposed, m: k, n: outputChannels, k: n, a: columns, lda: ld, b: gathered, ldb: ld,
+        c: partials.base + first / grouping.samples * weightCount, ldc: outputChannels, threads: 1, pool: pool)
+      guard let dx else { return }
+      sgemm(
+        .transposed, .none, m: k, n: n, k: outputChannels, a: w.base, lda: k, b: gathered, ldb: ld,
+        c: columns, ldc: ld, threads: 1, pool: pool)
+      col2im(
+        columns, geometry: g, batch: count, ldc: ld, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
     }
-    // The group's weight gradient, transposed: K × O = columns (K × n) · gatheredᵀ (n × O). This way
-    // round the GEMM packs the O × n output gradient, not the K × n columns (K = 9·C for 3×3).
-    sgemm(
-      .none, .transposed, m: k, n: outputChannels, k: n, a: columns, lda: ld, b: gathered, ldb: ld,
-      c: partials.base + first / grouping.samples * weightCount, ldc: outputChannels, threads: 1, pool: pool)
-    guard let dx else { return }
-    sgemm(
-      .transposed, .none, m: k, n: n, k: outputChannels, a: w.base, lda: k, b: gathered, ldb: ld,
-      c: columns, ldc: ld, threads: 1, pool: pool)
-    col2im(
-      columns, geometry: g, batch: count, ldc: ld, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
   }
   if let gradInput, let inputGradientGeometry {
     let flipped = convolutionScratch.take(weightCount)
@@ -167,11 +177,14 @@ public func convolutionBackward(
     convolutionScratch.give(flipped)
   }
   let dw = SendablePointer(gradWeight)
+  let taps = g.kernelHeight * g.kernelWidth
   parallelRanges(weightCount, work: grouping.groups * weightCount, threads: threads, pool: pool) { range in
     for i in range {
       let (o, kk) = i.quotientAndRemainder(dividingBy: k)
       var sum = dw.base[i]
-      for group in 0..<grouping.groups { sum += partials.base[group * weightCount + kk * outputChannels + o] }
+      // The partials' rows: (channel, tap) from im2col, (tap, channel) from the implicit path.
+      let row = implicitWeights ? kk % taps * g.channels + kk / taps : kk
+      for group in 0..<grouping.groups { sum += partials.base[group * weightCount + row * outputChannels + o] }
       dw.base[i] = sum
     }
   }

@@ -100,6 +100,14 @@ void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geom
 void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur, const rn_unfold_geometry *g,
                       ptrdiff_t p0, ptrdiff_t ncols, ptrdiff_t nr, float *panel);
 
+/// Copies `planes` planes (height × width, `source_stride` floats apart) into planes of
+/// (height + 1) × (width + 1) floats (`target_stride` apart) with row stride width + 1, zero elsewhere:
+/// with lead 0 the data starts at the plane's first float (a zero column on the right, a zero row
+/// below); with lead 1 it starts one row and one column in (a zero row above, a zero column on the
+/// left), so that consecutive such planes share their zero rows and columns as a 3×3 window's padding.
+void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_stride, ptrdiff_t height,
+                     ptrdiff_t width, ptrdiff_t lead, float *target, ptrdiff_t target_stride);
+
 #ifdef __cplusplus
 }
 #endif
