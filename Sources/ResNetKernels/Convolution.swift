@@ -221,20 +221,20 @@ public struct ConvolutionGrouping: Sendable {
   }
 
   /// Runs `body(first sample, sample count, scratch)` for every group, groups shared out over the
-  /// pool's threads (participant p takes groups p, p + P, …); `scratch` holds `scratchFloats` floats
-  /// of the participant's own.
+  /// pool's threads (each takes the next unclaimed group when it is free: every group is computed
+  /// whole by one thread, so which one does not matter); `scratch` holds `scratchFloats` floats of the
+  /// participant's own.
   func run(
     threads: Int?, pool: ThreadPool, scratchFloats: Int,
     _ body: (_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void
   ) {
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, groups))
-    pool.run(participants: participants) { p in
+    let queue = WorkQueue(count: groups)
+    pool.run(participants: participants) { _ in
       let scratch = convolutionScratch.take(scratchFloats)
-      var group = p
-      while group < groups {
+      while let group = queue.claim() {
         let first = group * samples
         body(first, min(samples, batchSize - first), scratch.pointer)
-        group += participants
       }
       convolutionScratch.give(scratch)
     }

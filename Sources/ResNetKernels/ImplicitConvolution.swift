@@ -9,8 +9,8 @@ import CKernels
 /// slices in the same order, the bias added after the sum — so the two give the same bits. Taken for
 /// at most ``GEMMBlocking/directBMaximumRows`` output channels, where that path reads the column
 /// matrix in place (A's panels then stay in cache while the columns stream by). Samples are shared out
-/// over the pool's threads (participant p takes samples p, p + P, …); each is computed whole by one
-/// thread, so the result does not depend on the thread count.
+/// over the pool's threads (each claims the next unclaimed one); each is computed whole by one thread,
+/// so the result does not depend on the thread count or on who computes what.
 func implicitConvolutionForward(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
   weight: UnsafePointer<Float>, outputChannels: Int, bias: UnsafePointer<Float>?,
@@ -39,7 +39,8 @@ func implicitConvolutionForward(
     return c * planeCount + i * g.dilationHeight * (g.width + 2 * g.padWidth) + j * g.dilationWidth
   }
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, batch))
-  pool.run(participants: participants) { p in
+  let queue = WorkQueue(count: batch)
+  pool.run(participants: participants) { _ in
     let scratch = convolutionScratch.take(scalesOffset + 16)
     let padded = scratch.pointer  // C × (H + 2·ph) × (W + 2·pw): the sample, zero-framed
     let panel = scratch.pointer + panelOffset  // kc × nr (+ 16): one packed panel of the column matrix
@@ -47,9 +48,11 @@ func implicitConvolutionForward(
     kernel.variants.withUnsafeBufferPointer { variants in
       offsets.withUnsafeBufferPointer { offsets in
         withUnsafePointer(to: unfold) { geometry in
-          var b = p
-          while b < batch {
-            let next = b + participants < batch ? x.base + (b + participants) * g.inputCount : nil
+          // Each sample is claimed one ahead, so that its input can be prefetched meanwhile.
+          var claimed = queue.claim()
+          while let b = claimed {
+            claimed = queue.claim()
+            let next = claimed.map { x.base + $0 * g.inputCount }
             rn_pad_sample(x.base + b * g.inputCount, g.channels, geometry, padded, next)
             let out = y.base + b * outputChannels * pixels  // output[b]: O × Ho·Wo
             var j0 = 0
@@ -80,7 +83,6 @@ func implicitConvolutionForward(
                 for i in 0..<pixels { plane[i] = plane[i] + value }
               }
             }
-            b += participants
           }
         }
       }

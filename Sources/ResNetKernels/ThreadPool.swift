@@ -137,3 +137,20 @@ final class ScratchPool: @unchecked Sendable {
     lock.withLock { free.append(buffer) }
   }
 }
+
+/// Hands out the items `0..<count` one at a time to whichever participant of a job asks first, so a
+/// thread that falls behind (a noisy neighbour, a late wake-up) takes fewer. Use it only where the
+/// result does not depend on which participant computes an item (each item written to its own place).
+final class WorkQueue: @unchecked Sendable {
+  private let next = Atomic<Int>(0)
+  private let count: Int
+
+  /// A queue of the items `0..<count`.
+  init(count: Int) { self.count = count }
+
+  /// The next unclaimed item, or nil when all have been claimed.
+  func claim() -> Int? {
+    let item = next.add(1, ordering: .relaxed).oldValue
+    return item < count ? item : nil
+  }
+}
