@@ -29,6 +29,13 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
     for (; x_ < (n); x_++) (to)[x_] = (from)[x_];                                       \
   } while (0)
 
+// row[pad..<pad+n] = from[0..<n], with `pad` zeros on each side (row holds n + 2·pad floats).
+#define RN_PADDED_ROW(row, from, n, pad)                                                 \
+  do {                                                                                   \
+    for (ptrdiff_t x_ = 0; x_ < (pad); x_++) (row)[x_] = (row)[(n) + 2 * (pad) - 1 - x_] = 0; \
+    RN_ROW_COPY((row) + (pad), from, n);                                                 \
+  } while (0)
+
 // to[0..<n] += from[0..<n].
 #define RN_ROW_ADD(to, from, n)                                                          \
   do {                                                                                   \
@@ -44,11 +51,8 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
     const ptrdiff_t pw = g->width + 2 * g->pad_width;                                                  \
     if (next)                                                                                          \
       for (ptrdiff_t x = 0; x < g->height * g->width; x += 16) __builtin_prefetch(next + x, 0, 3);     \
-    for (ptrdiff_t h = 0; h < g->height; h++) {                                                        \
-      float *row = padded + h * pw;                                                                    \
-      for (ptrdiff_t x = 0; x < g->pad_width; x++) row[x] = row[pw - 1 - x] = 0;                       \
-      RN_ROW_COPY(row + g->pad_width, plane + h * g->width, g->width);                                 \
-    }                                                                                                  \
+    for (ptrdiff_t h = 0; h < g->height; h++)                                                          \
+      RN_PADDED_ROW(padded + h * pw, plane + h * g->width, g->width, g->pad_width);                    \
     const ptrdiff_t wo = g->output_width;                                                              \
     for (ptrdiff_t i = 0; i < g->kernel_height; i++) {                                                 \
       for (ptrdiff_t j = 0; j < g->kernel_width; j++) {                                                \
@@ -113,11 +117,8 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
       float *plane = padded + c * ph * pw;                                                             \
       const float *source = sample + c * g->height * g->width;                                         \
       for (ptrdiff_t x = 0; x < g->pad_height * pw; x++) plane[x] = plane[(ph - g->pad_height) * pw + x] = 0; \
-      for (ptrdiff_t h = 0; h < g->height; h++) {                                                      \
-        float *row = plane + (h + g->pad_height) * pw;                                                 \
-        for (ptrdiff_t x = 0; x < g->pad_width; x++) row[x] = row[pw - 1 - x] = 0;                    \
-        RN_ROW_COPY(row + g->pad_width, source + h * g->width, g->width);                              \
-      }                                                                                                \
+      for (ptrdiff_t h = 0; h < g->height; h++)                                                        \
+        RN_PADDED_ROW(plane + (h + g->pad_height) * pw, source + h * g->width, g->width, g->pad_width); \
     }                                                                                                  \
   }                                                                                                    \
   ATTR static void rn_pack_unfolded_##SFX(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur,      \

@@ -32,9 +32,7 @@ public func convolutionForward(
     }
     return
   }
-  if g.hasUnitStride, !g.isPointwise, outputChannels <= GEMMBlocking.directBMaximumRows,
-    GEMMKernel.best.nr <= implicitConvolutionMaximumColumns
-  {
+  if g.takesImplicitPath(outputChannels: outputChannels) {
     implicitConvolutionForward(
       input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
       bias: bias, output: output, threads: threads, pool: pool)
@@ -120,9 +118,10 @@ public func convolutionBackward(
   // Stride 1: the input gradient is itself a stride-1 convolution (of the output gradient, with the
   // flipped weight), taken by the implicit path without a column matrix or col2im.
   let inputGradientGeometry =
-    g.isPointwise || gradInput == nil || g.channels > GEMMBlocking.directBMaximumRows
-      || GEMMKernel.best.nr > implicitConvolutionMaximumColumns
-    ? nil : g.inputGradientGeometry(outputChannels: outputChannels)
+    gradInput == nil
+    ? nil
+    : g.inputGradientGeometry(outputChannels: outputChannels)
+      .flatMap { $0.takesImplicitPath(outputChannels: g.channels) ? $0 : nil }
   let grouping = ConvolutionGrouping(geometry: g, batch: batch)
   let weightCount = outputChannels * k
   let partialsBuffer = convolutionScratch.take(grouping.groups * weightCount)

@@ -170,8 +170,7 @@ struct MacroKernel {
     b: UnsafePointer<Float>, bRowStride: Int, c: UnsafeMutablePointer<Float>, columns ncols: Int,
     prefetch: UnsafePointer<Float>?
   ) {
-    let v = (ncols + problem.kernel.width - 1) / problem.kernel.width
-    let micro = variants[(mcur - 1) * problem.kernel.vectors + (v - 1)]
+    let micro = variants[problem.kernel.variantIndex(rows: mcur, columns: ncols)]
     micro(kcur, a, aRowStride, aColumnStride, b, bRowStride, c, problem.ldc, scales, ncols, prefetch)
   }
 

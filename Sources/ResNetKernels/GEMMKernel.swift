@@ -22,6 +22,13 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
   /// Variants by tile: `variants[(m - 1) * vectors + (v - 1)]` computes m rows by v vectors.
   let variants: [rn_sgemm_ukernel_fn]
 
+  /// The index in ``variants`` of the tile for `rows` (1...mr) rows and `columns` (1...nr) columns:
+  /// the fewest vectors that hold the columns.
+  @inline(__always)
+  func variantIndex(rows: Int, columns: Int) -> Int {
+    (rows - 1) * vectors + (columns + width - 1) / width - 1
+  }
+
   init(family: Int32) {
     let info = rn_sgemm_family(family)
     self.family = family

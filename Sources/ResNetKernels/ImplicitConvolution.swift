@@ -23,15 +23,15 @@ func implicitConvolutionForward(
   let k = g.columnRows
   let kc = min(GEMMBlocking.kc, k)
   let pixels = g.outputPixels
-  let paddedCount = g.channels * (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)
-  let panelOffset = roundUp(paddedCount, 16) + 16  // the padded sample, then slack for whole-vector reads
+  let planeCount = (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)  // one padded plane
+  let panelOffset = roundUp(g.channels * planeCount, 16) + 16  // the padded sample, then slack for whole-vector reads
   let scalesOffset = panelOffset + roundUp(kc * nr, 16) + 16  // the panel, then slack for its overhang
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
   let y = SendablePointer(output)
-  // Where row (c, i, j) of the column matrix starts in the padded sample.
-  let planeCount = (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)
+  // Where row (c, i, j) of the column matrix starts in the padded sample (a table: cheaper in the
+  // packing loop than stepping (c, i, j) there).
   let taps = g.kernelHeight * g.kernelWidth
   let offsets = (0..<k).map { row in
     let (c, tap) = row.quotientAndRemainder(dividingBy: taps)
@@ -58,7 +58,6 @@ func implicitConvolutionForward(
             var j0 = 0
             while j0 < pixels {
               let ncols = min(nr, pixels - j0)
-              let vectors = (ncols + kernel.width - 1) / kernel.width
               var pc = 0
               while pc < k {
                 let kcur = min(kc, k - pc)
@@ -68,7 +67,7 @@ func implicitConvolutionForward(
                 var ir = 0
                 while ir < outputChannels {
                   let mcur = min(mr, outputChannels - ir)
-                  let micro = variants[(mcur - 1) * kernel.vectors + (vectors - 1)]
+                  let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
                   micro(kcur, w.base + ir * k + pc, k, 1, panel, nr, out + ir * pixels + j0, pixels, scales, ncols, nil)
                   ir += mr
                 }
@@ -95,6 +94,14 @@ func implicitConvolutionForward(
 let implicitConvolutionMaximumColumns = 128
 
 extension ConvGeometry {
+  /// Whether ``implicitConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``
+  /// takes a batch of this convolution to `outputChannels`: stride 1, not pointwise (that path needs no
+  /// im2col anyway), and at most ``GEMMBlocking/directBMaximumRows`` output channels.
+  func takesImplicitPath(outputChannels: Int) -> Bool {
+    hasUnitStride && !isPointwise && outputChannels <= GEMMBlocking.directBMaximumRows
+      && GEMMKernel.best.nr <= implicitConvolutionMaximumColumns
+  }
+
   /// The stride-1 convolution that maps this one's output gradient (`outputChannels × Ho × Wo`) to its
   /// input gradient (`channels × H × W`) — the same kernel size and dilation, padding
   /// `dilation·(kernel − 1) − padding` — or nil when a stride is not 1 or that padding is not a valid one.

@@ -86,7 +86,7 @@ func implicitWeightGradient(
             var jr = 0
             while jr < outputChannels {
               let ncols = min(nr, outputChannels - jr)
-              let micro = variants[(mcur - 1) * kernel.vectors + (ncols + kernel.width - 1) / kernel.width - 1]
+              let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
               micro(
                 kcur, a, depth, 1, packed + jr / nr * kcur * nr, nr,
                 partial + (tap * channels + c0) * outputChannels + jr,
