@@ -32,6 +32,12 @@ public func convolutionForward(
     }
     return
   }
+  if g.takesWinogradPath(outputChannels: outputChannels) {
+    winogradConvolutionForward(
+      input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
+      bias: bias, output: output, threads: threads, pool: pool)
+    return
+  }
   if g.takesImplicitPath(outputChannels: outputChannels) {
     implicitConvolutionForward(
       input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
@@ -121,7 +127,10 @@ public func convolutionBackward(
     gradInput == nil
     ? nil
     : g.inputGradientGeometry(outputChannels: outputChannels)
-      .flatMap { $0.takesImplicitPath(outputChannels: g.channels) ? $0 : nil }
+      .flatMap {
+        $0.takesWinogradPath(outputChannels: g.channels) || $0.takesImplicitPath(outputChannels: g.channels)
+          ? $0 : nil
+      }
   let grouping = ConvolutionGrouping(geometry: g, batch: batch)
   let weightCount = outputChannels * k
   let partialsBuffer = convolutionScratch.take(grouping.groups * weightCount)
@@ -169,10 +178,17 @@ public func convolutionBackward(
   if let gradInput, let inputGradientGeometry {
     let flipped = convolutionScratch.take(weightCount)
     g.flippedForInputGradient(weight, outputChannels: outputChannels, into: flipped.pointer)
-    implicitConvolutionForward(
-      input: gradOutput, geometry: inputGradientGeometry, batch: batch,
-      weight: flipped.pointer, outputChannels: g.channels, bias: nil, output: gradInput, threads: threads,
-      pool: pool)
+    if inputGradientGeometry.takesWinogradPath(outputChannels: g.channels) {
+      winogradConvolutionForward(
+        input: gradOutput, geometry: inputGradientGeometry, batch: batch,
+        weight: flipped.pointer, outputChannels: g.channels, bias: nil, output: gradInput, threads: threads,
+        pool: pool)
+    } else {
+      implicitConvolutionForward(
+        input: gradOutput, geometry: inputGradientGeometry, batch: batch,
+        weight: flipped.pointer, outputChannels: g.channels, bias: nil, output: gradInput, threads: threads,
+        pool: pool)
+    }
     convolutionScratch.give(flipped)
   }
   let dw = SendablePointer(gradWeight)

@@ -108,6 +108,25 @@ void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t k
 void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_stride, ptrdiff_t height,
                      ptrdiff_t width, ptrdiff_t lead, float *target, ptrdiff_t target_stride);
 
+/// The input transform of Winograd's F(2×2, 3×3) for tiles first_tile ..< end_tile of one sample
+/// (winograd.c), read from its rn_pad_sample copy with padding 1 (`channels` planes of
+/// (height + 2) × (width + 2)): for each plane and each 4×4 tile t = ty·tiles_w + tx in the range
+/// (padded rows 2·ty ... 2·ty + 3, columns 2·tx ... 2·tx + 3; tiles_w = ⌈width / 2⌉), writes
+/// V = Bᵀ·d·B: element ξ = 4i + j to v[ξ·matrix_stride + c·ldv + t − first_tile]; nothing else is
+/// written. Reads are whole vectors, past the plane's last row for narrow planes (up to 10 padded rows
+/// and 64 floats past the last plane in all), so the copy needs that many zeros after its last plane;
+/// only the zeros among them are used.
+void rn_winograd_input(const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                       ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
+/// The output transform of F(2×2, 3×3) for tiles first_tile ..< end_tile: for each of `channels`
+/// planes and each tile t (as above), y = Aᵀ·m·A (+ bias[c] when bias is not NULL), m[ξ] read at
+/// m[ξ·matrix_stride + c·ldm + t − first_tile], written to the output planes (height × width, NCHW)
+/// with the tiles' rows and columns past the plane dropped. Reads are whole 16-tile vectors around the
+/// tiles: up to 32 floats before each row's first tile and after its last are read (not used).
+void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
+                        const float *bias, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
+                        ptrdiff_t end_tile, float *output);
+
 #ifdef __cplusplus
 }
 #endif

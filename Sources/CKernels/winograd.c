@@ -1,0 +1,63 @@
+// The input and output transforms of Winograd's F(2×2, 3×3) (Lavin & Gray, 2016) on the widest
+// vectors the CPU has, 16 tiles per vector (winograd_template.h): each is two 1-D passes, down the
+// columns on whole vectors, then along the rows (even and odd lanes picked from pairs of vectors).
+// Instantiated for AVX-512 and for the portable 16-float vector type like channel_ops.c; both do the
+// same IEEE operations in the same order, so results are bitwise the same whichever ISA runs.
+#include "CKernels.h"
+#include "vector_level.h"
+
+#pragma clang fp contract(off)
+// The vector-typed helpers are static inline within one instantiation: no ABI crosses a boundary.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float rn_w16 __attribute__((ext_vector_type(16), aligned(4)));
+typedef float rn_w8 __attribute__((ext_vector_type(8), aligned(4)));
+
+#define RN_EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define RN_ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#define RN_LOW_PAIRS(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define RN_HIGH_PAIRS(a, b) \
+  __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+
+// Lanes lo..<hi of a 16-lane mask.
+#define RN_LANES(lo, hi) ((uint32_t)((1u << (hi)) - 1) & ~(uint32_t)((1u << (lo)) - 1))
+
+// Tile rows per vector for planes `tiles_w` tiles wide (winograd_template.h).
+static inline int rn_winograd_groups(ptrdiff_t tiles_w) { return tiles_w > 8 ? 1 : tiles_w > 4 ? 2 : 4; }
+
+// The portable instantiation's partial stores: lane by lane.
+static inline void rn_store_mask_portable(float *p, rn_w16 value, uint32_t mask) {
+  for (int i = 0; i < 16; i++)
+    if (mask >> i & 1) p[i] = value[i];
+}
+#define RN_WSFX portable
+#define RN_WATTR
+#include "winograd_template.h"
+#undef RN_WSFX
+#undef RN_WATTR
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// The avx512 instantiation's: masked, so nothing outside the lanes is touched.
+__attribute__((target("avx512f,avx512vl"))) static inline void rn_store_mask_avx512(float *p, rn_w16 value,
+                                                                                   uint32_t mask) {
+  _mm512_mask_storeu_ps(p, (__mmask16)mask, (__m512)value);
+}
+#define RN_WSFX avx512
+#define RN_WATTR __attribute__((target("avx512f,avx512vl")))
+#include "winograd_template.h"
+#undef RN_WSFX
+#undef RN_WATTR
+#endif
+
+void rn_winograd_input(const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                       ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride) {
+  RN_DISPATCH(rn_winograd_input, padded, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
+}
+
+void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
+                        const float *bias, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
+                        ptrdiff_t end_tile, float *output) {
+  RN_DISPATCH(rn_winograd_output, m, channels, ldm, matrix_stride, bias, height, width, first_tile, end_tile,
+              output);
+}

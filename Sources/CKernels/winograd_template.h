@@ -1,0 +1,218 @@
+// The F(2×2, 3×3) transforms, written once and instantiated per ISA by winograd.c, which defines:
+//   RN_WSFX   name suffix (avx512, portable)
+//   RN_WATTR  function attribute selecting the ISA (may be empty)
+// and, before including this, rn_store_mask_<suffix>(float *p, rn_w16 v, uint32_t mask): stores the
+// lanes of v whose mask bit is set to p[lane], touching nothing else.
+//
+// Tiles go 16 to a vector: p lanes per tile row (16, 8 or 4: the fewest that hold a row of tiles,
+// which must be a power of two) and R = 16 / p consecutive tile rows per vector, so that narrow
+// planes (8×8: 4 tiles a row) still fill the vectors. A chunk is R tile rows from ty, tiles tx ... of
+// each; group k of its lanes (lanes k·p ..< (k+1)·p) is tile row ty + k.
+
+#define RN_W_CAT_(a, b) a##_##b
+#define RN_W_CAT(a, b) RN_W_CAT_(a, b)
+#define RN_W(name) RN_W_CAT(name, RN_WSFX)
+
+// Stores lanes lo ..< hi (clamped to 0 ..< 16) of v, lane L to base[L].
+RN_WATTR static inline void RN_W(rn_store_range)(float *base, rn_w16 v, ptrdiff_t lo, ptrdiff_t hi) {
+  if (lo < 0) lo = 0;
+  if (hi > 16) hi = 16;
+  if (hi <= lo) return;
+  if (lo == 0 && hi == 16) {
+    *(rn_w16 *)base = v;
+    return;
+  }
+  RN_W(rn_store_mask)(base, v, RN_LANES(lo, hi));
+}
+
+// One half of a chunk's vector of columns: the 32 / R columns from `at` of each of the R (or 2R for
+// R = 1: then a half is the 16 columns of one row) groups in half `half`, group k's rows 2·pw apart.
+RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load_half)(const float *at, ptrdiff_t pw,
+                                                                              const int groups, int half) {
+  if (groups == 1) return *(const rn_w16 *)(at + 16 * half);
+  if (groups == 2) return *(const rn_w16 *)(at + half * 2 * pw);
+  const rn_w8 a = *(const rn_w8 *)(at + 2 * half * 2 * pw), b = *(const rn_w8 *)(at + (2 * half + 1) * 2 * pw);
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+// Which tiles of a chunk lie in first_tile ..< end_tile and in the plane: group k's tiles
+// tx + lo[k] ..< tx + hi[k]. Returns whether there are any.
+static inline int RN_W(rn_chunk_range)(ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t p, ptrdiff_t groups, ptrdiff_t tiles_w,
+                                       ptrdiff_t tiles_h, ptrdiff_t first_tile, ptrdiff_t end_tile, ptrdiff_t *lo,
+                                       ptrdiff_t *hi) {
+  int any = 0;
+  for (ptrdiff_t k = 0; k < groups; k++) {
+    const ptrdiff_t row = (ty + k) * tiles_w;
+    ptrdiff_t a = first_tile - row - tx, b = end_tile - row - tx;
+    if (a < 0) a = 0;
+    if (b > p) b = p;
+    if (b > tiles_w - tx) b = tiles_w - tx;
+    if (ty + k >= tiles_h || b < a) b = a;
+    lo[k] = a;
+    hi[k] = b;
+    any |= b > a;
+  }
+  return any;
+}
+
+// The input transform for R = groups (a compile-time constant in each inlined copy).
+RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_input_groups)(
+    const int groups, const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+    ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t ms) {
+  const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2, pw = width + 2;
+  const ptrdiff_t plane_size = (height + 2) * pw, p = 16 / groups;
+  const ptrdiff_t first_row = first_tile / tiles_w, last_row = (end_tile - 1) / tiles_w;
+  for (ptrdiff_t ty = first_row; ty <= last_row; ty += groups) {
+    for (ptrdiff_t tx = 0; tx < tiles_w; tx += p) {
+      ptrdiff_t lo[4], hi[4];
+      if (!RN_W(rn_chunk_range)(ty, tx, p, groups, tiles_w, tiles_h, first_tile, end_tile, lo, hi)) continue;
+      // Lanes map to consecutive tiles when a vector holds one row, or whole rows.
+      const int contiguous = groups == 1 || p == tiles_w;
+      const ptrdiff_t chunk_tile = ty * tiles_w + tx - first_tile;  // lane 0's column in v, when contiguous
+      ptrdiff_t lanes_lo = 16, lanes_hi = 0;  // the valid lanes, when contiguous
+      for (ptrdiff_t k = 0; k < groups; k++) {
+        if (hi[k] <= lo[k]) continue;
+        if (k * p + lo[k] < lanes_lo) lanes_lo = k * p + lo[k];
+        lanes_hi = k * p + hi[k];
+      }
+      for (ptrdiff_t c = 0; c < channels; c++) {
+        // Tile (ty + k, tx + j) reads padded rows 2·(ty + k) + i, columns 2·(tx + j) + 0 ... 3: the even
+        // and odd lanes of the columns from 2·tx (d0, d1) and from 2·tx + 2 (d2, d3).
+        const float *base = padded + c * plane_size + 2 * ty * pw + 2 * tx;
+        rn_w16 e[4][4];  // [row i of Bᵀ·d][low and high halves at 2·tx, then at 2·tx + 2]
+        for (int q = 0; q < 4; q++) {
+          const float *at = base + (q >> 1) * 2;
+          const rn_w16 d0 = RN_W(rn_load_half)(at, pw, groups, q & 1);
+          const rn_w16 d1 = RN_W(rn_load_half)(at + pw, pw, groups, q & 1);
+          const rn_w16 d2 = RN_W(rn_load_half)(at + 2 * pw, pw, groups, q & 1);
+          const rn_w16 d3 = RN_W(rn_load_half)(at + 3 * pw, pw, groups, q & 1);
+          e[0][q] = d0 - d2;
+          e[1][q] = d1 + d2;
+          e[2][q] = d2 - d1;
+          e[3][q] = d1 - d3;
+        }
+        for (int i = 0; i < 4; i++) {
+          const rn_w16 d0 = RN_EVENS(e[i][0], e[i][1]), d1 = RN_ODDS(e[i][0], e[i][1]);
+          const rn_w16 d2 = RN_EVENS(e[i][2], e[i][3]), d3 = RN_ODDS(e[i][2], e[i][3]);
+          const rn_w16 out[4] = {d0 - d2, d1 + d2, d2 - d1, d1 - d3};
+          for (int j = 0; j < 4; j++) {
+            float *row = v + (4 * i + j) * ms + c * ldv;
+            if (contiguous) {
+              RN_W(rn_store_range)(row + chunk_tile, out[j], lanes_lo, lanes_hi);
+            } else {
+              for (ptrdiff_t k = 0; k < groups; k++)
+                RN_W(rn_store_range)(row + (ty + k) * tiles_w + tx - first_tile - k * p, out[j], k * p + lo[k],
+                                     k * p + hi[k]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+RN_WATTR static void RN_W(rn_winograd_input)(const float *padded, ptrdiff_t channels, ptrdiff_t height,
+                                             ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v,
+                                             ptrdiff_t ldv, ptrdiff_t ms) {
+  switch (rn_winograd_groups((width + 1) / 2)) {
+    case 1:
+      RN_W(rn_winograd_input_groups)(1, padded, channels, height, width, first_tile, end_tile, v, ldv, ms);
+      break;
+    case 2:
+      RN_W(rn_winograd_input_groups)(2, padded, channels, height, width, first_tile, end_tile, v, ldv, ms);
+      break;
+    default:
+      RN_W(rn_winograd_input_groups)(4, padded, channels, height, width, first_tile, end_tile, v, ldv, ms);
+      break;
+  }
+}
+
+// The 16 tiles of a chunk from row `m` of one M[ξ] (tile t at m[t − first_tile]), lane k·p + j
+// holding tile (ty + k, tx + j). Reads whole vectors around the tiles.
+RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load_chunk)(const float *m, const int groups,
+                                                                               const int contiguous, ptrdiff_t at,
+                                                                               ptrdiff_t tiles_w) {
+  if (contiguous) return *(const rn_w16 *)(m + at);
+  // Group k's tiles start at at + k·(tiles_w − p): read there, shifted so that they land in its lanes.
+  const ptrdiff_t p = 16 / groups, step = tiles_w - p;
+  const rn_w16 l0 = *(const rn_w16 *)(m + at), l1 = *(const rn_w16 *)(m + at + step);
+  if (groups == 2)
+    return __builtin_shufflevector(l0, l1, 0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31);
+  const rn_w16 l2 = *(const rn_w16 *)(m + at + 2 * step), l3 = *(const rn_w16 *)(m + at + 3 * step);
+  const rn_w16 a = __builtin_shufflevector(l0, l1, 0, 1, 2, 3, 20, 21, 22, 23, 8, 9, 10, 11, 12, 13, 14, 15);
+  const rn_w16 b = __builtin_shufflevector(l2, l3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 28, 29, 30, 31);
+  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31);
+}
+
+RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_output_groups)(
+    const int groups, const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms, const float *bias,
+    ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *output) {
+  const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2, p = 16 / groups;
+  const ptrdiff_t first_row = first_tile / tiles_w, last_row = (end_tile - 1) / tiles_w;
+  for (ptrdiff_t ty = first_row; ty <= last_row; ty += groups) {
+    for (ptrdiff_t tx = 0; tx < tiles_w; tx += p) {
+      ptrdiff_t lo[4], hi[4];
+      if (!RN_W(rn_chunk_range)(ty, tx, p, groups, tiles_w, tiles_h, first_tile, end_tile, lo, hi)) continue;
+      const int contiguous = groups == 1 || p == tiles_w;
+      const ptrdiff_t at = ty * tiles_w + tx - first_tile;
+      for (ptrdiff_t c = 0; c < channels; c++) {
+        const float *s = m + c * ldm;
+        // Aᵀ·m down the columns (j), then ·A along the rows.
+        rn_w16 s0[4], s1[4];
+        for (int j = 0; j < 4; j++) {
+          const rn_w16 m1 = RN_W(rn_load_chunk)(s + (4 + j) * ms, groups, contiguous, at, tiles_w);
+          const rn_w16 m2 = RN_W(rn_load_chunk)(s + (8 + j) * ms, groups, contiguous, at, tiles_w);
+          s0[j] = RN_W(rn_load_chunk)(s + j * ms, groups, contiguous, at, tiles_w) + m1 + m2;
+          s1[j] = m1 - m2 - RN_W(rn_load_chunk)(s + (12 + j) * ms, groups, contiguous, at, tiles_w);
+        }
+        rn_w16 y00 = s0[0] + s0[1] + s0[2], y01 = s0[1] - s0[2] - s0[3];
+        rn_w16 y10 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
+        if (bias) {
+          const float b = bias[c];
+          y00 += b;
+          y01 += b;
+          y10 += b;
+          y11 += b;
+        }
+        // Output rows as 32 floats (two halves): float f = 2·lane + column of the tile, so group k
+        // holds floats 2·k·p ..< 2·(k+1)·p, float f going to column 2·tx + f − 2·k·p of its rows.
+        const rn_w16 top[2] = {RN_LOW_PAIRS(y00, y01), RN_HIGH_PAIRS(y00, y01)};
+        const rn_w16 bottom[2] = {RN_LOW_PAIRS(y10, y11), RN_HIGH_PAIRS(y10, y11)};
+        float *plane = output + c * height * width;
+        for (ptrdiff_t k = 0; k < groups; k++) {
+          if (hi[k] <= lo[k]) continue;
+          const ptrdiff_t h = 2 * (ty + k), first = 2 * k * p;
+          const ptrdiff_t f_lo = first + 2 * lo[k];
+          const ptrdiff_t f_hi = first + (2 * hi[k] < width - 2 * tx ? 2 * hi[k] : width - 2 * tx);
+          float *row = plane + h * width + 2 * tx - first;  // where float 0 would go
+          for (int half = 0; half < 2; half++) {
+            if (f_hi <= 16 * half || f_lo >= 16 * (half + 1)) continue;
+            RN_W(rn_store_range)(row + 16 * half, top[half], f_lo - 16 * half, f_hi - 16 * half);
+            if (h + 1 < height)
+              RN_W(rn_store_range)(row + width + 16 * half, bottom[half], f_lo - 16 * half, f_hi - 16 * half);
+          }
+        }
+      }
+    }
+  }
+}
+
+RN_WATTR static void RN_W(rn_winograd_output)(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms,
+                                              const float *bias, ptrdiff_t height, ptrdiff_t width,
+                                              ptrdiff_t first_tile, ptrdiff_t end_tile, float *output) {
+  switch (rn_winograd_groups((width + 1) / 2)) {
+    case 1:
+      RN_W(rn_winograd_output_groups)(1, m, channels, ldm, ms, bias, height, width, first_tile, end_tile, output);
+      break;
+    case 2:
+      RN_W(rn_winograd_output_groups)(2, m, channels, ldm, ms, bias, height, width, first_tile, end_tile, output);
+      break;
+    default:
+      RN_W(rn_winograd_output_groups)(4, m, channels, ldm, ms, bias, height, width, first_tile, end_tile, output);
+      break;
+  }
+}
+
+#undef RN_W
+#undef RN_W_CAT
+#undef RN_W_CAT_

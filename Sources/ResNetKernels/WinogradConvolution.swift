@@ -1,0 +1,167 @@
+import CKernels
+
+/// The batched forward pass of a 3×3, stride-1, padding-1 convolution by Winograd's F(2×2, 3×3)
+/// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): each 2×2 block of output
+/// comes from a 4×4 tile of input as `Aᵀ·[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A`, 16 multiplies per tile and channel
+/// pair instead of 36. Summed over channels, the 16 elementwise products become 16 GEMMs,
+/// `M[ξ] (O × tiles) = U[ξ] (O × C) · V[ξ] (C × tiles)`, with `U = G·g·Gᵀ` the transformed weight
+/// and `V = Bᵀ·d·B` the transformed input tiles.
+///
+/// The tiles go through in blocks of one register tile's width (`nr`): a block's V is transformed
+/// (`rn_winograd_input`) into a buffer laid out as 16 packed GEMM panels, the micro-kernels multiply
+/// it into the block's M, and `rn_winograd_output` writes the block's outputs into NCHW — so V and M
+/// never leave the caches. The batch is cut into items of ``winogradSamplesPerItem(tiles:nr:batch:)``
+/// samples, whose tiles run on as one sequence of blocks (from the geometry only); each item is
+/// computed whole by one thread in fixed loops, so the result does not depend on the thread count. It
+/// differs from the direct sum in the last bits (the transforms round), by about as much as summing in
+/// another order does.
+func winogradConvolutionForward(
+  input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
+  weight: UnsafePointer<Float>, outputChannels: Int, bias: UnsafePointer<Float>?,
+  output: UnsafeMutablePointer<Float>, threads: Int?, pool: ThreadPool
+) {
+  precondition(g.isSamePadded3x3, "winogradConvolutionForward: \(g)")
+  let kernel = GEMMKernel.best
+  let (mr, nr) = (kernel.mr, kernel.nr)
+  let channels = g.channels
+  let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
+  let samples = winogradSamplesPerItem(tiles: tiles, nr: nr, batch: batch)
+  let items = (batch + samples - 1) / samples
+  let vCount = roundUp(16 * channels * nr + 16, 16)  // V: 16 × C × nr, a packed panel per ξ
+  // M: 16 × O × nr, with 32 floats either side for the output transform's whole-vector reads.
+  let mCount = roundUp(16 * outputChannels * nr, 16) + 64
+  let u = convolutionScratch.take(16 * outputChannels * channels)  // U: 16 × O × C
+  winogradTransformWeight(weight, outputChannels: outputChannels, channels: channels, into: u.pointer)
+  defer { convolutionScratch.give(u) }
+  let uPointer = SendablePointer(u.pointer)
+  let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+  let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+  let y = SendablePointer(output)
+  let kc = GEMMBlocking.kc
+  let paddedSample = channels * (g.height + 2) * (g.width + 2)  // C × (H + 2) × (W + 2)
+  let slack = roundUp(10 * (g.width + 2) + 64, 16)  // zeros the input transform may read past the last plane
+  let paddedCount = roundUp(samples * paddedSample + slack, 16)
+  let unfold = g.unfoldGeometry
+  let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, items))
+  let queue = WorkQueue(count: items)
+  pool.run(participants: participants) { _ in
+    let scratch = convolutionScratch.take(paddedCount + vCount + mCount + 16)
+    let padded = scratch.pointer  // the item's samples, zero-framed: samples × C × (H + 2) × (W + 2), then zeros
+    let v = padded + paddedCount  // 16 × C × nr
+    let m = v + vCount + 32  // 16 × O × nr
+    let scales = v + vCount + mCount  // alpha, beta
+    scales[0] = 1
+    kernel.variants.withUnsafeBufferPointer { variants in
+      withUnsafePointer(to: unfold) { geometry in
+        // Each item is claimed one ahead, so that its samples can be prefetched meanwhile.
+        var claimed = queue.claim()
+        while let item = claimed {
+          claimed = queue.claim()
+          let first = item * samples
+          let count = min(samples, batch - first)
+          for s in 0..<count {
+            let ahead = claimed.map { $0 * samples + s }.flatMap { $0 < batch ? x.base + $0 * g.inputCount : nil }
+            rn_pad_sample(x.base + (first + s) * g.inputCount, channels, geometry, padded + s * paddedSample, ahead)
+          }
+          (padded + count * paddedSample).update(repeating: 0, count: slack)
+          let columns = count * tiles  // the item's tiles, sample after sample
+          var j0 = 0
+          while j0 < columns {
+            let ncols = min(nr, columns - j0)
+            // The block's tiles by sample: sample s's tiles t0 ..< t1 are the block's columns from segment − j0.
+            var segment = j0
+            while segment < j0 + ncols {
+              let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
+              let t1 = min(tiles, t0 + j0 + ncols - segment)
+              rn_winograd_input(
+                padded + s * paddedSample, channels, g.height, g.width, t0, t1, v + segment - j0, nr, channels * nr)
+              segment += t1 - t0
+            }
+            for xi in 0..<16 {
+              let a = uPointer.base + xi * outputChannels * channels  // U[ξ]: O × C
+              let panel = v + xi * channels * nr  // V[ξ]: C × nr
+              let c = m + xi * outputChannels * nr  // M[ξ]: O × nr
+              var pc = 0
+              while pc < channels {
+                let kcur = min(kc, channels - pc)
+                scales[1] = pc == 0 ? 0 : 1
+                var ir = 0
+                while ir < outputChannels {
+                  let mcur = min(mr, outputChannels - ir)
+                  let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
+                  micro(
+                    kcur, a + ir * channels + pc, channels, 1, panel + pc * nr, nr, c + ir * nr, nr, scales, ncols, nil)
+                  ir += mr
+                }
+                pc += kcur
+              }
+            }
+            segment = j0
+            while segment < j0 + ncols {
+              let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
+              let t1 = min(tiles, t0 + j0 + ncols - segment)
+              rn_winograd_output(
+                m + segment - j0, outputChannels, nr, outputChannels * nr, biasPointer?.base, g.height, g.width, t0, t1,
+                y.base + (first + s) * outputChannels * g.outputPixels)
+              segment += t1 - t0
+            }
+            j0 += nr
+          }
+        }
+      }
+    }
+    convolutionScratch.give(scratch)
+  }
+}
+
+/// Samples per item of ``winogradConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``
+/// for `tiles` tiles per sample and blocks of `nr` tiles: of 1 ... 16, the fewest whose blocks waste at
+/// most 5% of their columns (the last block of an item may be short), else the least wasteful.
+func winogradSamplesPerItem(tiles: Int, nr: Int, batch: Int) -> Int {
+  func waste(_ s: Int) -> Double { Double(roundUp(s * tiles, nr)) / Double(s * tiles) }
+  let candidates = 1...max(1, min(16, batch))
+  return candidates.first { waste($0) <= 1.05 } ?? candidates.min { waste($0) < waste($1) }!
+}
+
+/// `U[ξ][o][c] = (G·g·Gᵀ)[ξ]` for each 3×3 kernel `g = weight[o][c]`, with
+/// `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`: 16 matrices of `outputChannels × channels`.
+func winogradTransformWeight(
+  _ weight: UnsafePointer<Float>, outputChannels: Int, channels: Int, into u: UnsafeMutablePointer<Float>
+) {
+  let matrix = outputChannels * channels
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: 12) { t in  // G·g: 4 × 3
+    for o in 0..<outputChannels {
+      for c in 0..<channels {
+        let g = weight + (o * channels + c) * 9  // 3 × 3
+        for j in 0..<3 {
+          let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
+          t[j] = g0
+          t[3 + j] = (g0 + g1 + g2) * 0.5
+          t[6 + j] = (g0 - g1 + g2) * 0.5
+          t[9 + j] = g2
+        }
+        let target = u + o * channels + c
+        for i in 0..<4 {
+          let (t0, t1, t2) = (t[3 * i], t[3 * i + 1], t[3 * i + 2])
+          target[(4 * i) * matrix] = t0
+          target[(4 * i + 1) * matrix] = (t0 + t1 + t2) * 0.5
+          target[(4 * i + 2) * matrix] = (t0 - t1 + t2) * 0.5
+          target[(4 * i + 3) * matrix] = t2
+        }
+      }
+    }
+  }
+}
+
+extension ConvGeometry {
+  /// Whether a batch of this convolution to `outputChannels` takes
+  /// ``winogradConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``:
+  /// 3×3, stride 1, padding 1, with at least ``winogradMinimumChannels`` input and output channels
+  /// (with fewer, the transforms cost more than the multiplies they save).
+  public func takesWinogradPath(outputChannels: Int) -> Bool {
+    isSamePadded3x3 && channels >= winogradMinimumChannels && outputChannels >= winogradMinimumChannels
+  }
+}
+
+/// The fewest input and output channels for which the Winograd path is taken.
+let winogradMinimumChannels = 8
