@@ -55,9 +55,27 @@ static inline int RN_W(rn_chunk_range)(ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t p, 
   return any;
 }
 
-// The input transform for R = groups (a compile-time constant in each inlined copy).
+// Stores a chunk's 16 tiles of one V[ξ] row (`row`: its column 0): whole when `full`, else the
+// valid lanes, in one piece when they map to consecutive tiles, else group by group.
+RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
+    float *row, rn_w16 value, const int full, const int contiguous, const int groups, ptrdiff_t chunk_tile,
+    ptrdiff_t lanes_lo, ptrdiff_t lanes_hi, const ptrdiff_t *lo, const ptrdiff_t *hi, ptrdiff_t ty, ptrdiff_t tx,
+    ptrdiff_t tiles_w, ptrdiff_t first_tile) {
+  if (full) {
+    *(rn_w16 *)(row + chunk_tile) = value;
+  } else if (contiguous) {
+    RN_W(rn_store_range)(row + chunk_tile, value, lanes_lo, lanes_hi);
+  } else {
+    const ptrdiff_t p = 16 / groups;
+    for (ptrdiff_t k = 0; k < groups; k++)
+      RN_W(rn_store_range)(row + (ty + k) * tiles_w + tx - first_tile - k * p, value, k * p + lo[k], k * p + hi[k]);
+  }
+}
+
+// The input transform for R = groups, lanes mapping to consecutive tiles or not (compile-time
+// constants in each inlined copy).
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_input_groups)(
-    const int groups, const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+    const int groups, const int contiguous, const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
     ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t ms) {
   const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2, pw = width + 2;
   const ptrdiff_t plane_size = (height + 2) * pw, p = 16 / groups;
@@ -66,8 +84,6 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
     for (ptrdiff_t tx = 0; tx < tiles_w; tx += p) {
       ptrdiff_t lo[4], hi[4];
       if (!RN_W(rn_chunk_range)(ty, tx, p, groups, tiles_w, tiles_h, first_tile, end_tile, lo, hi)) continue;
-      // Lanes map to consecutive tiles when a vector holds one row, or whole rows.
-      const int contiguous = groups == 1 || p == tiles_w;
       const ptrdiff_t chunk_tile = ty * tiles_w + tx - first_tile;  // lane 0's column in v, when contiguous
       ptrdiff_t lanes_lo = 16, lanes_hi = 0;  // the valid lanes, when contiguous
       for (ptrdiff_t k = 0; k < groups; k++) {
@@ -75,37 +91,38 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         if (k * p + lo[k] < lanes_lo) lanes_lo = k * p + lo[k];
         lanes_hi = k * p + hi[k];
       }
+      const int full = contiguous && lanes_lo == 0 && lanes_hi == 16;
       for (ptrdiff_t c = 0; c < channels; c++) {
         // Tile (ty + k, tx + j) reads padded rows 2·(ty + k) + i, columns 2·(tx + j) + 0 ... 3: the even
         // and odd lanes of the columns from 2·tx (d0, d1) and from 2·tx + 2 (d2, d3).
         const float *base = padded + c * plane_size + 2 * ty * pw + 2 * tx;
-        rn_w16 e[4][4];  // [row i of Bᵀ·d][low and high halves at 2·tx, then at 2·tx + 2]
-        for (int q = 0; q < 4; q++) {
-          const float *at = base + (q >> 1) * 2;
-          const rn_w16 d0 = RN_W(rn_load_half)(at, pw, groups, q & 1);
-          const rn_w16 d1 = RN_W(rn_load_half)(at + pw, pw, groups, q & 1);
-          const rn_w16 d2 = RN_W(rn_load_half)(at + 2 * pw, pw, groups, q & 1);
-          const rn_w16 d3 = RN_W(rn_load_half)(at + 3 * pw, pw, groups, q & 1);
-          e[0][q] = d0 - d2;
-          e[1][q] = d1 + d2;
-          e[2][q] = d2 - d1;
-          e[3][q] = d1 - d3;
-        }
-        for (int i = 0; i < 4; i++) {
-          const rn_w16 d0 = RN_EVENS(e[i][0], e[i][1]), d1 = RN_ODDS(e[i][0], e[i][1]);
-          const rn_w16 d2 = RN_EVENS(e[i][2], e[i][3]), d3 = RN_ODDS(e[i][2], e[i][3]);
-          const rn_w16 out[4] = {d0 - d2, d1 + d2, d2 - d1, d1 - d3};
-          for (int j = 0; j < 4; j++) {
-            float *row = v + (4 * i + j) * ms + c * ldv;
-            if (contiguous) {
-              RN_W(rn_store_range)(row + chunk_tile, out[j], lanes_lo, lanes_hi);
-            } else {
-              for (ptrdiff_t k = 0; k < groups; k++)
-                RN_W(rn_store_range)(row + (ty + k) * tiles_w + tx - first_tile - k * p, out[j], k * p + lo[k],
-                                     k * p + hi[k]);
-            }
-          }
-        }
+        // Piece q of row i: the low (q even) or high half of the columns from 2·tx + (q / 2)·2.
+#define RN_PIECE(i, q) RN_W(rn_load_half)(base + (i) * pw + ((q) >> 1) * 2, pw, groups, (q) & 1)
+        const rn_w16 a0 = RN_PIECE(0, 0), a1 = RN_PIECE(0, 1), a2 = RN_PIECE(0, 2), a3 = RN_PIECE(0, 3);
+        const rn_w16 b0 = RN_PIECE(1, 0), b1 = RN_PIECE(1, 1), b2 = RN_PIECE(1, 2), b3 = RN_PIECE(1, 3);
+        const rn_w16 c0 = RN_PIECE(2, 0), c1 = RN_PIECE(2, 1), c2 = RN_PIECE(2, 2), c3 = RN_PIECE(2, 3);
+        const rn_w16 d0 = RN_PIECE(3, 0), d1 = RN_PIECE(3, 1), d2 = RN_PIECE(3, 2), d3 = RN_PIECE(3, 3);
+#undef RN_PIECE
+        float *row = v + c * ldv;
+        // Row i of Bᵀ·d (its four pieces), then ·B along it: V[4i + j] for j = 0 ..< 4.
+#define RN_ROW(i, e0, e1, e2, e3)                                                         \
+  do {                                                                                    \
+    const rn_w16 t0 = RN_EVENS(e0, e1), t1 = RN_ODDS(e0, e1);                             \
+    const rn_w16 t2 = RN_EVENS(e2, e3), t3 = RN_ODDS(e2, e3);                             \
+    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, full, contiguous, groups, chunk_tile, \
+                         lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile);        \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, full, contiguous, groups,     \
+                         chunk_tile, lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, full, contiguous, groups,     \
+                         chunk_tile, lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, full, contiguous, groups,     \
+                         chunk_tile, lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile); \
+  } while (0)
+        RN_ROW(0, a0 - c0, a1 - c1, a2 - c2, a3 - c3);
+        RN_ROW(1, b0 + c0, b1 + c1, b2 + c2, b3 + c3);
+        RN_ROW(2, c0 - b0, c1 - b1, c2 - b2, c3 - b3);
+        RN_ROW(3, b0 - d0, b1 - d1, b2 - d2, b3 - d3);
+#undef RN_ROW
       }
     }
   }
@@ -114,17 +131,28 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
 RN_WATTR static void RN_W(rn_winograd_input)(const float *padded, ptrdiff_t channels, ptrdiff_t height,
                                              ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v,
                                              ptrdiff_t ldv, ptrdiff_t ms) {
-  switch (rn_winograd_groups((width + 1) / 2)) {
+#define RN_INPUT(groups, contiguous)                                                                              \
+  RN_W(rn_winograd_input_groups)(groups, contiguous, padded, channels, height, width, first_tile, end_tile, v, ldv, \
+                                 ms)
+  const ptrdiff_t tiles_w = (width + 1) / 2;
+  switch (rn_winograd_groups(tiles_w)) {
     case 1:
-      RN_W(rn_winograd_input_groups)(1, padded, channels, height, width, first_tile, end_tile, v, ldv, ms);
+      RN_INPUT(1, 1);
       break;
     case 2:
-      RN_W(rn_winograd_input_groups)(2, padded, channels, height, width, first_tile, end_tile, v, ldv, ms);
+      if (tiles_w == 8)
+        RN_INPUT(2, 1);
+      else
+        RN_INPUT(2, 0);
       break;
     default:
-      RN_W(rn_winograd_input_groups)(4, padded, channels, height, width, first_tile, end_tile, v, ldv, ms);
+      if (tiles_w == 4)
+        RN_INPUT(4, 1);
+      else
+        RN_INPUT(4, 0);
       break;
   }
+#undef RN_INPUT
 }
 
 // The 16 tiles of a chunk from row `m` of one M[ξ] (tile t at m[t − first_tile]), lane k·p + j
@@ -145,7 +173,7 @@ RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load_chunk)
 }
 
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_output_groups)(
-    const int groups, const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms, const float *bias,
+    const int groups, const int contiguous, const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms, const float *bias,
     ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *output) {
   const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2, p = 16 / groups;
   const ptrdiff_t first_row = first_tile / tiles_w, last_row = (end_tile - 1) / tiles_w;
@@ -153,8 +181,10 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
     for (ptrdiff_t tx = 0; tx < tiles_w; tx += p) {
       ptrdiff_t lo[4], hi[4];
       if (!RN_W(rn_chunk_range)(ty, tx, p, groups, tiles_w, tiles_h, first_tile, end_tile, lo, hi)) continue;
-      const int contiguous = groups == 1 || p == tiles_w;
       const ptrdiff_t at = ty * tiles_w + tx - first_tile;
+      // Every group whole, inside the plane's columns, with both its output rows in the plane.
+      int full = 2 * (tx + p) <= width && 2 * (ty + groups) <= height;
+      for (ptrdiff_t k = 0; k < groups; k++) full &= lo[k] == 0 && hi[k] == p;
       for (ptrdiff_t c = 0; c < channels; c++) {
         const float *s = m + c * ldm;
         // Aᵀ·m down the columns (j), then ·A along the rows.
@@ -179,6 +209,32 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
         const rn_w16 top[2] = {RN_LOW_PAIRS(y00, y01), RN_HIGH_PAIRS(y00, y01)};
         const rn_w16 bottom[2] = {RN_LOW_PAIRS(y10, y11), RN_HIGH_PAIRS(y10, y11)};
         float *plane = output + c * height * width;
+        if (full) {
+          // Group k's 2·p floats go to columns 2·tx ... of rows 2·(ty + k) and 2·(ty + k) + 1.
+          float *row = plane + 2 * ty * width + 2 * tx;
+          if (groups == 1) {
+            *(rn_w16 *)row = top[0];
+            *(rn_w16 *)(row + 16) = top[1];
+            *(rn_w16 *)(row + width) = bottom[0];
+            *(rn_w16 *)(row + width + 16) = bottom[1];
+          } else if (groups == 2) {
+            *(rn_w16 *)row = top[0];
+            *(rn_w16 *)(row + width) = bottom[0];
+            *(rn_w16 *)(row + 2 * width) = top[1];
+            *(rn_w16 *)(row + 3 * width) = bottom[1];
+          } else {
+            for (int half = 0; half < 2; half++) {
+              float *pair = row + 4 * half * width;  // groups 2·half and 2·half + 1
+              *(rn_w8 *)pair = __builtin_shufflevector(top[half], top[half], 0, 1, 2, 3, 4, 5, 6, 7);
+              *(rn_w8 *)(pair + width) = __builtin_shufflevector(bottom[half], bottom[half], 0, 1, 2, 3, 4, 5, 6, 7);
+              *(rn_w8 *)(pair + 2 * width) =
+                __builtin_shufflevector(top[half], top[half], 8, 9, 10, 11, 12, 13, 14, 15);
+              *(rn_w8 *)(pair + 3 * width) =
+                __builtin_shufflevector(bottom[half], bottom[half], 8, 9, 10, 11, 12, 13, 14, 15);
+            }
+          }
+          continue;
+        }
         for (ptrdiff_t k = 0; k < groups; k++) {
           if (hi[k] <= lo[k]) continue;
           const ptrdiff_t h = 2 * (ty + k), first = 2 * k * p;
@@ -200,17 +256,28 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
 RN_WATTR static void RN_W(rn_winograd_output)(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms,
                                               const float *bias, ptrdiff_t height, ptrdiff_t width,
                                               ptrdiff_t first_tile, ptrdiff_t end_tile, float *output) {
-  switch (rn_winograd_groups((width + 1) / 2)) {
+#define RN_OUTPUT(groups, contiguous)                                                                         \
+  RN_W(rn_winograd_output_groups)(groups, contiguous, m, channels, ldm, ms, bias, height, width, first_tile, \
+                                  end_tile, output)
+  const ptrdiff_t tiles_w = (width + 1) / 2;
+  switch (rn_winograd_groups(tiles_w)) {
     case 1:
-      RN_W(rn_winograd_output_groups)(1, m, channels, ldm, ms, bias, height, width, first_tile, end_tile, output);
+      RN_OUTPUT(1, 1);
       break;
     case 2:
-      RN_W(rn_winograd_output_groups)(2, m, channels, ldm, ms, bias, height, width, first_tile, end_tile, output);
+      if (tiles_w == 8)
+        RN_OUTPUT(2, 1);
+      else
+        RN_OUTPUT(2, 0);
       break;
     default:
-      RN_W(rn_winograd_output_groups)(4, m, channels, ldm, ms, bias, height, width, first_tile, end_tile, output);
+      if (tiles_w == 4)
+        RN_OUTPUT(4, 1);
+      else
+        RN_OUTPUT(4, 0);
       break;
   }
+#undef RN_OUTPUT
 }
 
 #undef RN_W
