@@ -3,6 +3,8 @@
 // 16-float vector type; the first call picks one with __builtin_cpu_supports. Sums run in 16 lanes,
 // then across the lanes in order.
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include "CKernels.h"
 #include "vector_level.h"
 
@@ -111,7 +113,10 @@ int rn_vector_level(void) {
   int level = atomic_load_explicit(&rn_level, memory_order_relaxed);
   if (level < 0) {
     __builtin_cpu_init();
-    level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    // RESNET_VECTOR_LEVEL=portable forces the portable instantiations (to check that they agree).
+    const char *forced = getenv("RESNET_VECTOR_LEVEL");
+    level = !(forced && strcmp(forced, "portable") == 0) && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512vl");
     atomic_store_explicit(&rn_level, level, memory_order_relaxed);
   }
   return level;

@@ -2,8 +2,8 @@
 #ifndef RESNET_VECTOR_LEVEL_H
 #define RESNET_VECTOR_LEVEL_H
 
-/// 1 when the CPU has AVX-512 F and VL (the avx512 instantiations run), else 0; decided on the first
-/// call (channel_ops.c).
+/// 1 when the CPU has AVX-512 F and VL (the avx512 instantiations run), else 0 (also when the
+/// environment variable RESNET_VECTOR_LEVEL is "portable"); decided on the first call (channel_ops.c).
 int rn_vector_level(void);
 
 #if defined(__x86_64__)

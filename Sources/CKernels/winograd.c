@@ -25,10 +25,22 @@ typedef float rn_w8 __attribute__((ext_vector_type(8), aligned(4)));
 // Tile rows per vector for planes `tiles_w` tiles wide (winograd_template.h).
 static inline int rn_winograd_groups(ptrdiff_t tiles_w) { return tiles_w > 8 ? 1 : tiles_w > 4 ? 2 : 4; }
 
-// The portable instantiation's partial stores: lane by lane.
+// The portable instantiation's partial loads and stores: lane by lane.
 static inline void rn_store_mask_portable(float *p, rn_w16 value, uint32_t mask) {
   for (int i = 0; i < 16; i++)
     if (mask >> i & 1) p[i] = value[i];
+}
+static inline rn_w16 rn_load_mask_portable(const float *p, uint32_t mask) {
+  rn_w16 value = 0;
+  for (int i = 0; i < 16; i++)
+    if (mask >> i & 1) value[i] = p[i];
+  return value;
+}
+static inline rn_w8 rn_load_mask8_portable(const float *p, uint32_t mask) {
+  rn_w8 value = 0;
+  for (int i = 0; i < 8; i++)
+    if (mask >> i & 1) value[i] = p[i];
+  return value;
 }
 #define RN_WSFX portable
 #define RN_WATTR
@@ -39,20 +51,26 @@ static inline void rn_store_mask_portable(float *p, rn_w16 value, uint32_t mask)
 #if defined(__x86_64__)
 #include <immintrin.h>
 // The avx512 instantiation's: masked, so nothing outside the lanes is touched.
-__attribute__((target("avx512f,avx512vl"))) static inline void rn_store_mask_avx512(float *p, rn_w16 value,
-                                                                                   uint32_t mask) {
+#define RN_AVX512 __attribute__((target("avx512f,avx512vl")))
+RN_AVX512 static inline void rn_store_mask_avx512(float *p, rn_w16 value, uint32_t mask) {
   _mm512_mask_storeu_ps(p, (__mmask16)mask, (__m512)value);
 }
+RN_AVX512 static inline rn_w16 rn_load_mask_avx512(const float *p, uint32_t mask) {
+  return (rn_w16)_mm512_maskz_loadu_ps((__mmask16)mask, p);
+}
+RN_AVX512 static inline rn_w8 rn_load_mask8_avx512(const float *p, uint32_t mask) {
+  return (rn_w8)_mm256_maskz_loadu_ps((__mmask8)mask, p);
+}
 #define RN_WSFX avx512
-#define RN_WATTR __attribute__((target("avx512f,avx512vl")))
+#define RN_WATTR RN_AVX512
 #include "winograd_template.h"
 #undef RN_WSFX
 #undef RN_WATTR
 #endif
 
-void rn_winograd_input(const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride) {
-  RN_DISPATCH(rn_winograd_input, padded, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
+  RN_DISPATCH(rn_winograd_input, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
 }
 
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
@@ -60,4 +78,8 @@ void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdi
                         ptrdiff_t end_tile, float *output) {
   RN_DISPATCH(rn_winograd_output, m, channels, ldm, matrix_stride, bias, height, width, first_tile, end_tile,
               output);
+}
+
+void rn_prefetch(const float *p, ptrdiff_t count) {
+  for (ptrdiff_t x = 0; x < count; x += 16) __builtin_prefetch(p + x, 0, 2);
 }

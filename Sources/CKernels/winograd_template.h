@@ -1,8 +1,9 @@
 // The F(2×2, 3×3) transforms, written once and instantiated per ISA by winograd.c, which defines:
 //   RN_WSFX   name suffix (avx512, portable)
 //   RN_WATTR  function attribute selecting the ISA (may be empty)
-// and, before including this, rn_store_mask_<suffix>(float *p, rn_w16 v, uint32_t mask): stores the
-// lanes of v whose mask bit is set to p[lane], touching nothing else.
+// and, before including this, rn_store_mask_<suffix>(float *p, rn_w16 v, uint32_t mask), which stores
+// the lanes of v whose mask bit is set to p[lane], and rn_load_mask_<suffix> / rn_load_mask8_<suffix>
+// (const float *p, uint32_t mask), which load them (the others zero); neither touches other lanes.
 //
 // Tiles go 16 to a vector: p lanes per tile row (16, 8 or 4: the fewest that hold a row of tiles,
 // which must be a power of two) and R = 16 / p consecutive tile rows per vector, so that narrow
@@ -25,14 +26,22 @@ RN_WATTR static inline void RN_W(rn_store_range)(float *base, rn_w16 v, ptrdiff_
   RN_W(rn_store_mask)(base, v, RN_LANES(lo, hi));
 }
 
-// One half of a chunk's vector of columns: the 32 / R columns from `at` of each of the R (or 2R for
-// R = 1: then a half is the 16 columns of one row) groups in half `half`, group k's rows 2·pw apart.
-RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load_half)(const float *at, ptrdiff_t pw,
-                                                                              const int groups, int half) {
-  if (groups == 1) return *(const rn_w16 *)(at + 16 * half);
-  if (groups == 2) return *(const rn_w16 *)(at + half * 2 * pw);
-  const rn_w8 a = *(const rn_w8 *)(at + 2 * half * 2 * pw), b = *(const rn_w8 *)(at + (2 * half + 1) * 2 * pw);
-  return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+// Columns x ..< x + n (n = 16 or 8) of an input row, as lanes of a mask: those inside 0 ..< width.
+static inline uint32_t RN_W(rn_column_mask)(ptrdiff_t x, ptrdiff_t n, ptrdiff_t width) {
+  const ptrdiff_t lo = x < 0 ? -x : 0, hi = width - x < n ? width - x : n;
+  return hi > lo ? RN_LANES(lo, hi) : 0;
+}
+
+// The 16 (or 8) floats at p, those outside `mask` read as zeros (and not read).
+RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load16)(const float *p, uint32_t mask) {
+  if (mask == 0xFFFF) return *(const rn_w16 *)p;
+  if (!mask) return (rn_w16)0;
+  return RN_W(rn_load_mask)(p, mask);
+}
+RN_WATTR static inline __attribute__((always_inline)) rn_w8 RN_W(rn_load8)(const float *p, uint32_t mask) {
+  if (mask == 0xFF) return *(const rn_w8 *)p;
+  if (!mask) return (rn_w8)0;
+  return RN_W(rn_load_mask8)(p, mask);
 }
 
 // Which tiles of a chunk lie in first_tile ..< end_tile and in the plane: group k's tiles
@@ -75,10 +84,10 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
 // The input transform for R = groups, lanes mapping to consecutive tiles or not (compile-time
 // constants in each inlined copy).
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_input_groups)(
-    const int groups, const int contiguous, const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+    const int groups, const int contiguous, const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
     ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t ms) {
-  const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2, pw = width + 2;
-  const ptrdiff_t plane_size = (height + 2) * pw, p = 16 / groups;
+  const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2;
+  const ptrdiff_t plane_size = height * width, p = 16 / groups;
   const ptrdiff_t first_row = first_tile / tiles_w, last_row = (end_tile - 1) / tiles_w;
   for (ptrdiff_t ty = first_row; ty <= last_row; ty += groups) {
     for (ptrdiff_t tx = 0; tx < tiles_w; tx += p) {
@@ -92,17 +101,40 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         lanes_hi = k * p + hi[k];
       }
       const int full = contiguous && lanes_lo == 0 && lanes_hi == 16;
+      // Tile (ty + k, tx + j) reads input rows 2·(ty + k) − 1 + i (i = 0 ..< 4), columns 2·(tx + j) − 1 ...
+      // 2·(tx + j) + 2: the even and odd lanes of the columns from 2·tx − 1 (d0, d1) and from 2·tx + 1
+      // (d2, d3), in two halves (the low and high 16 columns of one row for R = 1, else groups
+      // 0 ..< R/2 and R/2 ..< R). Rows and columns outside the plane read as zeros: row (i, k)'s offset
+      // in the plane and whether it is inside, and each piece's column mask.
+      ptrdiff_t offset[4][4];
+      uint32_t inside[4][4];  // all ones (inside the plane) or 0
+      for (int i = 0; i < 4; i++)
+        for (int k = 0; k < groups; k++) {
+          const ptrdiff_t h = 2 * (ty + k) - 1 + i;
+          inside[i][k] = h >= 0 && h < height ? 0xFFFF : 0;
+          offset[i][k] = h * width;
+        }
+      uint32_t columns[4];  // piece q = 2·shift + half
+      for (int q = 0; q < 4; q++) {
+        const ptrdiff_t x = 2 * tx - 1 + (q >> 1) * 2 + (groups == 1 ? (q & 1) * 16 : 0);
+        columns[q] = RN_W(rn_column_mask)(x, groups == 4 ? 8 : 16, width);
+      }
       for (ptrdiff_t c = 0; c < channels; c++) {
-        // Tile (ty + k, tx + j) reads padded rows 2·(ty + k) + i, columns 2·(tx + j) + 0 ... 3: the even
-        // and odd lanes of the columns from 2·tx (d0, d1) and from 2·tx + 2 (d2, d3).
-        const float *base = padded + c * plane_size + 2 * ty * pw + 2 * tx;
-        // Piece q of row i: the low (q even) or high half of the columns from 2·tx + (q / 2)·2.
-#define RN_PIECE(i, q) RN_W(rn_load_half)(base + (i) * pw + ((q) >> 1) * 2, pw, groups, (q) & 1)
+        const float *plane = sample + c * plane_size;
+#define RN_AT(i, k, q) (plane + offset[i][k] + 2 * tx - 1 + ((q) >> 1) * 2)
+#define RN_PIECE(i, q)                                                                                         \
+  (groups == 1   ? RN_W(rn_load16)(RN_AT(i, 0, q) + ((q) & 1) * 16, columns[q] & inside[i][0])                \
+   : groups == 2 ? RN_W(rn_load16)(RN_AT(i, (q) & 1, q), columns[q] & inside[i][(q) & 1])                      \
+                 : __builtin_shufflevector(                                                                    \
+                     RN_W(rn_load8)(RN_AT(i, 2 * ((q) & 1), q), columns[q] & inside[i][2 * ((q) & 1)]),       \
+                     RN_W(rn_load8)(RN_AT(i, 2 * ((q) & 1) + 1, q), columns[q] & inside[i][2 * ((q) & 1) + 1]), \
+                     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
         const rn_w16 a0 = RN_PIECE(0, 0), a1 = RN_PIECE(0, 1), a2 = RN_PIECE(0, 2), a3 = RN_PIECE(0, 3);
         const rn_w16 b0 = RN_PIECE(1, 0), b1 = RN_PIECE(1, 1), b2 = RN_PIECE(1, 2), b3 = RN_PIECE(1, 3);
         const rn_w16 c0 = RN_PIECE(2, 0), c1 = RN_PIECE(2, 1), c2 = RN_PIECE(2, 2), c3 = RN_PIECE(2, 3);
         const rn_w16 d0 = RN_PIECE(3, 0), d1 = RN_PIECE(3, 1), d2 = RN_PIECE(3, 2), d3 = RN_PIECE(3, 3);
 #undef RN_PIECE
+#undef RN_AT
         float *row = v + c * ldv;
         // Row i of Bᵀ·d (its four pieces), then ·B along it: V[4i + j] for j = 0 ..< 4.
 #define RN_ROW(i, e0, e1, e2, e3)                                                         \
@@ -128,11 +160,11 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
   }
 }
 
-RN_WATTR static void RN_W(rn_winograd_input)(const float *padded, ptrdiff_t channels, ptrdiff_t height,
+RN_WATTR static void RN_W(rn_winograd_input)(const float *sample, ptrdiff_t channels, ptrdiff_t height,
                                              ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v,
                                              ptrdiff_t ldv, ptrdiff_t ms) {
 #define RN_INPUT(groups, contiguous)                                                                              \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, padded, channels, height, width, first_tile, end_tile, v, ldv, \
+  RN_W(rn_winograd_input_groups)(groups, contiguous, sample, channels, height, width, first_tile, end_tile, v, ldv, \
                                  ms)
   const ptrdiff_t tiles_w = (width + 1) / 2;
   switch (rn_winograd_groups(tiles_w)) {

@@ -38,75 +38,70 @@ func winogradConvolutionForward(
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
   let y = SendablePointer(output)
   let kc = GEMMBlocking.kc
-  let paddedSample = channels * (g.height + 2) * (g.width + 2)  // C × (H + 2) × (W + 2)
-  let slack = roundUp(10 * (g.width + 2) + 64, 16)  // zeros the input transform may read past the last plane
-  let paddedCount = roundUp(samples * paddedSample + slack, 16)
-  let unfold = g.unfoldGeometry
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, items))
   let queue = WorkQueue(count: items)
   pool.run(participants: participants) { _ in
-    let scratch = convolutionScratch.take(paddedCount + vCount + mCount + 16)
-    let padded = scratch.pointer  // the item's samples, zero-framed: samples × C × (H + 2) × (W + 2), then zeros
-    let v = padded + paddedCount  // 16 × C × nr
+    let scratch = convolutionScratch.take(vCount + mCount + 16)
+    let v = scratch.pointer  // 16 × C × nr
     let m = v + vCount + 32  // 16 × O × nr
     let scales = v + vCount + mCount  // alpha, beta
     scales[0] = 1
     kernel.variants.withUnsafeBufferPointer { variants in
-      withUnsafePointer(to: unfold) { geometry in
-        // Each item is claimed one ahead, so that its samples can be prefetched meanwhile.
-        var claimed = queue.claim()
-        while let item = claimed {
-          claimed = queue.claim()
-          let first = item * samples
-          let count = min(samples, batch - first)
-          for s in 0..<count {
-            let ahead = claimed.map { $0 * samples + s }.flatMap { $0 < batch ? x.base + $0 * g.inputCount : nil }
-            rn_pad_sample(x.base + (first + s) * g.inputCount, channels, geometry, padded + s * paddedSample, ahead)
+      // Each item is claimed one ahead, so that its samples can be prefetched meanwhile, block by block.
+      var claimed = queue.claim()
+      while let item = claimed {
+        claimed = queue.claim()
+        let first = item * samples
+        let count = min(samples, batch - first)
+        let ahead = claimed.map { x.base + $0 * samples * g.inputCount }
+        let aheadCount = claimed.map { min(samples, batch - $0 * samples) * g.inputCount } ?? 0
+        let columns = count * tiles  // the item's tiles, sample after sample
+        var j0 = 0
+        while j0 < columns {
+          let ncols = min(nr, columns - j0)
+          if let ahead {  // the next item's share for this block
+            let from = aheadCount * j0 / columns
+            rn_prefetch(ahead + from, aheadCount * (j0 + ncols) / columns - from)
           }
-          (padded + count * paddedSample).update(repeating: 0, count: slack)
-          let columns = count * tiles  // the item's tiles, sample after sample
-          var j0 = 0
-          while j0 < columns {
-            let ncols = min(nr, columns - j0)
-            // The block's tiles by sample: sample s's tiles t0 ..< t1 are the block's columns from segment − j0.
-            var segment = j0
-            while segment < j0 + ncols {
-              let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
-              let t1 = min(tiles, t0 + j0 + ncols - segment)
-              rn_winograd_input(
-                padded + s * paddedSample, channels, g.height, g.width, t0, t1, v + segment - j0, nr, channels * nr)
-              segment += t1 - t0
-            }
-            for xi in 0..<16 {
-              let a = uPointer.base + xi * outputChannels * channels  // U[ξ]: O × C
-              let panel = v + xi * channels * nr  // V[ξ]: C × nr
-              let c = m + xi * outputChannels * nr  // M[ξ]: O × nr
-              var pc = 0
-              while pc < channels {
-                let kcur = min(kc, channels - pc)
-                scales[1] = pc == 0 ? 0 : 1
-                var ir = 0
-                while ir < outputChannels {
-                  let mcur = min(mr, outputChannels - ir)
-                  let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
-                  micro(
-                    kcur, a + ir * channels + pc, channels, 1, panel + pc * nr, nr, c + ir * nr, nr, scales, ncols, nil)
-                  ir += mr
-                }
-                pc += kcur
+          // The block's tiles by sample: sample s's tiles t0 ..< t1 are the block's columns from segment − j0.
+          var segment = j0
+          while segment < j0 + ncols {
+            let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
+            let t1 = min(tiles, t0 + j0 + ncols - segment)
+            rn_winograd_input(
+              x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + segment - j0, nr,
+              channels * nr)
+            segment += t1 - t0
+          }
+          for xi in 0..<16 {
+            let a = uPointer.base + xi * outputChannels * channels  // U[ξ]: O × C
+            let panel = v + xi * channels * nr  // V[ξ]: C × nr
+            let c = m + xi * outputChannels * nr  // M[ξ]: O × nr
+            var pc = 0
+            while pc < channels {
+              let kcur = min(kc, channels - pc)
+              scales[1] = pc == 0 ? 0 : 1
+              var ir = 0
+              while ir < outputChannels {
+                let mcur = min(mr, outputChannels - ir)
+                let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
+                micro(
+                  kcur, a + ir * channels + pc, channels, 1, panel + pc * nr, nr, c + ir * nr, nr, scales, ncols, nil)
+                ir += mr
               }
+              pc += kcur
             }
-            segment = j0
-            while segment < j0 + ncols {
-              let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
-              let t1 = min(tiles, t0 + j0 + ncols - segment)
-              rn_winograd_output(
-                m + segment - j0, outputChannels, nr, outputChannels * nr, biasPointer?.base, g.height, g.width, t0, t1,
-                y.base + (first + s) * outputChannels * g.outputPixels)
-              segment += t1 - t0
-            }
-            j0 += nr
           }
+          segment = j0
+          while segment < j0 + ncols {
+            let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
+            let t1 = min(tiles, t0 + j0 + ncols - segment)
+            rn_winograd_output(
+              m + segment - j0, outputChannels, nr, outputChannels * nr, biasPointer?.base, g.height, g.width, t0, t1,
+              y.base + (first + s) * outputChannels * g.outputPixels)
+            segment += t1 - t0
+          }
+          j0 += nr
         }
       }
     }

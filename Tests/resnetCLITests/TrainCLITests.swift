@@ -80,6 +80,29 @@ struct TrainCLITests {
   }
 
   @Test(
+    "the portable plane kernels (RESNET_VECTOR_LEVEL=portable) train the same weights, bit for bit, as the AVX-512 ones"
+  )
+  func portableKernelsAgree() throws {
+    let data = try Self.tinyDataset()
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    // Widths 4, 8, 16 at batch 8: stages 2 and 3 take the Winograd path (14×14 and 7×7 planes).
+    var weights: [[String: [UInt8]]] = []
+    for level in ["native", "portable"] {
+      let out = data + "/" + level
+      let train = try runResNet(
+        ["train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1", "--out", out],
+        environment: level == "portable" ? ["RESNET_VECTOR_LEVEL": "portable"] : [:])
+      #expect(train.status == 0, "\(train.stderr)")
+      let file = try SafeTensorsFile(contentsOf: out + "/last.safetensors")
+      let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/last.safetensors")))
+      let data = 8 + bytes[0..<8].reversed().reduce(0) { $0 << 8 | Int($1) }  // where the data section starts
+      weights.append(
+        file.entries.mapValues { Array(bytes[(data + $0.range.lowerBound)..<(data + $0.range.upperBound)]) })
+    }
+    #expect(weights[0].count > 10 && weights[0] == weights[1])
+  }
+
+  @Test(
     "train --shortcut none, --residual-scale rezero and --preact train the variants; checkpoints record them and load"
   )
   func plainNetwork() throws {

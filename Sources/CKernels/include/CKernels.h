@@ -109,14 +109,12 @@ void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_str
                      ptrdiff_t width, ptrdiff_t lead, float *target, ptrdiff_t target_stride);
 
 /// The input transform of Winograd's F(2×2, 3×3) for tiles first_tile ..< end_tile of one sample
-/// (winograd.c), read from its rn_pad_sample copy with padding 1 (`channels` planes of
-/// (height + 2) × (width + 2)): for each plane and each 4×4 tile t = ty·tiles_w + tx in the range
-/// (padded rows 2·ty ... 2·ty + 3, columns 2·tx ... 2·tx + 3; tiles_w = ⌈width / 2⌉), writes
-/// V = Bᵀ·d·B: element ξ = 4i + j to v[ξ·matrix_stride + c·ldv + t − first_tile]; nothing else is
-/// written. Reads are whole vectors, past the plane's last row for narrow planes (up to 10 padded rows
-/// and 64 floats past the last plane in all), so the copy needs that many zeros after its last plane;
-/// only the zeros among them are used.
-void rn_winograd_input(const float *padded, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+/// (winograd.c): for each of `channels` planes (height × width, NCHW) and each 4×4 tile
+/// t = ty·tiles_w + tx in the range (rows 2·ty − 1 ... 2·ty + 2, columns 2·tx − 1 ... 2·tx + 2, zero
+/// outside the plane; tiles_w = ⌈width / 2⌉), writes V = Bᵀ·d·B: element ξ = 4i + j to
+/// v[ξ·matrix_stride + c·ldv + t − first_tile]. Nothing else is written, and nothing outside the
+/// sample read.
+void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
 /// The output transform of F(2×2, 3×3) for tiles first_tile ..< end_tile: for each of `channels`
 /// planes and each tile t (as above), y = Aᵀ·m·A (+ bias[c] when bias is not NULL), m[ξ] read at
@@ -126,6 +124,8 @@ void rn_winograd_input(const float *padded, ptrdiff_t channels, ptrdiff_t height
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
                         const float *bias, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
                         ptrdiff_t end_tile, float *output);
+/// Prefetches the `count` floats at p into L2, a cache line at a time.
+void rn_prefetch(const float *p, ptrdiff_t count);
 
 #ifdef __cplusplus
 }
