@@ -13,3 +13,73 @@ void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *tar
     target += panel_stride;
   }
 }
+
+// The transposing pack, by 16×16 blocks transposed in registers (three rounds of interleaves), on
+// the widest vectors the CPU has; a pure copy, so every instantiation gives the same bits.
+#include "vector_level.h"
+
+typedef float rn_p16 __attribute__((ext_vector_type(16), aligned(4)));
+
+#define RN_TRANSPOSE_OPS(SFX, ATTR)                                                                    \
+  /* out[i][j] = in[j][i] for a 16×16 block: rows of `in` 16 floats at in + j·ld_in, rows of `out` */ \
+  /* at out + i·ld_out. */                                                                              \
+  ATTR static void rn_transpose16_##SFX(const float *in, ptrdiff_t ld_in, float *out, ptrdiff_t ld_out) { \
+    rn_p16 r[16], a[16], b[16];                                                                        \
+    for (int j = 0; j < 16; j++) r[j] = *(const rn_p16 *)(in + j * ld_in);                             \
+    for (int i = 0; i < 16; i += 2) {                                                                  \
+      a[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29); \
+      a[i + 1] =                                                                                       \
+        __builtin_shufflevector(r[i], r[i + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31); \
+    }                                                                                                  \
+    for (int i = 0; i < 16; i += 4) {                                                                  \
+      b[i] = __builtin_shufflevector(a[i], a[i + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29); \
+      b[i + 1] =                                                                                       \
+        __builtin_shufflevector(a[i], a[i + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31); \
+      b[i + 2] =                                                                                       \
+        __builtin_shufflevector(a[i + 1], a[i + 3], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29); \
+      b[i + 3] =                                                                                       \
+        __builtin_shufflevector(a[i + 1], a[i + 3], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31); \
+    }                                                                                                  \
+    /* b[4q + m], 128-bit lane L: rows 4q ... 4q + 3 at column 4L + m. */                               \
+    for (int m = 0; m < 4; m++) {                                                                      \
+      const rn_p16 x0 = __builtin_shufflevector(b[m], b[4 + m], 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23); \
+      const rn_p16 y0 =                                                                                \
+        __builtin_shufflevector(b[8 + m], b[12 + m], 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23); \
+      const rn_p16 x1 =                                                                                \
+        __builtin_shufflevector(b[m], b[4 + m], 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31); \
+      const rn_p16 y1 =                                                                                \
+        __builtin_shufflevector(b[8 + m], b[12 + m], 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31); \
+      *(rn_p16 *)(out + m * ld_out) =                                                                  \
+        __builtin_shufflevector(x0, y0, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);        \
+      *(rn_p16 *)(out + (4 + m) * ld_out) =                                                            \
+        __builtin_shufflevector(x0, y0, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);  \
+      *(rn_p16 *)(out + (8 + m) * ld_out) =                                                            \
+        __builtin_shufflevector(x1, y1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);        \
+      *(rn_p16 *)(out + (12 + m) * ld_out) =                                                           \
+        __builtin_shufflevector(x1, y1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);  \
+    }                                                                                                  \
+  }                                                                                                    \
+  ATTR static void rn_pack_columns_##SFX(const float *b, ptrdiff_t ldb, ptrdiff_t width, ptrdiff_t depth, \
+                                         ptrdiff_t nr, float *panel) {                                 \
+    ptrdiff_t k0 = 0;                                                                                  \
+    for (ptrdiff_t j0 = 0; j0 + 16 <= width; j0 += 16)                                                 \
+      for (k0 = 0; k0 + 16 <= depth; k0 += 16) rn_transpose16_##SFX(b + j0 * ldb + k0, ldb, panel + k0 * nr + j0, nr); \
+    const ptrdiff_t whole = width / 16 * 16;                                                           \
+    /* The rows past the whole blocks (the depth's tail, or all of it when width < 16), then the */    \
+    /* columns past them: one by one. */                                                               \
+    for (ptrdiff_t kk = whole > 0 ? depth / 16 * 16 : 0; kk < depth; kk++)                             \
+      for (ptrdiff_t j = 0; j < whole; j++) panel[kk * nr + j] = b[j * ldb + kk];                      \
+    for (ptrdiff_t kk = 0; kk < depth; kk++) {                                                         \
+      for (ptrdiff_t j = whole; j < width; j++) panel[kk * nr + j] = b[j * ldb + kk];                  \
+      for (ptrdiff_t j = width; j < nr; j++) panel[kk * nr + j] = 0;                                   \
+    }                                                                                                  \
+  }
+
+RN_TRANSPOSE_OPS(portable, )
+#if defined(__x86_64__)
+RN_TRANSPOSE_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+#endif
+
+void rn_pack_columns(const float *b, ptrdiff_t ldb, ptrdiff_t width, ptrdiff_t depth, ptrdiff_t nr, float *panel) {
+  RN_DISPATCH(rn_pack_columns, b, ldb, width, depth, nr, panel);
+}

@@ -11,24 +11,16 @@ extension GEMMProblem {
     }
   }
 
-  /// Packs B stored n × k: each panel column is a contiguous run of B.
+  /// Packs B stored n × k: each panel column is a contiguous run of B (`rn_pack_columns`, by 16×16
+  /// blocks transposed in registers).
   private func packColumnsOfB(into packed: UnsafeMutablePointer<Float>, depth: Range<Int>, columns: Range<Int>) {
     let nr = kernel.nr
-    let kcur = depth.count
     var panel = packed
     var j0 = columns.lowerBound
     while j0 < columns.upperBound {
       let width = min(nr, columns.upperBound - j0)
-      if width < nr { panel.update(repeating: 0, count: kcur * nr) }
-      for j in 0..<width {
-        let source = b + (j0 + j) * ldb + depth.lowerBound
-        var target = panel + j
-        for kk in 0..<kcur {
-          target.pointee = source[kk]
-          target += nr
-        }
-      }
-      panel += kcur * nr
+      rn_pack_columns(b + j0 * ldb + depth.lowerBound, ldb, width, depth.count, nr, panel)
+      panel += depth.count * nr
       j0 += nr
     }
   }

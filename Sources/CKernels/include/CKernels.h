@@ -47,6 +47,10 @@ rn_sgemm_ukernel_fn rn_sgemm_ukernel(int32_t family, int32_t m, int32_t vectors)
 void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *target,
                  ptrdiff_t panel_stride, const float *ahead);
 
+/// Packs the transpose of B stored n × k as one GEMM panel: panel[kk·nr + j] = b[j·ldb + kk] for
+/// kk < depth and j < width (≤ nr), zero for width ≤ j < nr; by 16×16 blocks transposed in registers.
+void rn_pack_columns(const float *b, ptrdiff_t ldb, ptrdiff_t width, ptrdiff_t depth, ptrdiff_t nr, float *panel);
+
 /// A spin-wait hint (x86 `pause`, arm64 `yield`).
 void rn_cpu_relax(void);
 
