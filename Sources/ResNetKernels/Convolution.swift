@@ -1,3 +1,5 @@
+import CKernels
+
 /// A 2-D convolution forward pass through im2col + SGEMM, the engine's reference composition:
 /// `output[b, o] = Σ_c weight[o, c] ⋆ input[b, c] (+ bias[o])`.
 ///
@@ -191,16 +193,29 @@ public func convolutionBackward(
     }
     convolutionScratch.give(flipped)
   }
+  // gradWeight += the groups' partials, added in group order to each weight. By runs of the partials'
+  // order (row, output channel): a run gathered from gradWeight, each group's run added as a vector,
+  // the run scattered back — the same additions in the same order as one weight at a time.
   let dw = SendablePointer(gradWeight)
   let taps = g.kernelHeight * g.kernelWidth
+  let run = 1024
   parallelRanges(weightCount, work: grouping.groups * weightCount, threads: threads, pool: pool) { range in
-    for i in range {
-      let (o, kk) = i.quotientAndRemainder(dividingBy: k)
-      var sum = dw.base[i]
-      // The partials' rows: (channel, tap) from im2col, (tap, channel) from the implicit path.
-      let row = implicitWeights ? kk % taps * g.channels + kk / taps : kk
-      for group in 0..<grouping.groups { sum += partials.base[group * weightCount + row * outputChannels + o] }
-      dw.base[i] = sum
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: run) { buffer in
+      let sums = buffer.baseAddress!  // one run of the sums, in the partials' order
+      // Where partial j (row, o) goes in gradWeight (O × K); rows are (channel, tap) from im2col,
+      // (tap, channel) from the implicit path.
+      func target(_ j: Int) -> Int {
+        let (row, o) = j.quotientAndRemainder(dividingBy: outputChannels)
+        return o * k + (implicitWeights ? row % g.channels * taps + row / g.channels : row)
+      }
+      var start = range.lowerBound
+      while start < range.upperBound {
+        let count = min(run, range.upperBound - start)
+        for j in 0..<count { sums[j] = dw.base[target(start + j)] }
+        for group in 0..<grouping.groups { rn_add_floats(partials.base + group * weightCount + start, sums, count) }
+        for j in 0..<count { dw.base[target(start + j)] = sums[j] }
+        start += count
+      }
     }
   }
 }
