@@ -227,6 +227,10 @@ public struct ConvolutionGrouping: Sendable {
   /// The column count a group aims at: wide enough for an efficient GEMM (and, in the weight
   /// gradient, a deep one), small enough that a group's columns stay in the caches.
   public static let targetColumns = 2048
+  /// The fewest groups a batch is cut into (when it has that many samples), so that the threads'
+  /// shares of the groups come out even: with 4 groups on 2 threads, one short group leaves a thread
+  /// idle for most of a group's time.
+  public static let minimumGroups = 8
   /// Samples per group (the last group may have fewer), and the number of groups.
   public let samples: Int, groups: Int
   /// Output pixels per sample, and samples in the batch.
@@ -235,7 +239,8 @@ public struct ConvolutionGrouping: Sendable {
   /// The grouping of `batch` samples of geometry `g`.
   public init(geometry g: ConvGeometry, batch: Int) {
     pixels = g.outputPixels
-    samples = max(1, min(batch, Self.targetColumns / max(1, pixels)))
+    let fewGroups = (batch + Self.minimumGroups - 1) / Self.minimumGroups
+    samples = max(1, min(batch, Self.targetColumns / max(1, pixels), fewGroups))
     groups = (batch + samples - 1) / samples
     batchSize = batch
   }
