@@ -16,24 +16,38 @@ typedef float rn_c16 __attribute__((ext_vector_type(16), aligned(4)));
 typedef float rn_c8 __attribute__((ext_vector_type(8), aligned(4)));
 typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
 
-// to[0..<n] = from[0..<n] (n small: a row), by vectors, then singles.
-#define RN_ROW_COPY(to, from, n)                                                        \
-  do {                                                                                  \
-    ptrdiff_t x_ = 0;                                                                   \
-    for (; x_ + 16 <= (n); x_ += 16) *(rn_c16 *)((to) + x_) = *(const rn_c16 *)((from) + x_); \
-    if (x_ + 8 <= (n)) {                                                                \
-      *(rn_c8 *)((to) + x_) = *(const rn_c8 *)((from) + x_);                            \
-      x_ += 8;                                                                          \
-    }                                                                                   \
-    for (; x_ + 4 <= (n); x_ += 4) *(rn_c4 *)((to) + x_) = *(const rn_c4 *)((from) + x_);    \
-    for (; x_ < (n); x_++) (to)[x_] = (from)[x_];                                       \
+// The last n < 16 floats of a row copy: one masked vector on AVX-512, else by 8, 4 and singles.
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f,avx512vl"))) static inline void rn_copy_tail_avx512(float *to, const float *from,
+                                                                                  ptrdiff_t n) {
+  const __mmask16 mask = (__mmask16)((1u << n) - 1);
+  _mm512_mask_storeu_ps(to, mask, _mm512_maskz_loadu_ps(mask, from));
+}
+#endif
+static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t n) {
+  ptrdiff_t x = 0;
+  if (x + 8 <= n) {
+    *(rn_c8 *)(to + x) = *(const rn_c8 *)(from + x);
+    x += 8;
+  }
+  for (; x + 4 <= n; x += 4) *(rn_c4 *)(to + x) = *(const rn_c4 *)(from + x);
+  for (; x < n; x++) to[x] = from[x];
+}
+
+// to[0..<n] = from[0..<n] (n small: a row), by vectors, then the tail.
+#define RN_ROW_COPY(SFX, to, from, n)                                                                \
+  do {                                                                                               \
+    ptrdiff_t x_ = 0;                                                                                \
+    for (; x_ + 16 <= (n); x_ += 16) *(rn_c16 *)((to) + x_) = *(const rn_c16 *)((from) + x_);        \
+    if (x_ < (n)) rn_copy_tail_##SFX((to) + x_, (from) + x_, (n) - x_);                              \
   } while (0)
 
 // row[pad..<pad+n] = from[0..<n], with `pad` zeros on each side (row holds n + 2·pad floats).
-#define RN_PADDED_ROW(row, from, n, pad)                                                 \
-  do {                                                                                   \
+#define RN_PADDED_ROW(SFX, row, from, n, pad)                                                \
+  do {                                                                                       \
     for (ptrdiff_t x_ = 0; x_ < (pad); x_++) (row)[x_] = (row)[(n) + 2 * (pad) - 1 - x_] = 0; \
-    RN_ROW_COPY((row) + (pad), from, n);                                                 \
+    RN_ROW_COPY(SFX, (row) + (pad), from, n);                                                \
   } while (0)
 
 // to[0..<n] += from[0..<n].
@@ -52,7 +66,7 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
     if (next)                                                                                          \
       for (ptrdiff_t x = 0; x < g->height * g->width; x += 16) __builtin_prefetch(next + x, 0, 3);     \
     for (ptrdiff_t h = 0; h < g->height; h++)                                                          \
-      RN_PADDED_ROW(padded + h * pw, plane + h * g->width, g->width, g->pad_width);                    \
+      RN_PADDED_ROW(SFX, padded + h * pw, plane + h * g->width, g->width, g->pad_width);                    \
     const ptrdiff_t wo = g->output_width;                                                              \
     for (ptrdiff_t i = 0; i < g->kernel_height; i++) {                                                 \
       for (ptrdiff_t j = 0; j < g->kernel_width; j++) {                                                \
@@ -65,7 +79,7 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
           if (ih < 0 || ih >= g->height) {                                                             \
             for (ptrdiff_t x = 0; x < wo; x++) target[x] = 0;                                          \
           } else if (g->stride_width == 1) {                                                           \
-            RN_ROW_COPY(target, line, wo);                                                             \
+            RN_ROW_COPY(SFX, target, line, wo);                                                             \
           } else if (g->stride_width == 2) {                                                           \
             ptrdiff_t x = 0;                                                                           \
             for (; x + 16 <= wo; x += 16) {                                                            \
@@ -88,7 +102,7 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
     for (ptrdiff_t x = 0; x < g->height * pw; x++) padded[x] = 0;                                      \
     if (accumulate) {                                                                                  \
       for (ptrdiff_t h = 0; h < g->height; h++)                                                        \
-        RN_ROW_COPY(padded + h * pw + g->pad_width, plane + h * g->width, g->width);                   \
+        RN_ROW_COPY(SFX, padded + h * pw + g->pad_width, plane + h * g->width, g->width);                   \
     }                                                                                                  \
     const ptrdiff_t wo = g->output_width;                                                              \
     for (ptrdiff_t i = 0; i < g->kernel_height; i++) {                                                 \
@@ -103,7 +117,7 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
       }                                                                                                \
     }                                                                                                  \
     for (ptrdiff_t h = 0; h < g->height; h++)                                                          \
-      RN_ROW_COPY(plane + h * g->width, padded + h * pw + g->pad_width, g->width);                     \
+      RN_ROW_COPY(SFX, plane + h * g->width, padded + h * pw + g->pad_width, g->width);                     \
   }
 
 #define RN_IMPLICIT_OPS(SFX, ATTR)                                                                     \
@@ -118,7 +132,7 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
       const float *source = sample + c * g->height * g->width;                                         \
       for (ptrdiff_t x = 0; x < g->pad_height * pw; x++) plane[x] = plane[(ph - g->pad_height) * pw + x] = 0; \
       for (ptrdiff_t h = 0; h < g->height; h++)                                                        \
-        RN_PADDED_ROW(plane + (h + g->pad_height) * pw, source + h * g->width, g->width, g->pad_width); \
+        RN_PADDED_ROW(SFX, plane + (h + g->pad_height) * pw, source + h * g->width, g->width, g->pad_width); \
     }                                                                                                  \
   }                                                                                                    \
   ATTR static void rn_pack_unfolded_##SFX(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur,      \
@@ -170,9 +184,15 @@ typedef float rn_c4 __attribute__((ext_vector_type(4), aligned(4)));
     for (ptrdiff_t p = 0; p < planes; p++) {                                                           \
       float *plane = target + p * target_stride;                                                       \
       const float *from = source + p * source_stride;                                                  \
-      for (ptrdiff_t x = 0; x < (height + 1) * wq; x++) plane[x] = 0;                                  \
+      /* Lead 0: each row, then its zero; then a zero row. Lead 1: a zero row; then each row's zero, */ \
+      /* then the row. Every float of the plane is written once. */                                    \
+      float *zero_row = plane + (lead ? 0 : height * wq);                                              \
+      for (ptrdiff_t x = 0; x < wq; x++) zero_row[x] = 0;                                              \
       float *data = plane + lead * (wq + 1);                                                           \
-      for (ptrdiff_t h = 0; h < height; h++) RN_ROW_COPY(data + h * wq, from + h * width, width);     \
+      for (ptrdiff_t h = 0; h < height; h++) {                                                         \
+        data[h * wq + (lead ? -1 : width)] = 0;                                                        \
+        RN_ROW_COPY(SFX, data + h * wq, from + h * width, width);                                      \
+      }                                                                                                \
     }                                                                                                  \
   }
 
