@@ -31,7 +31,8 @@ func winogradConvolutionForward(
   // M: 16 × O × nr, with 32 floats either side for the output transform's whole-vector reads.
   let mCount = roundUp(16 * outputChannels * nr, 16) + 64
   let u = convolutionScratch.take(16 * outputChannels * channels)  // U: 16 × O × C
-  winogradTransformWeight(weight, outputChannels: outputChannels, channels: channels, into: u.pointer)
+  winogradTransformWeight(
+    weight, outputChannels: outputChannels, channels: channels, into: u.pointer, threads: threads, pool: pool)
   defer { convolutionScratch.give(u) }
   let uPointer = SendablePointer(u.pointer)
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
@@ -120,29 +121,30 @@ func winogradSamplesPerItem(tiles: Int, nr: Int, batch: Int) -> Int {
 
 /// `U[ξ][o][c] = (G·g·Gᵀ)[ξ]` for each 3×3 kernel `g = weight[o][c]`, with
 /// `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`: 16 matrices of `outputChannels × channels`.
+/// Output channels are shared out over the pool's threads (each writes its own).
 func winogradTransformWeight(
-  _ weight: UnsafePointer<Float>, outputChannels: Int, channels: Int, into u: UnsafeMutablePointer<Float>
+  _ weight: UnsafePointer<Float>, outputChannels: Int, channels: Int, into u: UnsafeMutablePointer<Float>,
+  threads: Int? = nil, pool: ThreadPool = .shared
 ) {
   let matrix = outputChannels * channels
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: 12) { t in  // G·g: 4 × 3
-    for o in 0..<outputChannels {
+  let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
+  let target = SendablePointer(u)
+  parallelRanges(outputChannels, work: 16 * matrix, threads: threads, pool: pool) { range in
+    for o in range {
       for c in 0..<channels {
-        let g = weight + (o * channels + c) * 9  // 3 × 3
-        for j in 0..<3 {
-          let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
-          t[j] = g0
-          t[3 + j] = (g0 + g1 + g2) * 0.5
-          t[6 + j] = (g0 - g1 + g2) * 0.5
-          t[9 + j] = g2
+        let g = w.base + (o * channels + c) * 9  // 3 × 3
+        let out = target.base + o * channels + c
+        // t = G·g (4 × 3), row by row, then u = t·Gᵀ (4 × 4).
+        func row(_ i: Int, _ t0: Float, _ t1: Float, _ t2: Float) {
+          out[(4 * i) * matrix] = t0
+          out[(4 * i + 1) * matrix] = (t0 + t1 + t2) * 0.5
+          out[(4 * i + 2) * matrix] = (t0 - t1 + t2) * 0.5
+          out[(4 * i + 3) * matrix] = t2
         }
-        let target = u + o * channels + c
-        for i in 0..<4 {
-          let (t0, t1, t2) = (t[3 * i], t[3 * i + 1], t[3 * i + 2])
-          target[(4 * i) * matrix] = t0
-          target[(4 * i + 1) * matrix] = (t0 + t1 + t2) * 0.5
-          target[(4 * i + 2) * matrix] = (t0 - t1 + t2) * 0.5
-          target[(4 * i + 3) * matrix] = t2
-        }
+        row(0, g[0], g[1], g[2])
+        row(1, (g[0] + g[3] + g[6]) * 0.5, (g[1] + g[4] + g[7]) * 0.5, (g[2] + g[5] + g[8]) * 0.5)
+        row(2, (g[0] - g[3] + g[6]) * 0.5, (g[1] - g[4] + g[7]) * 0.5, (g[2] - g[5] + g[8]) * 0.5)
+        row(3, g[6], g[7], g[8])
       }
     }
   }
