@@ -25,6 +25,30 @@ typedef float rn_w8 __attribute__((ext_vector_type(8), aligned(4)));
 // Tile rows per vector for planes `tiles_w` tiles wide (winograd_template.h).
 static inline int rn_winograd_groups(ptrdiff_t tiles_w) { return tiles_w > 8 ? 1 : tiles_w > 4 ? 2 : 4; }
 
+// CALL(groups, contiguous) with the layout of planes `tiles_w` tiles wide as compile-time constants:
+// the tile rows per vector, and whether lanes map to consecutive tiles (one row per vector, or rows
+// exactly as wide as their lanes).
+#define RN_BY_LAYOUT(tiles_w, CALL)            \
+  do {                                         \
+    switch (rn_winograd_groups(tiles_w)) {     \
+      case 1:                                  \
+        CALL(1, 1);                            \
+        break;                                 \
+      case 2:                                  \
+        if ((tiles_w) == 8)                    \
+          CALL(2, 1);                          \
+        else                                   \
+          CALL(2, 0);                          \
+        break;                                 \
+      default:                                 \
+        if ((tiles_w) == 4)                    \
+          CALL(4, 1);                          \
+        else                                   \
+          CALL(4, 0);                          \
+        break;                                 \
+    }                                          \
+  } while (0)
+
 // The portable instantiation's partial loads and stores: lane by lane.
 static inline void rn_store_mask_portable(float *p, rn_w16 value, uint32_t mask) {
   for (int i = 0; i < 16; i++)

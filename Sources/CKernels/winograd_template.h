@@ -166,24 +166,7 @@ RN_WATTR static void RN_W(rn_winograd_input)(const float *sample, ptrdiff_t chan
 #define RN_INPUT(groups, contiguous)                                                                              \
   RN_W(rn_winograd_input_groups)(groups, contiguous, sample, channels, height, width, first_tile, end_tile, v, ldv, \
                                  ms)
-  const ptrdiff_t tiles_w = (width + 1) / 2;
-  switch (rn_winograd_groups(tiles_w)) {
-    case 1:
-      RN_INPUT(1, 1);
-      break;
-    case 2:
-      if (tiles_w == 8)
-        RN_INPUT(2, 1);
-      else
-        RN_INPUT(2, 0);
-      break;
-    default:
-      if (tiles_w == 4)
-        RN_INPUT(4, 1);
-      else
-        RN_INPUT(4, 0);
-      break;
-  }
+  RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
 #undef RN_INPUT
 }
 
@@ -291,24 +274,7 @@ RN_WATTR static void RN_W(rn_winograd_output)(const float *m, ptrdiff_t channels
 #define RN_OUTPUT(groups, contiguous)                                                                         \
   RN_W(rn_winograd_output_groups)(groups, contiguous, m, channels, ldm, ms, bias, height, width, first_tile, \
                                   end_tile, output)
-  const ptrdiff_t tiles_w = (width + 1) / 2;
-  switch (rn_winograd_groups(tiles_w)) {
-    case 1:
-      RN_OUTPUT(1, 1);
-      break;
-    case 2:
-      if (tiles_w == 8)
-        RN_OUTPUT(2, 1);
-      else
-        RN_OUTPUT(2, 0);
-      break;
-    default:
-      if (tiles_w == 4)
-        RN_OUTPUT(4, 1);
-      else
-        RN_OUTPUT(4, 0);
-      break;
-  }
+  RN_BY_LAYOUT((width + 1) / 2, RN_OUTPUT);
 #undef RN_OUTPUT
 }
 

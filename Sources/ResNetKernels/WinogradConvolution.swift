@@ -64,15 +64,19 @@ func winogradConvolutionForward(
             let from = aheadCount * j0 / columns
             rn_prefetch(ahead + from, aheadCount * (j0 + ncols) / columns - from)
           }
-          // The block's tiles by sample: sample s's tiles t0 ..< t1 are the block's columns from segment − j0.
-          var segment = j0
-          while segment < j0 + ncols {
-            let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
-            let t1 = min(tiles, t0 + j0 + ncols - segment)
+          // The block's tiles by sample: sample s's tiles t0 ..< t1 are the block's columns from `column`.
+          func forEachSegment(_ body: (_ s: Int, _ t0: Int, _ t1: Int, _ column: Int) -> Void) {
+            var segment = j0
+            while segment < j0 + ncols {
+              let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
+              let t1 = min(tiles, t0 + j0 + ncols - segment)
+              body(s, t0, t1, segment - j0)
+              segment += t1 - t0
+            }
+          }
+          forEachSegment { s, t0, t1, column in
             rn_winograd_input(
-              x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + segment - j0, nr,
-              channels * nr)
-            segment += t1 - t0
+              x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, nr, channels * nr)
           }
           for xi in 0..<16 {
             let a = uPointer.base + xi * outputChannels * channels  // U[ξ]: O × C
@@ -93,14 +97,10 @@ func winogradConvolutionForward(
               pc += kcur
             }
           }
-          segment = j0
-          while segment < j0 + ncols {
-            let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
-            let t1 = min(tiles, t0 + j0 + ncols - segment)
+          forEachSegment { s, t0, t1, column in
             rn_winograd_output(
-              m + segment - j0, outputChannels, nr, outputChannels * nr, biasPointer?.base, g.height, g.width, t0, t1,
+              m + column, outputChannels, nr, outputChannels * nr, biasPointer?.base, g.height, g.width, t0, t1,
               y.base + (first + s) * outputChannels * g.outputPixels)
-            segment += t1 - t0
           }
           j0 += nr
         }

@@ -67,37 +67,14 @@ struct ConvolutionBatchTests {
       let startWeightGradient = randomMatrix(rows: 1, columns: w.count, ld: w.count, seed: 25)
 
       func run(threads: Int) -> (y: [Float], dw: [Float], db: [Float], dx: [Float]) {
-        var y = [Float](repeating: .nan, count: outputCount)
-        var dw = startWeightGradient
-        var db = [Float](repeating: 1, count: outputChannels)
-        var dx = [Float](repeating: .nan, count: x.count)
-        let workspace = ScratchBuffer()
-        x.withUnsafeBufferPointer { xp in
-          w.withUnsafeBufferPointer { wp in
-            bias.withUnsafeBufferPointer { bp in
-              y.withUnsafeMutableBufferPointer { yp in
-                convolutionForward(
-                  input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
-                  outputChannels: outputChannels, bias: bp.baseAddress!, output: yp.baseAddress!,
-                  workspace: workspace, threads: threads, pool: oversubscribedPool)
-              }
-            }
-            dy.withUnsafeBufferPointer { dyp in
-              dw.withUnsafeMutableBufferPointer { dwp in
-                db.withUnsafeMutableBufferPointer { dbp in
-                  dx.withUnsafeMutableBufferPointer { dxp in
-                    convolutionBackward(
-                      input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
-                      outputChannels: outputChannels, gradOutput: dyp.baseAddress!, gradWeight: dwp.baseAddress!,
-                      gradBias: dbp.baseAddress!, gradInput: dxp.baseAddress!, workspace: workspace,
-                      threads: threads, pool: oversubscribedPool)
-                  }
-                }
-              }
-            }
-          }
-        }
-        return (y, dw, db, dx)
+        let y = convolutionForward(
+          x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias, threads: threads,
+          pool: oversubscribedPool)
+        let gradients = convolutionBackward(
+          x, g, batch: batch, weight: w, outputChannels: outputChannels, gradOutput: dy,
+          gradWeight: startWeightGradient, gradBias: [Float](repeating: 1, count: outputChannels), threads: threads,
+          pool: oversubscribedPool)
+        return (y, gradients.weight, gradients.bias!, gradients.input)
       }
 
       let one = run(threads: 1)

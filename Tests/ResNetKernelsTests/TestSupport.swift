@@ -41,3 +41,32 @@ func convolutionForward(
   }
   return y
 }
+
+/// `convolutionBackward` on arrays: `gradWeight` and `gradBias` (when given) with the gradients added,
+/// and the input gradient.
+func convolutionBackward(
+  _ x: [Float], _ g: ConvGeometry, batch: Int, weight: [Float], outputChannels: Int, gradOutput: [Float],
+  gradWeight: [Float], gradBias: [Float]?, threads: Int? = nil, pool: ThreadPool = .shared
+) -> (weight: [Float], bias: [Float]?, input: [Float]) {
+  var dw = gradWeight
+  var db = gradBias ?? []
+  var dx = [Float](repeating: .nan, count: x.count)
+  x.withUnsafeBufferPointer { xp in
+    weight.withUnsafeBufferPointer { wp in
+      gradOutput.withUnsafeBufferPointer { dyp in
+        dw.withUnsafeMutableBufferPointer { dwp in
+          db.withUnsafeMutableBufferPointer { dbp in
+            dx.withUnsafeMutableBufferPointer { dxp in
+              convolutionBackward(
+                input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
+                outputChannels: outputChannels, gradOutput: dyp.baseAddress!, gradWeight: dwp.baseAddress!,
+                gradBias: gradBias == nil ? nil : dbp.baseAddress!, gradInput: dxp.baseAddress!,
+                workspace: ScratchBuffer(), threads: threads, pool: pool)
+            }
+          }
+        }
+      }
+    }
+  }
+  return (dw, gradBias == nil ? nil : db, dx)
+}

@@ -36,23 +36,10 @@ struct WinogradTests {
         let y = convolutionForward(
           x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias, threads: threads,
           pool: oversubscribedPool)
-        var dw = [Float](repeating: 0, count: w.count)
-        var dx = [Float](repeating: .nan, count: x.count)
-        x.withUnsafeBufferPointer { xp in
-          w.withUnsafeBufferPointer { wp in
-            dy.withUnsafeBufferPointer { dyp in
-              dw.withUnsafeMutableBufferPointer { dwp in
-                dx.withUnsafeMutableBufferPointer { dxp in
-                  convolutionBackward(
-                    input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
-                    outputChannels: outputChannels, gradOutput: dyp.baseAddress!, gradWeight: dwp.baseAddress!,
-                    gradInput: dxp.baseAddress!, workspace: ScratchBuffer(), threads: threads, pool: oversubscribedPool)
-                }
-              }
-            }
-          }
-        }
-        return (y, dx)
+        let gradients = convolutionBackward(
+          x, g, batch: batch, weight: w, outputChannels: outputChannels, gradOutput: dy,
+          gradWeight: [Float](repeating: 0, count: w.count), gradBias: nil, threads: threads, pool: oversubscribedPool)
+        return (y, gradients.input)
       }
 
       let one = run(threads: 1)
