@@ -278,6 +278,82 @@ RN_WATTR static void RN_W(rn_winograd_output)(const float *m, ptrdiff_t channels
 #undef RN_OUTPUT
 }
 
+// One tile's output-gradient transform on `n` channels (a vector or a scalar tail), the rows and
+// columns present as compile-time constants: dm[ξ·ms + o] = (A·dY·Aᵀ)[ξ] for o < n.
+#define RN_GRADIENT_TILE(T, LOAD, STORE)                                                               \
+  do {                                                                                                 \
+    const T p_ = LOAD(top), q_ = has_column ? LOAD(top + channels) : (T)0;                             \
+    const T r_ = has_row ? LOAD(top + row_stride) : (T)0;                                              \
+    const T s_ = has_row && has_column ? LOAD(top + row_stride + channels) : (T)0;                     \
+    /* Down the columns: row i of A·dY, as its two columns (e, f). */                                  \
+    const T e[4] = {p_, p_ + r_, p_ - r_, -r_}, f[4] = {q_, q_ + s_, q_ - s_, -s_};                     \
+    for (int i = 0; i < 4; i++) {                                                                      \
+      STORE(out + (4 * i) * ms, e[i]);                                                                 \
+      STORE(out + (4 * i + 1) * ms, e[i] + f[i]);                                                      \
+      STORE(out + (4 * i + 2) * ms, e[i] - f[i]);                                                      \
+      STORE(out + (4 * i + 3) * ms, -f[i]);                                                            \
+    }                                                                                                  \
+  } while (0)
+#define RN_LOAD_VECTOR(p) (*(const rn_w16 *)(p))
+#define RN_STORE_VECTOR(p, v) (*(rn_w16 *)(p) = (v))
+#define RN_LOAD_SCALAR(p) (*(p))
+#define RN_STORE_SCALAR(p, v) (*(p) = (v))
+
+RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_gradient_tile)(
+    const int has_row, const int has_column, const float *pixel, ptrdiff_t channels, ptrdiff_t row_stride,
+    float *dm, ptrdiff_t ms) {
+  ptrdiff_t o = 0;
+  for (; o + 16 <= channels; o += 16) {
+    const float *const top = pixel + o;
+    float *const out = dm + o;
+    RN_GRADIENT_TILE(rn_w16, RN_LOAD_VECTOR, RN_STORE_VECTOR);
+  }
+  for (; o < channels; o++) {
+    const float *const top = pixel + o;
+    float *const out = dm + o;
+    RN_GRADIENT_TILE(float, RN_LOAD_SCALAR, RN_STORE_SCALAR);
+  }
+}
+
+RN_WATTR static void RN_W(rn_winograd_gradient_output)(const float *gradient, ptrdiff_t channels,
+                                                       ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
+                                                       ptrdiff_t end_tile, float *dm, ptrdiff_t ms) {
+  const ptrdiff_t tiles_w = (width + 1) / 2, row_stride = width * channels;
+  for (ptrdiff_t t = first_tile; t < end_tile; t++) {
+    const ptrdiff_t ty = t / tiles_w, tx = t % tiles_w;
+    const float *top = gradient + (2 * ty * width + 2 * tx) * channels;  // pixel (2·ty, 2·tx)
+    float *out = dm + (t - first_tile) * channels;
+    const int has_row = 2 * ty + 1 < height, has_column = 2 * tx + 1 < width;
+    if (has_row && has_column) RN_W(rn_winograd_gradient_tile)(1, 1, top, channels, row_stride, out, ms);
+    else if (has_row) RN_W(rn_winograd_gradient_tile)(1, 0, top, channels, row_stride, out, ms);
+    else if (has_column) RN_W(rn_winograd_gradient_tile)(0, 1, top, channels, row_stride, out, ms);
+    else RN_W(rn_winograd_gradient_tile)(0, 0, top, channels, row_stride, out, ms);
+  }
+}
+#undef RN_GRADIENT_TILE
+#undef RN_LOAD_VECTOR
+#undef RN_STORE_VECTOR
+#undef RN_LOAD_SCALAR
+#undef RN_STORE_SCALAR
+
+// planes × pixels → pixels × planes, in 16 × 16 blocks: whole blocks by RN_W(rn_transpose16) (the
+// instantiation's), edges float by float.
+RN_WATTR static void RN_W(rn_transpose_planes)(const float *source, ptrdiff_t planes, ptrdiff_t pixels,
+                                               float *target) {
+  for (ptrdiff_t p0 = 0; p0 < pixels; p0 += 16) {
+    const ptrdiff_t pn = pixels - p0 < 16 ? pixels - p0 : 16;
+    for (ptrdiff_t c0 = 0; c0 < planes; c0 += 16) {
+      const ptrdiff_t cn = planes - c0 < 16 ? planes - c0 : 16;
+      if (pn == 16 && cn == 16) {
+        RN_W(rn_transpose16)(source + c0 * pixels + p0, pixels, target + p0 * planes + c0, planes);
+      } else {
+        for (ptrdiff_t p = 0; p < pn; p++)
+          for (ptrdiff_t c = 0; c < cn; c++) target[(p0 + p) * planes + c0 + c] = source[(c0 + c) * pixels + p0 + p];
+      }
+    }
+  }
+}
+
 #undef RN_W
 #undef RN_W_CAT
 #undef RN_W_CAT_

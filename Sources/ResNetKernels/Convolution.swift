@@ -135,13 +135,21 @@ public func convolutionBackward(
       }
   let grouping = ConvolutionGrouping(geometry: g, batch: batch)
   let weightCount = outputChannels * k
-  let partialsBuffer = convolutionScratch.take(grouping.groups * weightCount)
+  // 3×3, stride 1, padding 1 with enough channels: the weight gradient by Winograd's F(2×2, 3×3),
+  // each group's partial the 16 × C × O transformed gradient; with fewer channels, by reading the input
+  // in place (rows in (tap, channel) order). Either way when the input gradient needs no column matrix.
+  let winogradWeights =
+    g.takesWinogradPath(outputChannels: outputChannels) && (gradInput == nil || inputGradientGeometry != nil)
+  let implicitWeights = !winogradWeights && g.isSamePadded3x3 && (gradInput == nil || inputGradientGeometry != nil)
+  let partialCount = winogradWeights ? 16 * g.channels * outputChannels : weightCount
+  let partialsBuffer = convolutionScratch.take(grouping.groups * partialCount)
   defer { convolutionScratch.give(partialsBuffer) }
-  let partials = SendablePointer(partialsBuffer.pointer)  // groups × K × O
-  // 3×3, stride 1, padding 1: the weight gradient reads the input in place (rows in (tap, channel)
-  // order), when the input gradient needs no column matrix either.
-  let implicitWeights = g.isSamePadded3x3 && (gradInput == nil || inputGradientGeometry != nil)
-  if implicitWeights {
+  let partials = SendablePointer(partialsBuffer.pointer)  // groups × K × O (or × 16 × C × O)
+  if winogradWeights {
+    winogradWeightGradient(
+      input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,
+      partials: partials.base, threads: threads, pool: pool)
+  } else if implicitWeights {
     implicitWeightGradient(
       input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,
       partials: partials.base, threads: threads, pool: pool)
@@ -151,7 +159,7 @@ public func convolutionBackward(
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
   let dx = inputGradientGeometry == nil ? gradInput.map { SendablePointer($0) } : nil
   let ld = grouping.rowStride
-  if !implicitWeights {
+  if !implicitWeights && !winogradWeights {
     grouping.run(threads: threads, pool: pool, scratchFloats: (k + outputChannels) * ld) {
       first, count, scratch in
       let n = count * pixels
@@ -192,6 +200,23 @@ public func convolutionBackward(
         pool: pool)
     }
     convolutionScratch.give(flipped)
+  }
+  if winogradWeights {
+    // dU = the groups' partials, added in group order, then gradWeight += Gᵀ·dU·G.
+    let sums = convolutionScratch.take(partialCount)
+    let du = SendablePointer(sums.pointer)  // 16 × C × O
+    parallelRanges(partialCount, work: grouping.groups * partialCount, threads: threads, pool: pool) { range in
+      let target = du.base + range.lowerBound
+      target.update(from: partials.base + range.lowerBound, count: range.count)
+      for group in 1..<grouping.groups {
+        rn_add_floats(partials.base + group * partialCount + range.lowerBound, target, range.count)
+      }
+    }
+    winogradAddWeightGradient(
+      sums.pointer, channels: g.channels, outputChannels: outputChannels, into: gradWeight, threads: threads,
+      pool: pool)
+    convolutionScratch.give(sums)
+    return
   }
   // gradWeight += the groups' partials, added in group order to each weight. By runs of the partials'
   // order (row, output channel): a run gathered from gradWeight, each group's run added as a vector,

@@ -64,17 +64,7 @@ func winogradConvolutionForward(
             let from = aheadCount * j0 / columns
             rn_prefetch(ahead + from, aheadCount * (j0 + ncols) / columns - from)
           }
-          // The block's tiles by sample: sample s's tiles t0 ..< t1 are the block's columns from `column`.
-          func forEachSegment(_ body: (_ s: Int, _ t0: Int, _ t1: Int, _ column: Int) -> Void) {
-            var segment = j0
-            while segment < j0 + ncols {
-              let (s, t0) = segment.quotientAndRemainder(dividingBy: tiles)
-              let t1 = min(tiles, t0 + j0 + ncols - segment)
-              body(s, t0, t1, segment - j0)
-              segment += t1 - t0
-            }
-          }
-          forEachSegment { s, t0, t1, column in
+          forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
             rn_winograd_input(
               x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, nr, channels * nr)
           }
@@ -97,7 +87,7 @@ func winogradConvolutionForward(
               pc += kcur
             }
           }
-          forEachSegment { s, t0, t1, column in
+          forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
             rn_winograd_output(
               m + column, outputChannels, nr, outputChannels * nr, biasPointer?.base, g.height, g.width, t0, t1,
               y.base + (first + s) * outputChannels * g.outputPixels)

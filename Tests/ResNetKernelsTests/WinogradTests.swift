@@ -18,7 +18,7 @@ let winogradCases: [(ConvGeometry, batch: Int, outputChannels: Int)] = [
 
 @Suite("Winograd F(2×2, 3×3) convolution")
 struct WinogradTests {
-  @Test("forward and input gradient match the definition, and give the same bits for 1, 2 and 3 threads")
+  @Test("forward, input and weight gradients match the definition, and give the same bits for 1, 2 and 3 threads")
   func matchesDefinition() {
     for (g, batch, outputChannels) in winogradCases {
       #expect(g.takesWinogradPath(outputChannels: outputChannels), "\(g) → \(outputChannels)")
@@ -32,21 +32,23 @@ struct WinogradTests {
       let outputCount = batch * outputChannels * g.outputPixels
       let dy = randomMatrix(rows: 1, columns: outputCount, ld: outputCount, seed: 34)
 
-      func run(threads: Int) -> (y: [Float], dx: [Float]) {
+      let startWeightGradient = randomMatrix(rows: 1, columns: w.count, ld: w.count, seed: 35)
+
+      func run(threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
         let y = convolutionForward(
           x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias, threads: threads,
           pool: oversubscribedPool)
         let gradients = convolutionBackward(
           x, g, batch: batch, weight: w, outputChannels: outputChannels, gradOutput: dy,
-          gradWeight: [Float](repeating: 0, count: w.count), gradBias: nil, threads: threads, pool: oversubscribedPool)
-        return (y, gradients.input)
+          gradWeight: startWeightGradient, gradBias: nil, threads: threads, pool: oversubscribedPool)
+        return (y, gradients.input, gradients.weight)
       }
 
       let one = run(threads: 1)
       let expectedY = directConvolution(x, g, batch: batch, weight: w, outputChannels: outputChannels, bias: bias)
-      let expectedDx = directConvolutionGradients(
-        x, g, batch: batch, weight: w, outputChannels: outputChannels, gradOutput: dy
-      ).input
+      let expected = directConvolutionGradients(
+        x, g, batch: batch, weight: w, outputChannels: outputChannels, gradOutput: dy)
+      let expectedDw = zip(expected.weight, startWeightGradient).map { $0 + Double($1) }
       // Each output sums 9·C products of unit-normal values (|y| ≈ 3·√C); the transforms add a few
       // roundings of partial sums that size. A wrong tile, tap or channel is off by about 1.
       func worst(_ got: [Float], _ want: [Double], terms: Int) -> Double {
@@ -54,12 +56,18 @@ struct WinogradTests {
         return zip(got, want).map { abs(Double($0) - $1) / scale }.max()!
       }
       let forwardError = worst(one.y, expectedY, terms: g.columnRows)
-      let inputError = worst(one.dx, expectedDx, terms: outputChannels * 9)
+      let inputError = worst(one.dx, expected.input, terms: outputChannels * 9)
+      // Each weight gradient sums batch · H·W products, through tiles' sums of up to 16 of them (seen:
+      // up to 1.3e-6 on this scale); one tile missed or counted twice is off by about 1 / √terms ≥ 0.01.
+      let weightError = worst(one.dw, expectedDw, terms: batch * g.outputPixels)
       #expect(forwardError < 2e-6, "\(g) → \(outputChannels): forward error \(forwardError)")
       #expect(inputError < 2e-6, "\(g) → \(outputChannels): input gradient error \(inputError)")
+      #expect(weightError < 4e-6, "\(g) → \(outputChannels): weight gradient error \(weightError)")
       for threads in [2, 3] {
         let other = run(threads: threads)
-        #expect(bitwiseEqual(one.y, other.y) && bitwiseEqual(one.dx, other.dx), "\(g): \(threads) threads differ")
+        #expect(
+          bitwiseEqual(one.y, other.y) && bitwiseEqual(one.dx, other.dx) && bitwiseEqual(one.dw, other.dw),
+          "\(g): \(threads) threads differ")
       }
     }
   }

@@ -128,6 +128,16 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
                         const float *bias, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
                         ptrdiff_t end_tile, float *output);
+/// The output-gradient side of the F(2×2, 3×3) weight gradient for tiles first_tile ..< end_tile:
+/// with the output gradient of one sample laid out pixel by pixel (height × width × channels), writes
+/// each tile's A·dY·Aᵀ (dY its 2×2 block at rows 2·ty, 2·ty + 1 and columns 2·tx, 2·tx + 1, zero past
+/// the plane; A = [[1, 0], [1, 1], [1, −1], [0, −1]]), element ξ of channel o to
+/// dm[ξ·matrix_stride + (t − first_tile)·channels + o]: per ξ a tiles × channels matrix, channels
+/// contiguous (the GEMM's B). Nothing else is written.
+void rn_winograd_gradient_output(const float *gradient, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                                 ptrdiff_t first_tile, ptrdiff_t end_tile, float *dm, ptrdiff_t matrix_stride);
+/// Transposes `planes` planes of `pixels` floats (planes × pixels) into pixels × planes at target.
+void rn_transpose_planes(const float *source, ptrdiff_t planes, ptrdiff_t pixels, float *target);
 /// Prefetches the `count` floats at p into L2, a cache line at a time.
 void rn_prefetch(const float *p, ptrdiff_t count);
 
