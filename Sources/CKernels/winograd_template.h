@@ -3,7 +3,9 @@
 //   RN_WATTR  function attribute selecting the ISA (may be empty)
 // and, before including this, rn_store_mask_<suffix>(float *p, rn_w16 v, uint32_t mask), which stores
 // the lanes of v whose mask bit is set to p[lane], and rn_load_mask_<suffix> / rn_load_mask8_<suffix>
-// (const float *p, uint32_t mask), which load them (the others zero); neither touches other lanes.
+// (const float *p, uint32_t mask), which load them (the others zero); neither touches other lanes;
+// and rn_store_packed_<suffix>(float *p, rn_w16 v, uint32_t mask), which stores the lanes of v whose
+// mask bit is set, in lane order, to p[0], p[1], ... (nothing past them).
 //
 // Tiles go 16 to a vector: p lanes per tile row (16, 8 or 4: the fewest that hold a row of tiles,
 // which must be a power of two) and R = 16 / p consecutive tile rows per vector, so that narrow
@@ -65,19 +67,17 @@ static inline int RN_W(rn_chunk_range)(ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t p, 
 }
 
 // Stores a chunk's 16 tiles of one V[ξ] row (`row`: its column 0): whole when `full`, else the
-// valid lanes, in one piece when they map to consecutive tiles, else group by group.
+// valid lanes, in one piece when they map to consecutive tiles, else (tile rows narrower than their
+// lanes) the lanes of `packed_mask` packed together in lane order, from column `packed_at`.
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
-    float *row, rn_w16 value, const int full, const int contiguous, const int groups, ptrdiff_t chunk_tile,
-    ptrdiff_t lanes_lo, ptrdiff_t lanes_hi, const ptrdiff_t *lo, const ptrdiff_t *hi, ptrdiff_t ty, ptrdiff_t tx,
-    ptrdiff_t tiles_w, ptrdiff_t first_tile) {
+    float *row, rn_w16 value, const int full, const int contiguous, ptrdiff_t chunk_tile, ptrdiff_t lanes_lo,
+    ptrdiff_t lanes_hi, uint32_t packed_mask, ptrdiff_t packed_at) {
   if (full) {
     *(rn_w16 *)(row + chunk_tile) = value;
   } else if (contiguous) {
     RN_W(rn_store_range)(row + chunk_tile, value, lanes_lo, lanes_hi);
   } else {
-    const ptrdiff_t p = 16 / groups;
-    for (ptrdiff_t k = 0; k < groups; k++)
-      RN_W(rn_store_range)(row + (ty + k) * tiles_w + tx - first_tile - k * p, value, k * p + lo[k], k * p + hi[k]);
+    RN_W(rn_store_packed)(row + packed_at, value, packed_mask);
   }
 }
 
@@ -101,6 +101,15 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         lanes_hi = k * p + hi[k];
       }
       const int full = contiguous && lanes_lo == 0 && lanes_hi == 16;
+      // Tile rows narrower than their lanes (p > tiles_w, so tx = 0 and each group runs to its row's
+      // end): the valid lanes, in lane order, are consecutive tiles of the range.
+      uint32_t packed_mask = 0;
+      ptrdiff_t packed_at = -1;
+      for (ptrdiff_t k = 0; k < groups; k++) {
+        if (hi[k] <= lo[k]) continue;
+        packed_mask |= RN_LANES(k * p + lo[k], k * p + hi[k]);
+        if (packed_at < 0) packed_at = (ty + k) * tiles_w + tx + lo[k] - first_tile;
+      }
       // Tile (ty + k, tx + j) reads input rows 2·(ty + k) − 1 + i (i = 0 ..< 4), columns 2·(tx + j) − 1 ...
       // 2·(tx + j) + 2: the even and odd lanes of the columns from 2·tx − 1 (d0, d1) and from 2·tx + 1
       // (d2, d3), in two halves (the low and high 16 columns of one row for R = 1, else groups
@@ -141,14 +150,14 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
   do {                                                                                    \
     const rn_w16 t0 = RN_EVENS(e0, e1), t1 = RN_ODDS(e0, e1);                             \
     const rn_w16 t2 = RN_EVENS(e2, e3), t3 = RN_ODDS(e2, e3);                             \
-    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, full, contiguous, groups, chunk_tile, \
-                         lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile);        \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, full, contiguous, groups,     \
-                         chunk_tile, lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile); \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, full, contiguous, groups,     \
-                         chunk_tile, lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile); \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, full, contiguous, groups,     \
-                         chunk_tile, lanes_lo, lanes_hi, lo, hi, ty, tx, tiles_w, first_tile); \
+    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, full, contiguous, chunk_tile, lanes_lo, \
+                         lanes_hi, packed_mask, packed_at);                                 \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, full, contiguous,             \
+                         chunk_tile, lanes_lo, lanes_hi, packed_mask, packed_at);           \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, full, contiguous,             \
+                         chunk_tile, lanes_lo, lanes_hi, packed_mask, packed_at);           \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, full, contiguous,             \
+                         chunk_tile, lanes_lo, lanes_hi, packed_mask, packed_at);           \
   } while (0)
         RN_ROW(0, a0 - c0, a1 - c1, a2 - c2, a3 - c3);
         RN_ROW(1, b0 + c0, b1 + c1, b2 + c2, b3 + c3);
