@@ -60,9 +60,12 @@ static inline rn_w16 rn_load_mask_portable(const float *p, uint32_t mask) {
     if (mask >> i & 1) value[i] = p[i];
   return value;
 }
-static inline void rn_store_packed_portable(float *p, rn_w16 value, uint32_t mask) {
+static inline rn_w16 rn_pack_lanes_portable(rn_w16 value, uint32_t mask) {
+  rn_w16 packed = 0;
+  int j = 0;
   for (int i = 0; i < 16; i++)
-    if (mask >> i & 1) *p++ = value[i];
+    if (mask >> i & 1) packed[j++] = value[i];
+  return packed;
 }
 static inline rn_w8 rn_load_mask8_portable(const float *p, uint32_t mask) {
   rn_w8 value = 0;
@@ -91,10 +94,9 @@ RN_AVX512 static inline void rn_store_mask_avx512(float *p, rn_w16 value, uint32
 RN_AVX512 static inline rn_w16 rn_load_mask_avx512(const float *p, uint32_t mask) {
   return (rn_w16)_mm512_maskz_loadu_ps((__mmask16)mask, p);
 }
-// Packed in a register, then one masked store (the compressing store to memory is slow on Zen 4).
-RN_AVX512 static inline void rn_store_packed_avx512(float *p, rn_w16 value, uint32_t mask) {
-  const __m512 packed = _mm512_maskz_compress_ps((__mmask16)mask, (__m512)value);
-  _mm512_mask_storeu_ps(p, (__mmask16)((1u << __builtin_popcount(mask)) - 1), packed);
+// In a register (the compressing store to memory is slow on Zen 4).
+RN_AVX512 static inline rn_w16 rn_pack_lanes_avx512(rn_w16 value, uint32_t mask) {
+  return (rn_w16)_mm512_maskz_compress_ps((__mmask16)mask, (__m512)value);
 }
 RN_AVX512 static inline rn_w8 rn_load_mask8_avx512(const float *p, uint32_t mask) {
   return (rn_w8)_mm256_maskz_loadu_ps((__mmask8)mask, p);

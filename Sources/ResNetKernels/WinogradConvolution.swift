@@ -27,9 +27,12 @@ func winogradConvolutionForward(
   let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
   let samples = winogradSamplesPerItem(tiles: tiles, nr: nr, batch: batch)
   let items = (batch + samples - 1) / samples
-  let vCount = roundUp(16 * channels * nr + 16, 16)  // V: 16 × C × nr, a packed panel per ξ
+  let ldv = nr + 16  // V's rows: nr tiles, then 16 floats the input transform may write past them
+  let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
+  let vCount = 16 * vMatrix + 16  // V: 16 × C × ldv, a packed panel per ξ
   // M: 16 × O × nr, with 32 floats either side for the output transform's whole-vector reads.
-  let mCount = roundUp(16 * outputChannels * nr, 16) + 64
+  let mMatrix = oddLineStride(outputChannels * nr)  // M[ξ] apart
+  let mCount = 16 * mMatrix + 64
   let u = convolutionScratch.take(16 * outputChannels * channels)  // U: 16 × O × C
   winogradTransformWeight(
     weight, outputChannels: outputChannels, channels: channels, into: u.pointer, threads: threads, pool: pool)
@@ -43,7 +46,7 @@ func winogradConvolutionForward(
   let queue = WorkQueue(count: items)
   pool.run(participants: participants) { _ in
     let scratch = convolutionScratch.take(vCount + mCount + 16)
-    let v = scratch.pointer  // 16 × C × nr
+    let v = scratch.pointer  // 16 × C × ldv
     let m = v + vCount + 32  // 16 × O × nr
     let scales = v + vCount + mCount  // alpha, beta
     scales[0] = 1
@@ -66,12 +69,12 @@ func winogradConvolutionForward(
           }
           forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
             rn_winograd_input(
-              x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, nr, channels * nr)
+              x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
           }
           for xi in 0..<16 {
             let a = uPointer.base + xi * outputChannels * channels  // U[ξ]: O × C
-            let panel = v + xi * channels * nr  // V[ξ]: C × nr
-            let c = m + xi * outputChannels * nr  // M[ξ]: O × nr
+            let panel = v + xi * vMatrix  // V[ξ]: C × nr, row stride ldv
+            let c = m + xi * mMatrix  // M[ξ]: O × nr
             var pc = 0
             while pc < channels {
               let kcur = min(kc, channels - pc)
@@ -81,7 +84,7 @@ func winogradConvolutionForward(
                 let mcur = min(mr, outputChannels - ir)
                 let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
                 micro(
-                  kcur, a + ir * channels + pc, channels, 1, panel + pc * nr, nr, c + ir * nr, nr, scales, ncols, nil)
+                  kcur, a + ir * channels + pc, channels, 1, panel + pc * ldv, ldv, c + ir * nr, nr, scales, ncols, nil)
                 ir += mr
               }
               pc += kcur
@@ -89,7 +92,7 @@ func winogradConvolutionForward(
           }
           forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
             rn_winograd_output(
-              m + column, outputChannels, nr, outputChannels * nr, biasPointer?.base, g.height, g.width, t0, t1,
+              m + column, outputChannels, nr, mMatrix, biasPointer?.base, g.height, g.width, t0, t1,
               y.base + (first + s) * outputChannels * g.outputPixels)
           }
           j0 += nr
@@ -148,6 +151,13 @@ extension ConvGeometry {
   public func takesWinogradPath(outputChannels: Int) -> Bool {
     isSamePadded3x3 && channels >= winogradMinimumChannels && outputChannels >= winogradMinimumChannels
   }
+}
+
+/// A stride of at least `floats` floats in whole cache lines, an odd number of them: the 16 matrices
+/// of a transform, read or written together element by element, then fall in 16 different L1 sets
+/// (at a multiple of 4 KiB apart they would all share one).
+func oddLineStride(_ floats: Int) -> Int {
+  ((floats + 15) / 16 | 1) * 16
 }
 
 /// The fewest input and output channels for which the Winograd path is taken.

@@ -27,16 +27,19 @@ func winogradWeightGradient(
   let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
   let block = winogradGradientBlock
   let vOffset = roundUp(grouping.samples * pixels * outputChannels, 16)
-  let mOffset = vOffset + roundUp(16 * channels * block, 16)
+  let ldv = block + 16  // V's rows: block tiles, then 16 floats the input transform may write past them
+  let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
+  let mMatrix = oddLineStride(block * outputChannels)  // dM[ξ] apart
+  let mOffset = vOffset + 16 * vMatrix
   // dM, with 32 floats of slack: the micro-kernels read B rows as whole vectors past O.
-  let scalesOffset = mOffset + roundUp(16 * block * outputChannels, 16) + 32
+  let scalesOffset = mOffset + 16 * mMatrix + 32
   let uCount = 16 * channels * outputChannels
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
   let out = SendablePointer(partials)
   grouping.run(threads: threads, pool: pool, scratchFloats: scalesOffset + 16) { first, count, scratch in
     let pixelMajor = scratch  // count × pixels × O: the group's output gradient, channels contiguous
-    let v = scratch + vOffset  // 16 × C × block: V[ξ] of one block of tiles
+    let v = scratch + vOffset  // 16 × C × ldv: V[ξ] of one block of tiles
     let dm = scratch + mOffset  // 16 × block × O: dM[ξ] of the block
     let scales = scratch + scalesOffset  // alpha, beta
     scales[0] = 1
@@ -53,16 +56,15 @@ func winogradWeightGradient(
         let depth = min(block, columns - j0)
         forEachWinogradSegment(of: j0..<(j0 + depth), tiles: tiles) { s, t0, t1, column in
           rn_winograd_input(
-            x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, block,
-            channels * block)
+            x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
           rn_winograd_gradient_output(
             pixelMajor + s * pixels * outputChannels, outputChannels, g.height, g.width, t0, t1,
-            dm + column * outputChannels, block * outputChannels)
+            dm + column * outputChannels, mMatrix)
         }
         scales[1] = j0 == 0 ? 0 : 1
         for xi in 0..<16 {
-          let a = v + xi * channels * block  // V[ξ]: C × depth, row stride block
-          let b = dm + xi * block * outputChannels  // dM[ξ]: depth × O
+          let a = v + xi * vMatrix  // V[ξ]: C × depth, row stride ldv
+          let b = dm + xi * mMatrix  // dM[ξ]: depth × O
           let c = partial + xi * uCount / 16  // dU[ξ]: C × O
           var c0 = 0
           while c0 < channels {
@@ -72,7 +74,7 @@ func winogradWeightGradient(
               let ncols = min(nr, outputChannels - jr)
               let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
               micro(
-                depth, a + c0 * block, block, 1, b + jr, outputChannels, c + c0 * outputChannels + jr, outputChannels,
+                depth, a + c0 * ldv, ldv, 1, b + jr, outputChannels, c + c0 * outputChannels + jr, outputChannels,
                 scales, ncols, nil)
               jr += nr
             }

@@ -116,8 +116,10 @@ void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_str
 /// (winograd.c): for each of `channels` planes (height × width, NCHW) and each 4×4 tile
 /// t = ty·tiles_w + tx in the range (rows 2·ty − 1 ... 2·ty + 2, columns 2·tx − 1 ... 2·tx + 2, zero
 /// outside the plane; tiles_w = ⌈width / 2⌉), writes V = Bᵀ·d·B: element ξ = 4i + j to
-/// v[ξ·matrix_stride + c·ldv + t − first_tile]. Nothing else is written, and nothing outside the
-/// sample read.
+/// v[ξ·matrix_stride + c·ldv + t − first_tile]. Stores are whole 16-float vectors: up to 15 floats
+/// past a row's last tile (t = end_tile − 1) are written too (garbage), so rows need 16 floats of
+/// slack, and tiles are written in order, so that a later call for the following tiles overwrites
+/// what spilled onto them. Nothing outside the sample is read.
 void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
 /// The output transform of F(2×2, 3×3) for tiles first_tile ..< end_tile: for each of `channels`
