@@ -60,6 +60,7 @@ static inline rn_w16 rn_load_mask_portable(const float *p, uint32_t mask) {
     if (mask >> i & 1) value[i] = p[i];
   return value;
 }
+enum { rn_masked_loads_cheap_portable = 0 };
 static inline rn_w16 rn_pack_lanes_portable(rn_w16 value, uint32_t mask) {
   rn_w16 packed = 0;
   int j = 0;
@@ -94,6 +95,7 @@ RN_AVX512 static inline void rn_store_mask_avx512(float *p, rn_w16 value, uint32
 RN_AVX512 static inline rn_w16 rn_load_mask_avx512(const float *p, uint32_t mask) {
   return (rn_w16)_mm512_maskz_loadu_ps((__mmask16)mask, p);
 }
+enum { rn_masked_loads_cheap_avx512 = 1 };  // and they never touch the lanes masked off
 // In a register (the compressing store to memory is slow on Zen 4).
 RN_AVX512 static inline rn_w16 rn_pack_lanes_avx512(rn_w16 value, uint32_t mask) {
   return (rn_w16)_mm512_maskz_compress_ps((__mmask16)mask, (__m512)value);

@@ -5,7 +5,9 @@
 // the lanes of v whose mask bit is set to p[lane], and rn_load_mask_<suffix> / rn_load_mask8_<suffix>
 // (const float *p, uint32_t mask), which load them (the others zero); neither touches other lanes;
 // and rn_pack_lanes_<suffix>(rn_w16 v, uint32_t mask), which returns the lanes of v whose mask bit
-// is set, in lane order, in its first lanes (zeros after them).
+// is set, in lane order, in its first lanes (zeros after them); and the constant
+// rn_masked_loads_cheap_<suffix>: whether the masked loads cost no more than whole ones (then they
+// are used for every load, without branching on the mask).
 //
 // Tiles go 16 to a vector: p lanes per tile row (16, 8 or 4: the fewest that hold a row of tiles,
 // which must be a power of two) and R = 16 / p consecutive tile rows per vector, so that narrow
@@ -36,11 +38,13 @@ static inline uint32_t RN_W(rn_column_mask)(ptrdiff_t x, ptrdiff_t n, ptrdiff_t 
 
 // The 16 (or 8) floats at p, those outside `mask` read as zeros (and not read).
 RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load16)(const float *p, uint32_t mask) {
+  if (RN_W(rn_masked_loads_cheap)) return RN_W(rn_load_mask)(p, mask);  // no branches
   if (mask == 0xFFFF) return *(const rn_w16 *)p;
   if (!mask) return (rn_w16)0;
   return RN_W(rn_load_mask)(p, mask);
 }
 RN_WATTR static inline __attribute__((always_inline)) rn_w8 RN_W(rn_load8)(const float *p, uint32_t mask) {
+  if (RN_W(rn_masked_loads_cheap)) return RN_W(rn_load_mask8)(p, mask);
   if (mask == 0xFF) return *(const rn_w8 *)p;
   if (!mask) return (rn_w8)0;
   return RN_W(rn_load_mask8)(p, mask);

@@ -7,7 +7,7 @@ import CKernels
 /// `M[ξ] (O × tiles) = U[ξ] (O × C) · V[ξ] (C × tiles)`, with `U = G·g·Gᵀ` the transformed weight
 /// and `V = Bᵀ·d·B` the transformed input tiles.
 ///
-/// The tiles go through in blocks of one register tile's width (`nr`): a block's V is transformed
+/// The tiles go through in blocks of one or two register tiles' width (`nr`): a block's V is transformed
 /// (`rn_winograd_input`) into a buffer laid out as 16 packed GEMM panels, the micro-kernels multiply
 /// it into the block's M, and `rn_winograd_output` writes the block's outputs into NCHW — so V and M
 /// never leave the caches. The batch is cut into items of ``winogradSamplesPerItem(tiles:nr:batch:)``
@@ -25,13 +25,16 @@ func winogradConvolutionForward(
   let (mr, nr) = (kernel.mr, kernel.nr)
   let channels = g.channels
   let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
-  let samples = winogradSamplesPerItem(tiles: tiles, nr: nr, batch: batch)
+  // Tiles per block: two register tiles' width where V and M of a block stay small (≤ 32 channels
+  // each way), so that fewer of the transforms' chunks of 16 tiles straddle two blocks.
+  let width = channels <= 32 && outputChannels <= 32 ? 2 * nr : nr
+  let samples = winogradSamplesPerItem(tiles: tiles, nr: width, batch: batch)
   let items = (batch + samples - 1) / samples
-  let ldv = nr + 16  // V's rows: nr tiles, then 16 floats the input transform may write past them
+  let ldv = width + 16  // V's rows: a block's tiles, then 16 floats the input transform may write past them
   let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
-  let vCount = 16 * vMatrix + 16  // V: 16 × C × ldv, a packed panel per ξ
-  // M: 16 × O × nr, with 32 floats either side for the output transform's whole-vector reads.
-  let mMatrix = oddLineStride(outputChannels * nr)  // M[ξ] apart
+  let vCount = 16 * vMatrix + 16  // V: 16 × C × ldv, packed panels per ξ
+  // M: 16 × O × width, with 32 floats either side for the output transform's whole-vector reads.
+  let mMatrix = oddLineStride(outputChannels * width)  // M[ξ] apart
   let mCount = 16 * mMatrix + 64
   let u = convolutionScratch.take(16 * outputChannels * channels)  // U: 16 × O × C
   winogradTransformWeight(
@@ -47,7 +50,7 @@ func winogradConvolutionForward(
   pool.run(participants: participants) { _ in
     let scratch = convolutionScratch.take(vCount + mCount + 16)
     let v = scratch.pointer  // 16 × C × ldv
-    let m = v + vCount + 32  // 16 × O × nr
+    let m = v + vCount + 32  // 16 × O × width
     let scales = v + vCount + mCount  // alpha, beta
     scales[0] = 1
     kernel.variants.withUnsafeBufferPointer { variants in
@@ -62,7 +65,7 @@ func winogradConvolutionForward(
         let columns = count * tiles  // the item's tiles, sample after sample
         var j0 = 0
         while j0 < columns {
-          let ncols = min(nr, columns - j0)
+          let ncols = min(width, columns - j0)
           if let ahead {  // the next item's share for this block
             let from = aheadCount * j0 / columns
             rn_prefetch(ahead + from, aheadCount * (j0 + ncols) / columns - from)
@@ -73,8 +76,8 @@ func winogradConvolutionForward(
           }
           for xi in 0..<16 {
             let a = uPointer.base + xi * outputChannels * channels  // U[ξ]: O × C
-            let panel = v + xi * vMatrix  // V[ξ]: C × nr, row stride ldv
-            let c = m + xi * mMatrix  // M[ξ]: O × nr
+            let panel = v + xi * vMatrix  // V[ξ]: C × width, row stride ldv
+            let c = m + xi * mMatrix  // M[ξ]: O × width
             var pc = 0
             while pc < channels {
               let kcur = min(kc, channels - pc)
@@ -82,9 +85,15 @@ func winogradConvolutionForward(
               var ir = 0
               while ir < outputChannels {
                 let mcur = min(mr, outputChannels - ir)
-                let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
-                micro(
-                  kcur, a + ir * channels + pc, channels, 1, panel + pc * ldv, ldv, c + ir * nr, nr, scales, ncols, nil)
+                var jr = 0
+                while jr < ncols {
+                  let n = min(nr, ncols - jr)
+                  let micro = variants[kernel.variantIndex(rows: mcur, columns: n)]
+                  micro(
+                    kcur, a + ir * channels + pc, channels, 1, panel + pc * ldv + jr, ldv, c + ir * width + jr, width,
+                    scales, n, nil)
+                  jr += nr
+                }
                 ir += mr
               }
               pc += kcur
@@ -92,10 +101,10 @@ func winogradConvolutionForward(
           }
           forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
             rn_winograd_output(
-              m + column, outputChannels, nr, mMatrix, biasPointer?.base, g.height, g.width, t0, t1,
+              m + column, outputChannels, width, mMatrix, biasPointer?.base, g.height, g.width, t0, t1,
               y.base + (first + s) * outputChannels * g.outputPixels)
           }
-          j0 += nr
+          j0 += width
         }
       }
     }
