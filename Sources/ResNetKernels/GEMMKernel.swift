@@ -69,6 +69,31 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
 
   public var description: String { "\(name) (\(mr)x\(nr))" }
 
+  /// `C = alpha·A·B + beta·C` for an `m × n` block over one depth slice (`scales` = alpha, beta), one
+  /// register tile at a time, row panels outer: A (`m × depth`) read in place with row stride `lda`;
+  /// B (`depth × n`) with row stride `ldb`, its rows read as whole vectors (up to `nr − 1` floats
+  /// past column `n`); C with row stride `ldc`, only its `m × n` block written. `variants` is
+  /// ``variants``' buffer (its pointer, taken once by the caller's loops).
+  @inline(__always)
+  func multiply(
+    _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, m: Int, n: Int, depth: Int, a: UnsafePointer<Float>,
+    lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    scales: UnsafePointer<Float>
+  ) {
+    var i = 0
+    while i < m {
+      let rows = min(mr, m - i)
+      var j = 0
+      while j < n {
+        let columns = min(nr, n - j)
+        variants[variantIndex(rows: rows, columns: columns)](
+          depth, a + i * lda, lda, 1, b + j, ldb, c + i * ldc + j, ldc, scales, columns, nil)
+        j += nr
+      }
+      i += mr
+    }
+  }
+
   public static func == (lhs: GEMMKernel, rhs: GEMMKernel) -> Bool { lhs.family == rhs.family }
   public func hash(into hasher: inout Hasher) { hasher.combine(family) }
 }

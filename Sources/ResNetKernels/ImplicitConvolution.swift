@@ -19,7 +19,7 @@ func implicitConvolutionForward(
   precondition(g.hasUnitStride, "implicitConvolutionForward: stride \(g.strideHeight)x\(g.strideWidth)")
   let unfold = g.unfoldGeometry
   let kernel = GEMMKernel.best
-  let (mr, nr) = (kernel.mr, kernel.nr)
+  let nr = kernel.nr
   let k = g.columnRows
   let kc = min(GEMMBlocking.kc, k)
   let pixels = g.outputPixels
@@ -64,13 +64,9 @@ func implicitConvolutionForward(
                 rn_pack_unfolded(padded, offsets.baseAddress! + pc, kcur, geometry, j0, ncols, nr, panel)
                 scales[0] = 1
                 scales[1] = pc == 0 ? 0 : 1
-                var ir = 0
-                while ir < outputChannels {
-                  let mcur = min(mr, outputChannels - ir)
-                  let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
-                  micro(kcur, w.base + ir * k + pc, k, 1, panel, nr, out + ir * pixels + j0, pixels, scales, ncols, nil)
-                  ir += mr
-                }
+                kernel.multiply(
+                  variants, m: outputChannels, n: ncols, depth: kcur, a: w.base + pc, lda: k, b: panel, ldb: nr,
+                  c: out + j0, ldc: pixels, scales: scales)
                 pc += kcur
               }
               j0 += nr

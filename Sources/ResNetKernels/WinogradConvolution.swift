@@ -22,7 +22,7 @@ func winogradConvolutionForward(
 ) {
   precondition(g.isSamePadded3x3, "winogradConvolutionForward: \(g)")
   let kernel = GEMMKernel.best
-  let (mr, nr) = (kernel.mr, kernel.nr)
+  let nr = kernel.nr
   let channels = g.channels
   let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
   // Tiles per block: two register tiles' width where V and M of a block stay small (≤ 32 channels
@@ -82,20 +82,9 @@ func winogradConvolutionForward(
             while pc < channels {
               let kcur = min(kc, channels - pc)
               scales[1] = pc == 0 ? 0 : 1
-              var ir = 0
-              while ir < outputChannels {
-                let mcur = min(mr, outputChannels - ir)
-                var jr = 0
-                while jr < ncols {
-                  let n = min(nr, ncols - jr)
-                  let micro = variants[kernel.variantIndex(rows: mcur, columns: n)]
-                  micro(
-                    kcur, a + ir * channels + pc, channels, 1, panel + pc * ldv + jr, ldv, c + ir * width + jr, width,
-                    scales, n, nil)
-                  jr += nr
-                }
-                ir += mr
-              }
+              kernel.multiply(
+                variants, m: outputChannels, n: ncols, depth: kcur, a: a + pc, lda: channels, b: panel + pc * ldv,
+                ldb: ldv, c: c, ldc: width, scales: scales)
               pc += kcur
             }
           }

@@ -21,7 +21,6 @@ func winogradWeightGradient(
 ) {
   precondition(g.isSamePadded3x3, "winogradWeightGradient: \(g)")
   let kernel = GEMMKernel.best
-  let (mr, nr) = (kernel.mr, kernel.nr)
   let channels = g.channels
   let pixels = g.outputPixels
   let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
@@ -66,20 +65,9 @@ func winogradWeightGradient(
           let a = v + xi * vMatrix  // V[ξ]: C × depth, row stride ldv
           let b = dm + xi * mMatrix  // dM[ξ]: depth × O
           let c = partial + xi * uCount / 16  // dU[ξ]: C × O
-          var c0 = 0
-          while c0 < channels {
-            let mcur = min(mr, channels - c0)
-            var jr = 0
-            while jr < outputChannels {
-              let ncols = min(nr, outputChannels - jr)
-              let micro = variants[kernel.variantIndex(rows: mcur, columns: ncols)]
-              micro(
-                depth, a + c0 * ldv, ldv, 1, b + jr, outputChannels, c + c0 * outputChannels + jr, outputChannels,
-                scales, ncols, nil)
-              jr += nr
-            }
-            c0 += mr
-          }
+          kernel.multiply(
+            variants, m: channels, n: outputChannels, depth: depth, a: a, lda: ldv, b: b, ldb: outputChannels, c: c,
+            ldc: outputChannels, scales: scales)
         }
         j0 += block
       }
