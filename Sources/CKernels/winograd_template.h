@@ -70,20 +70,14 @@ static inline int RN_W(rn_chunk_range)(ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t p, 
   return any;
 }
 
-// Stores a chunk's 16 tiles of one V[ξ] row (`row`: its column 0) as one whole vector: when lanes
-// map to consecutive tiles, from the first valid lane (shifted down to lane 0 when it is not lane
-// 0); when tile rows are narrower than their lanes, the lanes of `packed_mask` packed together in
-// lane order, from column `packed_at`. Lanes past the valid ones land on columns a later chunk
+// Stores a chunk's 16 tiles of one V[ξ] row (`row`: its column 0) as one whole vector from column
+// `packed_at`, the first valid tile: the lanes as they are when they run from lane 0 to consecutive
+// tiles, else the lanes of `packed_mask` packed together in lane order (a chunk starting mid-range,
+// or tile rows narrower than their lanes). Lanes past the valid ones land on columns a later chunk
 // writes, or on the 16 floats of slack past the row's last tile (masked stores are slow on Zen 4).
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
-    float *row, rn_w16 value, const int contiguous, ptrdiff_t chunk_tile, ptrdiff_t lanes_lo,
-    uint32_t packed_mask, ptrdiff_t packed_at) {
-  if (contiguous) {
-    if (lanes_lo == 0) *(rn_w16 *)(row + chunk_tile) = value;
-    else *(rn_w16 *)(row + chunk_tile + lanes_lo) = RN_W(rn_pack_lanes)(value, RN_LANES(lanes_lo, 16));
-  } else {
-    *(rn_w16 *)(row + packed_at) = RN_W(rn_pack_lanes)(value, packed_mask);
-  }
+    float *row, rn_w16 value, const int contiguous, uint32_t packed_mask, ptrdiff_t packed_at) {
+  *(rn_w16 *)(row + packed_at) = contiguous && (packed_mask & 1) ? value : RN_W(rn_pack_lanes)(value, packed_mask);
 }
 
 // The input transform for R = groups, lanes mapping to consecutive tiles or not (compile-time
@@ -98,12 +92,8 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
     for (ptrdiff_t tx = 0; tx < tiles_w; tx += p) {
       ptrdiff_t lo[4], hi[4];
       if (!RN_W(rn_chunk_range)(ty, tx, p, groups, tiles_w, tiles_h, first_tile, end_tile, lo, hi)) continue;
-      const ptrdiff_t chunk_tile = ty * tiles_w + tx - first_tile;  // lane 0's column in v, when contiguous
-      ptrdiff_t lanes_lo = 16;  // the first valid lane, when contiguous
-      for (ptrdiff_t k = 0; k < groups; k++)
-        if (hi[k] > lo[k] && k * p + lo[k] < lanes_lo) lanes_lo = k * p + lo[k];
-      // Tile rows narrower than their lanes (p > tiles_w, so tx = 0 and each group runs to its row's
-      // end): the valid lanes, in lane order, are consecutive tiles of the range.
+      // The valid lanes, in lane order, are consecutive tiles of the range from packed_at (with tile
+      // rows narrower than their lanes, p > tiles_w: tx = 0 and each group runs to its row's end).
       uint32_t packed_mask = 0;
       ptrdiff_t packed_at = -1;
       for (ptrdiff_t k = 0; k < groups; k++) {
@@ -151,14 +141,10 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
   do {                                                                                    \
     const rn_w16 t0 = RN_EVENS(e0, e1), t1 = RN_ODDS(e0, e1);                             \
     const rn_w16 t2 = RN_EVENS(e2, e3), t3 = RN_ODDS(e2, e3);                             \
-    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, contiguous, chunk_tile, lanes_lo,       \
-                         packed_mask, packed_at);                                           \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, contiguous, chunk_tile,       \
-                         lanes_lo, packed_mask, packed_at);                                 \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, contiguous, chunk_tile,       \
-                         lanes_lo, packed_mask, packed_at);                                 \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, contiguous, chunk_tile,       \
-                         lanes_lo, packed_mask, packed_at);                                 \
+    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, contiguous, packed_mask, packed_at);       \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, contiguous, packed_mask, packed_at); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, contiguous, packed_mask, packed_at); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, contiguous, packed_mask, packed_at); \
   } while (0)
         RN_ROW(0, a0 - c0, a1 - c1, a2 - c2, a3 - c3);
         RN_ROW(1, b0 + c0, b1 + c1, b2 + c2, b3 + c3);

@@ -138,9 +138,9 @@ public func convolutionBackward(
   // 3×3, stride 1, padding 1 with enough channels: the weight gradient by Winograd's F(2×2, 3×3),
   // each group's partial the 16 × C × O transformed gradient; with fewer channels, by reading the input
   // in place (rows in (tap, channel) order). Either way when the input gradient needs no column matrix.
-  let winogradWeights =
-    g.takesWinogradPath(outputChannels: outputChannels) && (gradInput == nil || inputGradientGeometry != nil)
-  let implicitWeights = !winogradWeights && g.isSamePadded3x3 && (gradInput == nil || inputGradientGeometry != nil)
+  let noColumnMatrix = gradInput == nil || inputGradientGeometry != nil
+  let winogradWeights = noColumnMatrix && g.takesWinogradPath(outputChannels: outputChannels)
+  let implicitWeights = noColumnMatrix && !winogradWeights && g.isSamePadded3x3
   let partialCount = winogradWeights ? 16 * g.channels * outputChannels : weightCount
   let partialsBuffer = convolutionScratch.take(grouping.groups * partialCount)
   defer { convolutionScratch.give(partialsBuffer) }

@@ -32,7 +32,7 @@ func winogradWeightGradient(
   let mOffset = vOffset + 16 * vMatrix
   // dM, with 32 floats of slack: the micro-kernels read B rows as whole vectors past O.
   let scalesOffset = mOffset + 16 * mMatrix + 32
-  let uCount = 16 * channels * outputChannels
+  let matrix = channels * outputChannels  // dU[ξ]: C × O
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
   let out = SendablePointer(partials)
@@ -47,7 +47,7 @@ func winogradWeightGradient(
         dy.base + (first + s) * outputChannels * pixels, outputChannels, pixels,
         pixelMajor + s * pixels * outputChannels)
     }
-    let partial = out.base + first / grouping.samples * uCount  // dU: 16 × C × O
+    let partial = out.base + first / grouping.samples * 16 * matrix  // dU: 16 × C × O
     let columns = count * tiles
     kernel.variants.withUnsafeBufferPointer { variants in
       var j0 = 0
@@ -64,7 +64,7 @@ func winogradWeightGradient(
         for xi in 0..<16 {
           let a = v + xi * vMatrix  // V[ξ]: C × depth, row stride ldv
           let b = dm + xi * mMatrix  // dM[ξ]: depth × O
-          let c = partial + xi * uCount / 16  // dU[ξ]: C × O
+          let c = partial + xi * matrix  // dU[ξ]: C × O
           kernel.multiply(
             variants, m: channels, n: outputChannels, depth: depth, a: a, lda: ldv, b: b, ldb: outputChannels, c: c,
             ldc: outputChannels, scales: scales)
