@@ -22,23 +22,19 @@ public final class Classifier {
     public let probability: Float
   }
 
-  /// The model's description.
-  public let checkpoint: Checkpoint
-  /// The network, in inference mode.
-  public let network: Network
+  /// The model, run in inference mode.
+  public let model: Model
   /// The decoder used for files.
   public var decoder = ImageDecoder()
 
-  /// Loads the checkpoint at `path` (validated; see `Checkpoint.load`).
+  /// Loads the checkpoint at `path` (validated; see ``Model/init(contentsOf:inputSize:)``).
   public convenience init(contentsOf path: String) throws {
-    let (checkpoint, network) = try Checkpoint.load(path)
-    self.init(checkpoint: checkpoint, network: network)
+    self.init(model: try Model(contentsOf: path))
   }
 
-  /// A classifier over an already built network.
-  public init(checkpoint: Checkpoint, network: Network) {
-    self.checkpoint = checkpoint
-    self.network = network
+  /// A classifier over a loaded model.
+  public init(model: Model) {
+    self.model = model
   }
 
   /// The `top` most probable classes of the image file at `path`, most probable first.
@@ -61,19 +57,19 @@ public final class Classifier {
   /// The `top` most probable classes of each image, classified as one batch.
   public func classify(_ images: [Image], top: Int = 5) -> [[Prediction]] {
     guard !images.isEmpty else { return [] }
-    let p = checkpoint.preprocessing
+    let p = model.spec.preprocessing
     let input = Tensor(shape: [images.count, p.channels, p.height, p.width])
     let size = p.channels * p.height * p.width
     for (i, image) in images.enumerated() {
       p.prepare(image).normalize(into: input.pointer + i * size, mean: p.mean, std: p.std)
     }
     let probabilities = self.probabilities(input)
-    let classes = checkpoint.classes.count
+    let classes = model.spec.classes.count
     return (0..<images.count).map { i in
       let row = Array(UnsafeBufferPointer(start: probabilities.pointer + i * classes, count: classes))
       return row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
         .prefix(max(0, top)).map {
-          Prediction(label: checkpoint.classes[$0], index: $0, probability: row[$0])
+          Prediction(label: model.spec.classes[$0], index: $0, probability: row[$0])
         }
     }
   }
@@ -81,20 +77,11 @@ public final class Classifier {
   /// Softmax probabilities [N, classes] for an input tensor already prepared and normalized
   /// ([N, channels, height, width]).
   public func probabilities(_ input: Tensor) -> Tensor {
-    let logits = network.forward(input, training: false)
+    let logits = model.network.forward(input, training: false)
     let (n, classes) = (logits.shape[0], logits.shape[1])
     let out = Tensor(shape: [n, classes])
     for i in 0..<n {
-      let row = logits.pointer + i * classes
-      let dst = out.pointer + i * classes
-      var maximum = row[0]
-      for j in 1..<classes { maximum = max(maximum, row[j]) }
-      var sum: Float = 0
-      for j in 0..<classes {
-        dst[j] = expf(row[j] - maximum)
-        sum += dst[j]
-      }
-      for j in 0..<classes { dst[j] /= sum }
+      Logits.softmax(logits.pointer + i * classes, count: classes, into: out.pointer + i * classes)
     }
     return out
   }

@@ -37,8 +37,7 @@ struct ClassifyCommand: ParsableCommand {
 
   func run() throws {
     let path = try model ?? shippedModel()
-    let (checkpoint, network) = try Checkpoint.load(path, inputSize: inputSize)
-    let classifier = Classifier(checkpoint: checkpoint, network: network)
+    let classifier = Classifier(model: try Model(contentsOf: path, inputSize: inputSize))
     // Files in argument order; an argument that is neither a file nor a folder is reported in place.
     var files: [(path: String, problem: String?)] = []
     for argument in images {

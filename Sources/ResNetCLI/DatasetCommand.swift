@@ -69,8 +69,3 @@ struct DatasetExportCommand: ParsableCommand {
     )
   }
 }
-
-/// Writes a line to standard error.
-func printError(_ line: String) {
-  FileHandle.standardError.write(Data((line + "\n").utf8))
-}

@@ -34,12 +34,13 @@ struct EvalCommand: ParsableCommand {
 
   func run() throws {
     let path = try model ?? shippedModel()
-    let (checkpoint, network) = try Checkpoint.load(path, inputSize: inputSize)
+    let model = try Model(contentsOf: path, inputSize: inputSize)
+    let spec = model.spec
     let dataset = try dataOptions.open()
-    let data = try withModelLabels(split == "test" ? dataset.test : dataset.train, of: dataset, for: checkpoint)
+    let data = try withModelLabels(split == "test" ? dataset.test : dataset.train, of: dataset, for: spec)
     let loader = DataLoader(
-      split: data, batchSize: batchSize, preprocessing: checkpoint.preprocessing, shuffle: false)
-    let result = try Evaluation.run(network, loader: loader)
+      split: data, batchSize: batchSize, preprocessing: spec.preprocessing, shuffle: false)
+    let result = try Evaluation.run(model.network, loader: loader)
     if let warning = loader.skippedWarning() { printError("warning: \(warning)") }
     print("model: \(path)")
     print(
@@ -47,23 +48,23 @@ struct EvalCommand: ParsableCommand {
     )
     print(String(format: "accuracy: %.2f%%  loss: %.4f", 100 * result.accuracy, result.loss))
     if let top5 = result.top5 { print(String(format: "top-5 accuracy: %.2f%%", 100 * top5)) }
-    let width = max(5, checkpoint.classes.map(\.count).max() ?? 0)
+    let width = max(5, spec.classes.map(\.count).max() ?? 0)
     print("per class:")
     for (i, accuracy) in result.perClassAccuracy.enumerated() {
-      let name = checkpoint.classes[i].padding(toLength: width, withPad: " ", startingAt: 0)
+      let name = spec.classes[i].padding(toLength: width, withPad: " ", startingAt: 0)
       let images = result.confusion[i].reduce(0, +)
       print("  \(name)  " + (accuracy.map { String(format: "%6.2f%%", 100 * $0) } ?? "     –") + "  (\(images))")
     }
     print("confusion matrix (rows: true class, columns: prediction, in class order):")
     let cell = max(4, String(result.confusion.joined().max() ?? 0).count + 1)
     for (i, row) in result.confusion.enumerated() {
-      let name = checkpoint.classes[i].padding(toLength: width, withPad: " ", startingAt: 0)
+      let name = spec.classes[i].padding(toLength: width, withPad: " ", startingAt: 0)
       print("  \(name) " + row.map { String(repeating: " ", count: cell - String($0).count) + String($0) }.joined())
     }
     if let out {
       try makeFolder(out)
       try writeTextAtomically(
-        Charts.confusion(result.confusion, classes: checkpoint.classes), to: out + "/confusion.svg")
+        Charts.confusion(result.confusion, classes: spec.classes), to: out + "/confusion.svg")
       print("wrote \(out)/confusion.svg")
     }
   }
@@ -72,14 +73,14 @@ struct EvalCommand: ParsableCommand {
 /// `split` of `dataset` with its labels turned into the model's, matched by class name ("/" in a
 /// model's class name matches "_" in a folder's, as `dataset export` writes them), so an image folder
 /// with the model's classes, or some of them, in any order works.
-func withModelLabels(_ split: DatasetSplit, of dataset: Dataset, for checkpoint: Checkpoint) throws -> DatasetSplit {
+func withModelLabels(_ split: DatasetSplit, of dataset: Dataset, for spec: ModelSpec) throws -> DatasetSplit {
   func folderName(_ name: String) -> String { name.replacingOccurrences(of: "/", with: "_") }
   let modelIndex = Dictionary(
-    checkpoint.classes.enumerated().map { (folderName($1), $0) }, uniquingKeysWith: { first, _ in first })
+    spec.classes.enumerated().map { (folderName($1), $0) }, uniquingKeysWith: { first, _ in first })
   let mapping = dataset.classes.map { modelIndex[folderName($0)] }
   if let missing = zip(dataset.classes, mapping).first(where: { $0.1 == nil })?.0 {
     throw CLIError(
-      description: "\(dataset.path): class \"\(missing)\" is not one of the model's classes \(checkpoint.classes)")
+      description: "\(dataset.path): class \"\(missing)\" is not one of the model's classes \(spec.classes)")
   }
   return DatasetSplit(name: split.name, source: split.source, labels: split.labels.map { Int32(mapping[Int($0)]!) })
 }

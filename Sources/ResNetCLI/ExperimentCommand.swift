@@ -39,14 +39,15 @@ struct LesionCommand: ParsableCommand {
 
   func run() throws {
     let path = try model ?? shippedModel()
-    let (checkpoint, network) = try Checkpoint.load(path)
+    let model = try Model(contentsOf: path)
+    let spec = model.spec
     if let out { try makeFolder(out) }
     let dataset = try dataOptions.open()
-    let test = try withModelLabels(dataset.test, of: dataset, for: checkpoint)
-    let loader = DataLoader(split: test, batchSize: batchSize, preprocessing: checkpoint.preprocessing, shuffle: false)
-    let study = try LesionStudy.run(network, loader: loader)
+    let test = try withModelLabels(dataset.test, of: dataset, for: spec)
+    let loader = DataLoader(split: test, batchSize: batchSize, preprocessing: spec.preprocessing, shuffle: false)
+    let study = try LesionStudy.run(model.network, loader: loader)
     if let warning = loader.skippedWarning() { printError("warning: \(warning)") }
-    print("model: \(path) (\(modelName(checkpoint.configuration)))")
+    print("model: \(path) (\(modelName(spec.configuration)))")
     print("data: \(dataset.path), \(dataset.testIsHeldOut ? "held-out" : "test") split, \(study.intact.count) images")
     print(String(format: "intact:      %6.2f%%", 100 * study.intact.accuracy))
     for row in study.rows {
@@ -61,7 +62,7 @@ struct LesionCommand: ParsableCommand {
       }
     }
     if let out {
-      try study.write(to: out, title: "Lesion study: \(modelName(checkpoint.configuration))")
+      try study.write(to: out, title: "Lesion study: \(modelName(spec.configuration))")
       print("wrote \(out)/lesion.csv and \(out)/lesion.svg")
     }
   }
@@ -121,10 +122,17 @@ struct DegradationCommand: ParsableCommand {
     return list.map { $0! }
   }
 
+  /// The recipe every run of the experiment trains with.
+  func trainingOptions() -> TrainingOptions {
+    var options = TrainingOptions()
+    (options.epochs, options.batchSize, options.learningRate) = (epochs, batchSize, lr)
+    options.seed = dataOptions.seed
+    return options
+  }
+
   func validate() throws {
     _ = try depthList()
-    try validateRecipe(
-      epochs: epochs, batchSize: batchSize, lr: lr, widthMultiplier: widthMultiplier, threads: threads)
+    try validateRecipe(trainingOptions(), widthMultiplier: widthMultiplier, threads: threads)
   }
 
   func run() throws {
@@ -132,31 +140,29 @@ struct DegradationCommand: ParsableCommand {
     try makeFolder(out)
     let dataset = try dataOptions.open()
     for warning in dataset.warnings { printError("warning: \(warning)") }
-    let base = try Checkpoint.automatic(for: dataset, model: "resnet20", widthMultiplier: widthMultiplier)
+    let base = try ModelSpec.automatic(for: dataset, model: "resnet20", widthMultiplier: widthMultiplier)
     var runs: [DegradationRun] = []
     let depthList = try depthList()
     for depth in gradientsOnly ? [] : depthList {
       for plain in [true, false] {
         let name = (plain ? "plain-" : "resnet-") + String(depth)
         let folder = out + "/" + name
-        var checkpoint = base
-        checkpoint.configuration.layers = Array(repeating: (depth - 2) / 6, count: 3)
-        checkpoint.configuration.shortcut = plain ? .none : .identity
+        var spec = base
+        spec.configuration.layers = Array(repeating: (depth - 2) / 6, count: 3)
+        spec.configuration.shortcut = plain ? .none : .identity
         let trainer: Trainer
         if FileManager.default.fileExists(atPath: folder + "/last.safetensors") {
           trainer = try Trainer.resume(
             from: folder + "/last.safetensors", train: dataset.train, validation: dataset.test, outputFolder: folder,
             epochs: epochs)
-          guard trainer.checkpoint.configuration == checkpoint.configuration else {
+          guard trainer.model.spec.configuration == spec.configuration else {
             throw CLIError(description: "\(folder) holds another network's run; choose another --out")
           }
         } else {
-          var options = TrainingOptions()
-          (options.epochs, options.batchSize, options.learningRate) = (epochs, batchSize, lr)
-          options.seed = dataOptions.seed
+          let options = trainingOptions()
           trainer = Trainer(
-            network: try Network(configuration: checkpoint.configuration, seed: options.seed), checkpoint: checkpoint,
-            train: dataset.train, validation: dataset.test, options: options, outputFolder: folder)
+            model: try Model(spec: spec, seed: options.seed), train: dataset.train, validation: dataset.test,
+            options: options, outputFolder: folder)
         }
         print(
           trainer.progress.epoch >= epochs
@@ -203,7 +209,7 @@ struct DegradationCommand: ParsableCommand {
 
   /// The gradient norm at each block's input of the variants of the `depth` network at initialization,
   /// for one batch of training images.
-  func gradientsAtInitialization(depth: Int, base: Checkpoint, dataset: Dataset) throws -> [(
+  func gradientsAtInitialization(depth: Int, base: ModelSpec, dataset: Dataset) throws -> [(
     name: String, norms: [Double]
   )] {
     let loader = DataLoader(
@@ -232,7 +238,8 @@ struct DegradationCommand: ParsableCommand {
     ]
     return try variants.map { name, configuration, zeroInit, convInit in
       let network = try Network(
-        configuration: configuration, seed: dataOptions.seed, zeroInitResidual: zeroInit, convInit: convInit)
+        configuration: configuration, seed: dataOptions.seed,
+        initialization: WeightInitialization(convolutions: convInit, zeroInitResidual: zeroInit))
       return (name, network.gradientNormsAtBlockInputs(input: batch.images, labels: labels))
     }
   }

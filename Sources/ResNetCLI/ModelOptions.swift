@@ -35,7 +35,7 @@ struct ModelOptions: ParsableArguments {
   }
 }
 
-/// The architecture variants (DESIGN.md's "Variants") shared by `resnet train`, `info` and `bench`.
+/// The architecture variants (docs/contracts.md's "Variants") shared by `resnet train`, `info` and `bench`.
 struct VariantOptions: ParsableArguments {
   @Option(
     help: ArgumentHelp(
@@ -74,6 +74,7 @@ extension NetworkConfiguration.Shortcut: ExpressibleByArgument {}
 extension NetworkConfiguration.ResidualScale: ExpressibleByArgument {}
 extension NetworkConfiguration.Norm: ExpressibleByArgument {}
 extension Network.ConvInitialization: ExpressibleByArgument {}
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 
 /// Parses `CxHxW` into positive sizes.
 func parseInputShape(_ text: String) throws -> (Int, Int, Int) {

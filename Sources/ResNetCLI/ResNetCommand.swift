@@ -41,7 +41,7 @@ public struct ResNetCommand: ParsableCommand {
   }
 
   /// Prints what ends the run (`--help`'s text to stdout; an error as `error: …` to stderr, as
-  /// DESIGN.md says, not swift-argument-parser's `Error: …`) and returns the exit code.
+  /// docs/contracts.md says, not swift-argument-parser's `Error: …`) and returns the exit code.
   static func report(_ error: any Error, prefix: String = "") -> ExitCode {
     let code = exitCode(for: error)
     let message = fullMessage(for: error)

@@ -63,8 +63,10 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "L2 weight decay.")
   var weightDecay: Float = 5e-4
 
-  @Option(help: "Learning-rate schedule: cosine, step (÷10 at 50% and 75%) or constant.")
-  var schedule: String = "cosine"
+  @Option(
+    help: ArgumentHelp(
+      "Learning-rate schedule: cosine, step (÷10 at 50% and 75%) or constant.", valueName: "cosine|step|constant"))
+  var schedule: LearningRateSchedule.Kind = .cosine
 
   @Option(help: "Epochs of linear learning-rate warm-up.")
   var warmupEpochs: Int = 1
@@ -96,24 +98,29 @@ struct TrainCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Continue the run saved in this last.safetensors.", valueName: "path"))
   var resume: String?
 
+  /// The training options these flags give (`--epochs` defaults to 15).
+  func trainingOptions() -> TrainingOptions {
+    var options = TrainingOptions()
+    options.epochs = epochs ?? options.epochs
+    options.batchSize = batchSize
+    options.learningRate = lr
+    options.momentum = momentum
+    options.nesterov = nesterov
+    options.weightDecay = weightDecay
+    options.schedule = schedule
+    options.warmupEpochs = warmupEpochs
+    options.labelSmoothing = labelSmoothing
+    options.cropPadding = cropPadding
+    options.horizontalFlip = !noFlip
+    options.seed = dataOptions.seed
+    options.workers = workers
+    options.logGradientsEvery = logGradients
+    options.syncBatchNorm = syncBatchNorm
+    return options
+  }
+
   func validate() throws {
-    try validateRecipe(
-      epochs: epochs, batchSize: batchSize, lr: lr, widthMultiplier: widthMultiplier, threads: threads)
-    guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1).") }
-    guard !nesterov || momentum > 0 else { throw ValidationError("--nesterov needs --momentum above 0.") }
-    guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative.") }
-    guard LearningRateSchedule.Kind(rawValue: schedule) != nil else {
-      throw ValidationError("--schedule must be cosine, step or constant.")
-    }
-    guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must not be negative.") }
-    guard labelSmoothing >= 0 && labelSmoothing < 1 else {
-      throw ValidationError("--label-smoothing must be in [0, 1).")
-    }
-    guard cropPadding >= 0 && cropPadding <= 1024 else {
-      throw ValidationError("--crop-padding must be in 0...1024.")
-    }
-    if let logGradients, logGradients < 1 { throw ValidationError("--log-gradients must be at least 1.") }
-    guard (1...64).contains(workers) else { throw ValidationError("--workers must be in 1...64.") }
+    try validateRecipe(trainingOptions(), widthMultiplier: widthMultiplier, threads: threads)
   }
 
   func run() throws {
@@ -134,49 +141,31 @@ struct TrainCommand: ParsableCommand {
         epochs: epochs, collective: collective)
       if root { print("resuming \(resume) after epoch \(trainer.progress.epoch) of \(trainer.options.epochs)") }
     } else {
-      var options = TrainingOptions()
-      options.epochs = epochs ?? 15
-      options.batchSize = batchSize
-      options.learningRate = lr
-      options.momentum = momentum
-      options.nesterov = nesterov
-      options.weightDecay = weightDecay
-      options.schedule = LearningRateSchedule.Kind(rawValue: schedule)!
-      options.warmupEpochs = warmupEpochs
-      options.labelSmoothing = labelSmoothing
-      options.cropPadding = cropPadding
-      options.horizontalFlip = !noFlip
-      options.seed = dataOptions.seed
-      options.workers = workers
-      options.logGradientsEvery = logGradients
-      options.convInit = convInit == .kaimingNormal ? nil : convInit
-      options.zeroInitResidual = zeroInitResidual ? true : nil
-      options.syncBatchNorm = syncBatchNorm ? true : nil
-      var checkpoint: Checkpoint
+      let options = trainingOptions()
+      var spec: ModelSpec
       do {
-        checkpoint = try Checkpoint.automatic(for: dataset, model: model, widthMultiplier: widthMultiplier)
+        spec = try ModelSpec.automatic(for: dataset, model: model, widthMultiplier: widthMultiplier)
       } catch let error as ConfigurationError {
         throw ValidationError(error.description)
       }
-      do { try variant.apply(to: &checkpoint.configuration) } catch let error as ConfigurationError {
+      do { try variant.apply(to: &spec.configuration) } catch let error as ConfigurationError {
         throw ValidationError(error.description)
       }
-      let network = try Network(
-        configuration: checkpoint.configuration, seed: options.seed, zeroInitResidual: zeroInitResidual,
-        convInit: convInit)
+      let initialization = WeightInitialization(convolutions: convInit, zeroInitResidual: zeroInitResidual)
       trainer = Trainer(
-        network: network, checkpoint: checkpoint, train: dataset.train, validation: dataset.test,
-        options: options, outputFolder: out ?? defaultOutputFolder(), collective: collective)
+        model: try Model(spec: spec, seed: options.seed, initialization: initialization),
+        initialization: initialization, train: dataset.train, validation: dataset.test, options: options,
+        outputFolder: out ?? defaultOutputFolder(), collective: collective)
     }
     if !root {
       try trainer.run()  // process 0 reports
       return
     }
-    let c = trainer.checkpoint
+    let c = trainer.model.spec
     let p = c.preprocessing
     if let collective {
       print(
-        "\(collective.size) processes, each \(ThreadPool.shared.threadCount) thread\(ThreadPool.shared.threadCount == 1 ? "" : "s"); global batch \(trainer.options.batchSize)\(trainer.options.syncBatchNorm == true ? ", synchronized BatchNorm" : "")"
+        "\(collective.size) processes, each \(ThreadPool.shared.threadCount) thread\(ThreadPool.shared.threadCount == 1 ? "" : "s"); global batch \(trainer.options.batchSize)\(trainer.options.syncBatchNorm ? ", synchronized BatchNorm" : "")"
       )
     }
     print(
@@ -208,7 +197,7 @@ struct TrainCommand: ParsableCommand {
       flushStandardOutput()
     }
     try trainer.run()
-    if let warning = trainerSkipped(trainer) { printError("warning: \(warning)") }
+    if let warning = trainer.skippedWarning { printError("warning: \(warning)") }
     print(
       String(
         format: "best val acc %.2f%% at epoch %d: %@/best.safetensors", 100 * trainer.progress.bestAccuracy,
@@ -226,15 +215,10 @@ struct TrainCommand: ParsableCommand {
   }
 }
 
-private func trainerSkipped(_ trainer: Trainer) -> String? { trainer.skippedWarning }
-
-/// The name of a standard architecture, or a description.
-/// The checks `train` and `experiment degradation` share: epochs, batch size, learning rate, width
-/// multiplier and threads.
-func validateRecipe(epochs: Int?, batchSize: Int, lr: Float, widthMultiplier: Double, threads: Int?) throws {
-  if let epochs, !(1...100_000).contains(epochs) { throw ValidationError("--epochs must be in 1...100000.") }
-  guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
-  guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive.") }
+/// The checks `train` and `experiment degradation` share: the training options, the width multiplier
+/// and the threads.
+func validateRecipe(_ options: TrainingOptions, widthMultiplier: Double, threads: Int?) throws {
+  do { try options.validate() } catch ConfigurationError.invalid(let reason) { throw ValidationError(reason) }
   guard widthMultiplier > 0 && widthMultiplier <= 16 else {
     throw ValidationError("--width-multiplier must be in (0, 16].")
   }
@@ -243,6 +227,7 @@ func validateRecipe(epochs: Int?, batchSize: Int, lr: Float, widthMultiplier: Do
   }
 }
 
+/// The name of a standard architecture, or a description.
 func modelName(_ c: NetworkConfiguration) -> String {
   let plain =
     (c.norm == .none ? "unnormalized " : "") + (c.shortcut == .none ? "plain " : "")

@@ -93,7 +93,7 @@ enum FuzzTarget: String, CaseIterable {
       case .i64: _ = try file.integers(name)
       }
     }
-    _ = try Checkpoint.load(file)
+    _ = try Model(file: file)
   }
 
   /// Runs both readings of one input; throws the second's error when neither accepts it.

@@ -205,7 +205,7 @@ struct DatasetTests {
       mkfifo(idx + "/train-images-idx3-ubyte", 0o644) == 0 && mkfifo(idx + "/train-labels-idx1-ubyte", 0o644) == 0)
     #expect { try Dataset.open(idx) } throws: { "\($0)".contains("not a regular file") }
     #expect(mkfifo(idx + "/model.safetensors", 0o644) == 0)
-    #expect { try Checkpoint.load(idx + "/model.safetensors") } throws: { "\($0)".contains("not a regular file") }
+    #expect { try Model(contentsOf: idx + "/model.safetensors") } throws: { "\($0)".contains("not a regular file") }
     // A symbolic link back up the tree is refused by name, not followed for ever.
     try fm.createSymbolicLink(atPath: root + "/plain/loop", withDestinationPath: "..")
     #expect {

@@ -17,7 +17,8 @@ import Testing
     let config = NetworkConfiguration(
       stem: .cifar, block: .basic, layers: [28], widths: [16], inChannels: 16, numClasses: 2, inputHeight: 8,
       inputWidth: 8, shortcut: shortcut, norm: norm, preact: preact)
-    let net = try Network(configuration: config, seed: seed, convInit: convInit)
+    let net = try Network(
+      configuration: config, seed: seed, initialization: WeightInitialization(convolutions: convInit))
     let blocks = Array(net.stages.joined())
     var h = randomTensor([8, 16, 8, 8], seed: seed + 100)
     for i in 0..<h.count { h.pointer[i] = max(h.pointer[i], 0) }  // a ReLU output, as a block's input is

@@ -43,7 +43,7 @@ import Testing
     var options = TrainingOptions()
     (options.epochs, options.batchSize) = (1, 20)
     let trainer = Trainer(
-      network: try Network(configuration: checkpoint.configuration, seed: 3), checkpoint: checkpoint, train: train,
+      model: try Model(spec: checkpoint, seed: 3), train: train,
       validation: test, options: options)
     try trainer.run()
     let loader = DataLoader(split: test, batchSize: 32, preprocessing: checkpoint.preprocessing, shuffle: false)

@@ -51,8 +51,8 @@ struct NetworkTests {
   func initialization() throws {
     let config = try NetworkConfiguration.named(
       "resnet20", inChannels: 3, numClasses: 10, inputHeight: 32, inputWidth: 32, widthMultiplier: 4)
-    let a = try Network(configuration: config, seed: 1, zeroInitResidual: true)
-    let b = try Network(configuration: config, seed: 1, zeroInitResidual: true)
+    let a = try Network(configuration: config, seed: 1, initialization: WeightInitialization(zeroInitResidual: true))
+    let b = try Network(configuration: config, seed: 1, initialization: WeightInitialization(zeroInitResidual: true))
     let c = try Network(configuration: config, seed: 2)
     let w = a.stages[1][1].namedConvolutions[0].conv.weight.value  // 128 × 128 × 3 × 3
     let values = w.scalars.map(Double.init)
@@ -69,7 +69,8 @@ struct NetworkTests {
     #expect(a.conv1.weight.value.scalars != c.conv1.weight.value.scalars)
 
     // PyTorch's Conv2d default: uniform ±1/√fan_in, so std = bound/√3.
-    let d = try Network(configuration: config, seed: 1, convInit: .pytorchDefault)
+    let d = try Network(
+      configuration: config, seed: 1, initialization: WeightInitialization(convolutions: .pytorchDefault))
     let u = d.stages[1][1].namedConvolutions[0].conv.weight.value.scalars.map(Double.init)  // fan_in 128 · 9
     let uniformBound = 1 / (128.0 * 9).squareRoot()
     #expect(u.allSatisfy { abs($0) <= uniformBound } && u.max()! > 0.99 * uniformBound)

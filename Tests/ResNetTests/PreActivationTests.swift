@@ -2,7 +2,7 @@ import Foundation
 import ResNet
 import Testing
 
-/// Pre-activation blocks and networks (DESIGN.md's `"preact"` variant): backward against finite
+/// Pre-activation blocks and networks (docs/contracts.md's `"preact"` variant): backward against finite
 /// differences, the state names, and blocks that start as the identity.
 @Suite("Pre-activation blocks")
 struct PreActivationTests {
@@ -106,7 +106,8 @@ struct PreActivationTests {
       let config = NetworkConfiguration(
         stem: .cifar, block: .basic, layers: [2, 2], widths: [4, 6], inChannels: 1, numClasses: 3, inputHeight: 8,
         inputWidth: 8, residualScale: rezero ? .rezero : .none, preact: true)
-      let net = try Network(configuration: config, seed: 7, zeroInitResidual: !rezero)
+      let net = try Network(
+        configuration: config, seed: 7, initialization: WeightInitialization(zeroInitResidual: !rezero))
       var h = net.conv1.forward(randomTensor([2, 1, 8, 8], seed: 44), training: true)
       var identities = 0
       for block in net.stages.joined() {

@@ -114,7 +114,8 @@ struct TorchvisionStateDictTests {
     defer { DatasetTests.remove(folder) }
     let path = folder + "/state_dict.safetensors"
     try bare.write(to: path)
-    let (checkpoint, network) = try Checkpoint.load(path, inputSize: expected.inputHeight)
+    let checkpointModel = try Model(contentsOf: path, inputSize: expected.inputHeight)
+    let (checkpoint, network) = (checkpointModel.spec, checkpointModel.network)
     var config = expected
     config.inputWidth = expected.inputHeight
     #expect(checkpoint.configuration == config)
@@ -132,6 +133,6 @@ struct TorchvisionStateDictTests {
     let folder = try DatasetTests.temporaryFolder()
     defer { DatasetTests.remove(folder) }
     try other.write(to: folder + "/x.safetensors")
-    #expect(throws: SafeTensorsError.self) { try Checkpoint.load(folder + "/x.safetensors") }
+    #expect(throws: SafeTensorsError.self) { try Model(contentsOf: folder + "/x.safetensors") }
   }
 }

@@ -24,13 +24,13 @@ struct ReadmeExampleTests {
     // README example begin
     // Train with the Trainer that `resnet train` uses…
     let dataset = try Dataset.open("Data/fashion-mnist-mini")
-    let checkpoint = try Checkpoint.automatic(for: dataset)  // resnet20, 1×28×28, 10 classes
-    let network = try Network(configuration: checkpoint.configuration, seed: 0)
+    let spec = try ModelSpec.automatic(for: dataset)  // resnet20, 1×28×28, 10 classes
+    let model = try Model(spec: spec, seed: 0)
     var options = TrainingOptions()
     options.epochs = 1
     let trainer = Trainer(
-      network: network, checkpoint: checkpoint, train: dataset.train, validation: dataset.test,
-      options: options, outputFolder: "runs/example")
+      model: model, train: dataset.train, validation: dataset.test, options: options,
+      outputFolder: "runs/example")
     try trainer.run()
 
     // …then load the best checkpoint and classify an image file.

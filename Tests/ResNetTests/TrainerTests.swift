@@ -8,10 +8,10 @@ struct TrainerTests {
   static func folder() throws -> String { try DatasetTests.temporaryFolder() }
 
   static func setup(widthMultiplier: Double, trainCount: Int? = nil, testCount: Int? = nil) throws -> (
-    Checkpoint, DatasetSplit, DatasetSplit
+    ModelSpec, DatasetSplit, DatasetSplit
   ) {
     let dataset = try Dataset.open(DataLoaderTests.mini)
-    let checkpoint = try Checkpoint.automatic(for: dataset, widthMultiplier: widthMultiplier)
+    let checkpoint = try ModelSpec.automatic(for: dataset, widthMultiplier: widthMultiplier)
     // Every 8th image keeps all classes in a small subset.
     func thin(_ split: DatasetSplit, _ count: Int?) -> DatasetSplit {
       guard let count else { return split }
@@ -39,7 +39,7 @@ struct TrainerTests {
     options.batchSize = 64
     let network = try Network(configuration: checkpoint.configuration, seed: 1)
     let trainer = Trainer(
-      network: network, checkpoint: checkpoint, train: train, validation: test, options: options)
+      model: try Model(spec: checkpoint, network: network), train: train, validation: test, options: options)
     try trainer.run()
     let history = trainer.history
     #expect(history.count == 4)
@@ -59,11 +59,11 @@ struct TrainerTests {
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
     let straight = Trainer(
-      network: try Network(configuration: checkpoint.configuration, seed: 3), checkpoint: checkpoint,
+      model: try Model(spec: checkpoint, seed: 3),
       train: train, validation: test, options: options, outputFolder: root + "/straight")
     try straight.run()
     let interrupted = Trainer(
-      network: try Network(configuration: checkpoint.configuration, seed: 3), checkpoint: checkpoint,
+      model: try Model(spec: checkpoint, seed: 3),
       train: train, validation: test, options: options, outputFolder: root + "/resumed")
     try interrupted.run(stoppingAfter: 1)
     let resumed = try Trainer.resume(
@@ -108,8 +108,9 @@ struct TrainerTests {
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
     let path = root + "/model.safetensors"
-    try checkpoint.save(network, to: path)
-    let (loaded, copy) = try Checkpoint.load(path)
+    try Model(spec: checkpoint, network: network).save(to: path)
+    let loadedModel = try Model(contentsOf: path)
+    let (loaded, copy) = (loadedModel.spec, loadedModel.network)
     #expect(loaded.configuration == checkpoint.configuration && loaded.classes == checkpoint.classes)
     #expect(loaded.preprocessing == checkpoint.preprocessing)
     for ((name, a), (_, b)) in zip(network.namedState(), copy.namedState()) {
@@ -122,7 +123,7 @@ struct TrainerTests {
     }
     #expect(network.forward(x, training: false).scalars == copy.forward(x, training: false).scalars)
     // Saving again gives the same bytes.
-    try checkpoint.save(copy, to: root + "/again.safetensors")
+    try Model(spec: checkpoint, network: copy).save(to: root + "/again.safetensors")
     #expect(
       try Data(contentsOf: URL(fileURLWithPath: path))
         == Data(contentsOf: URL(fileURLWithPath: root + "/again.safetensors")))
@@ -133,12 +134,12 @@ struct TrainerTests {
     let network = try Network(configuration: checkpoint.configuration, seed: 9)
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
-    let good = try [UInt8](checkpoint.writer(for: network).bytes())
+    let good = try [UInt8](Model(spec: checkpoint, network: network).writer().bytes())
     func refused(_ bytes: [UInt8], _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
       let path = root + "/bad.safetensors"
       _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
       do {
-        _ = try Checkpoint.load(path)
+        _ = try Model(contentsOf: path)
         Issue.record("loaded", sourceLocation: sourceLocation)
       } catch let error as SafeTensorsError {
         #expect(error.path == path, sourceLocation: sourceLocation)
@@ -153,7 +154,7 @@ struct TrainerTests {
     // Another architecture's metadata over these tensors: the shapes no longer fit.
     var narrower = checkpoint
     narrower.configuration.widths = checkpoint.configuration.widths.map { max(1, $0 / 2) }
-    var mismatched = try checkpoint.writer(for: network)
+    var mismatched = try Model(spec: checkpoint, network: network).writer()
     mismatched.metadata["resnet.config"] = narrower.configuration.jsonString()
     refused(try mismatched.bytes(), "has shape")
     // Metadata describing a network far bigger than the file's tensors is refused before it is built
@@ -161,16 +162,16 @@ struct TrainerTests {
     var huge = checkpoint
     huge.configuration.widths = [65536, 65536, 65536]
     huge.configuration.layers = [1024, 1024, 1024]
-    var oversized = try checkpoint.writer(for: network)
+    var oversized = try Model(spec: checkpoint, network: network).writer()
     oversized.metadata["resnet.config"] = huge.configuration.jsonString()
     refused(try oversized.bytes(), "state values but the file's tensors hold")
     var bare = SafeTensorsWriter()
     bare.add("fc.bias", Tensor(shape: [10]))
     refused(try bare.bytes(), "no resnet.config")
-    var extra = try checkpoint.writer(for: network)
+    var extra = try Model(spec: checkpoint, network: network).writer()
     extra.add("layer9.0.conv1.weight", Tensor(shape: [1]))
     refused(try extra.bytes(), "unexpected tensor 'layer9.0.conv1.weight'")
-    var wrongClasses = try checkpoint.writer(for: network)
+    var wrongClasses = try Model(spec: checkpoint, network: network).writer()
     wrongClasses.metadata["resnet.classes"] = "[\"a\"]"
     refused(try wrongClasses.bytes(), "names 1 classes")
     // Values that would only give NaN probabilities: a NaN or infinite weight, a negative variance.
@@ -183,13 +184,13 @@ struct TrainerTests {
         case .batchCount: break
         }
       }
-      return try checkpoint.writer(for: damaged).bytes()
+      return try Model(spec: checkpoint, network: damaged).writer().bytes()
     }
     refused(try poisoned("fc.weight", at: 3, with: .nan), "tensor 'fc.weight' holds nan at index 3")
     refused(try poisoned("conv1.weight", at: 0, with: -.infinity), "tensor 'conv1.weight' holds -inf at index 0")
     refused(try poisoned("bn1.running_var", at: 1, with: -1), "tensor 'bn1.running_var' holds -1.0 at index 1")
     #expect(
-      try Checkpoint.load(SafeTensorsFile(data: Data(poisoned("bn1.running_mean", at: 1, with: -1)), path: "x")).0
+      try Model(file: SafeTensorsFile(data: Data(poisoned("bn1.running_mean", at: 1, with: -1)), path: "x")).spec
         .classes == checkpoint.classes)  // a negative mean is fine
   }
 
@@ -201,7 +202,7 @@ struct TrainerTests {
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
     let trainer = Trainer(
-      network: try Network(configuration: checkpoint.configuration, seed: 3), checkpoint: checkpoint,
+      model: try Model(spec: checkpoint, seed: 3),
       train: train, validation: test, options: options, outputFolder: root + "/run")
     try trainer.run(stoppingAfter: 1)
     let last = try SafeTensorsFile(contentsOf: root + "/run/last.safetensors")
@@ -246,7 +247,7 @@ extension TrainerTests {
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
     let trainer = Trainer(
-      network: try Network(configuration: checkpoint.configuration, seed: 1), checkpoint: checkpoint,
+      model: try Model(spec: checkpoint, seed: 1),
       train: train, validation: test, options: options, outputFolder: root)
     try trainer.run(stoppingAfter: 1)
     let good = try Data(contentsOf: URL(fileURLWithPath: root + "/last.safetensors"))

@@ -66,6 +66,6 @@ func expectRefusal(_ arguments: [String], mentions: String, sourceLocation: Sour
   #expect(result.status != 0, sourceLocation: sourceLocation)
   #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
   #expect(result.stderr.contains(mentions), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-  // DESIGN.md: the CLI prints `error: …` (not swift-argument-parser's `Error: …`).
+  // docs/contracts.md: the CLI prints `error: …` (not swift-argument-parser's `Error: …`).
   #expect(result.stderr.hasPrefix("error: "), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
 }

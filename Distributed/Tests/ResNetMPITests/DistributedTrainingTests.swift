@@ -112,7 +112,7 @@ struct DistributedTrainingTests {
     #expect(result.stderr.contains("rank 0: the run was ended by mpirun"), "\(result.stderr)")
     #expect(result.stderr.contains("--resume \(out)/last.safetensors"))
     let checkpoint = try SafeTensorsFile(contentsOf: out + "/last.safetensors")
-    _ = try Checkpoint.load(checkpoint)
+    _ = try Model(file: checkpoint)
     let progress = try #require(checkpoint.metadata["resnet.progress"])
     let resumed = try mpirun(
       3, ["train", "--data", data, "--resume", out + "/last.safetensors", "--epochs", "3", "--threads", "1"])

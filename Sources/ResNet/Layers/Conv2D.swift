@@ -14,7 +14,7 @@ public final class Conv2D: Layer {
   private var output: Tensor?  // N × O × Ho × Wo
   private var gradInput: Tensor?  // N × C × H × W
 
-  /// A convolution with zero weights (``ResNetInitializer`` fills them). `workspace` holds the im2col
+  /// A convolution with zero weights (``Network/init(configuration:seed:initialization:)`` fills them). `workspace` holds the im2col
   /// columns and may be shared by layers that run one after another.
   public init(
     inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = false,

@@ -10,7 +10,7 @@ public final class Linear: Layer {
   private var output: Tensor?  // N × out
   private var gradInput: Tensor?  // N × in
 
-  /// A linear layer with zero weights (``ResNetInitializer`` fills them).
+  /// A linear layer with zero weights (``Network/init(configuration:seed:initialization:)`` fills them).
   public init(inFeatures: Int, outFeatures: Int) {
     precondition(inFeatures > 0 && outFeatures > 0)
     (self.inFeatures, self.outFeatures) = (inFeatures, outFeatures)

@@ -33,7 +33,7 @@ public final class Network: Module {
   public var blockInputGradientObserver: ((Int, Tensor) -> Void)?
 
   /// The network for `configuration`, with all weights zero and BatchNorms at γ = 1, β = 0; use
-  /// ``init(configuration:seed:zeroInitResidual:)`` for a trainable initialization.
+  /// ``init(configuration:seed:initialization:)`` for a trainable initialization.
   public init(configuration c: NetworkConfiguration) throws {
     try c.validate()
     configuration = c
@@ -89,17 +89,17 @@ public final class Network: Module {
     case pytorchDefault = "pytorch-default"
   }
 
-  /// The network initialized as torchvision does, from `seed`: convs as `convInit` (Kaiming normal,
-  /// fan_out, by default), conv biases (networks without BatchNorm) uniform ±1/√fan_in as PyTorch's,
-  /// BatchNorm γ = 1 and β = 0, the classifier as PyTorch's `Linear` default (uniform ±1/√fan_in);
-  /// with `zeroInitResidual`, each block's last BatchNorm γ starts at 0, so every block starts as the
-  /// identity.
+  /// The network initialized as torchvision does, from `seed`: convs as `initialization.convolutions`
+  /// (Kaiming normal, fan_out, by default), conv biases (networks without BatchNorm) uniform ±1/√fan_in
+  /// as PyTorch's, BatchNorm γ = 1 and β = 0, the classifier as PyTorch's `Linear` default (uniform
+  /// ±1/√fan_in); with `initialization.zeroInitResidual`, each block's last BatchNorm γ starts at 0, so
+  /// every block starts as the identity.
   public convenience init(
-    configuration: NetworkConfiguration, seed: UInt64, zeroInitResidual: Bool = false,
-    convInit: ConvInitialization = .kaimingNormal
+    configuration: NetworkConfiguration, seed: UInt64, initialization: WeightInitialization = .init()
   ) throws {
     try self.init(configuration: configuration)
-    initialize(seed: seed, zeroInitResidual: zeroInitResidual, convInit: convInit)
+    initialize(
+      seed: seed, zeroInitResidual: initialization.zeroInitResidual, convInit: initialization.convolutions)
   }
 
   /// Every block in order, with its torchvision name prefix (`"layer1.0."`).

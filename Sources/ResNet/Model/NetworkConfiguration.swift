@@ -18,7 +18,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     case bottleneck
   }
 
-  /// What each block adds its residual branch to (DESIGN.md's `"shortcut"` variant key).
+  /// What each block adds its residual branch to (docs/contracts.md's `"shortcut"` variant key).
   public enum Shortcut: String, Codable, Sendable, CaseIterable {
     /// The identity, or a 1×1 projection when the shape changes (a residual network; the default).
     case identity
@@ -27,7 +27,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     case none
   }
 
-  /// The normalization layers (DESIGN.md's `"norm"` variant key).
+  /// The normalization layers (docs/contracts.md's `"norm"` variant key).
   public enum Norm: String, Codable, Sendable, CaseIterable {
     /// BatchNorm after every convolution (the default).
     case batch
@@ -35,7 +35,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
     case none
   }
 
-  /// How the residual branch is scaled before the add (DESIGN.md's `"residual_scale"` variant key).
+  /// How the residual branch is scaled before the add (docs/contracts.md's `"residual_scale"` variant key).
   public enum ResidualScale: String, Codable, Sendable, CaseIterable {
     /// Not at all: `s + F(x)` (the default).
     case none
@@ -65,7 +65,7 @@ public struct NetworkConfiguration: Codable, Hashable, Sendable {
   public var norm: Norm
   /// Pre-activation blocks (He et al. 2016): normalization and ReLU before each convolution, nothing
   /// after the add, a stem without BatchNorm for "cifar", and `bn_final` + ReLU after the last stage
-  /// (DESIGN.md's `"preact"` variant key; false, the v1 network, by default).
+  /// (docs/contracts.md's `"preact"` variant key; false, the v1 network, by default).
   public var preact: Bool
 
   enum CodingKeys: String, CodingKey {

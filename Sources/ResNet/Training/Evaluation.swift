@@ -5,7 +5,8 @@ public struct Evaluation: Sendable {
   public var loss: Double
   /// Fraction of images whose most probable class is right.
   public var accuracy: Double
-  /// Fraction whose right class is among the 5 most probable (nil with 5 classes or fewer).
+  /// Fraction whose right class is among the 5 most probable (nil with 10 classes or fewer, where
+  /// top-5 says little).
   public var top5: Double?
   /// counts[truth][prediction].
   public var confusion: [[Int]]
@@ -37,12 +38,8 @@ public struct Evaluation: Sendable {
       for i in 0..<batch.count {
         let row = logits.pointer + i * classes
         let truth = Int(batch.labels[i])
-        var best = 0
-        var maximum = row[0]
-        for j in 1..<classes where row[j] > maximum {
-          maximum = row[j]
-          best = j
-        }
+        let best = Logits.argmax(row, count: classes)
+        let maximum = row[best]
         var sum = 0.0
         for j in 0..<classes { sum += Double(expf(row[j] - maximum)) }
         lossSum += (Double(maximum) + log(sum)) - Double(row[truth])

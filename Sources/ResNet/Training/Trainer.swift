@@ -29,10 +29,12 @@ public struct StepReport: Sendable {
 /// written to a temporary file, fsynced and renamed, so an interruption leaves the previous one intact.
 /// A resumed run ends with the same weights, bit for bit, as an uninterrupted one.
 public final class Trainer {
-  /// The network being trained.
-  public let network: Network
-  /// Its classes and preprocessing (what the checkpoints record).
-  public let checkpoint: Checkpoint
+  /// The model being trained.
+  public let model: Model
+  /// The model's network.
+  public var network: Network { model.network }
+  /// How the model's weights started (recorded in training checkpoints).
+  public let initialization: WeightInitialization
   /// The run's settings.
   public let options: TrainingOptions
   /// Where the run stands.
@@ -65,28 +67,31 @@ public final class Trainer {
   /// ``collective``, timing its operations.
   private let timedCollective: TimedCollective?
 
-  /// A new run of `network` (freshly initialized, usually) on `train`, validated on `validation`;
-  /// with `collective`, one process of a data-parallel run (see ``collective``).
+  /// A new run of `model` (freshly initialized as `initialization` says, usually) on `train`, validated
+  /// on `validation`; with `collective`, one process of a data-parallel run (see ``collective``).
   public init(
-    network: Network, checkpoint: Checkpoint, train: DatasetSplit, validation: DatasetSplit,
-    options: TrainingOptions, outputFolder: String? = nil, collective: (any Collective)? = nil
+    model: Model, initialization: WeightInitialization = .init(), train: DatasetSplit,
+    validation: DatasetSplit, options: TrainingOptions, outputFolder: String? = nil,
+    collective: (any Collective)? = nil
   ) {
     let timed = collective.map { TimedCollective($0) }
     self.timedCollective = timed
     self.collective = timed
-    self.network = network
-    self.checkpoint = checkpoint
+    self.model = model
+    self.initialization = initialization
     self.options = options
+    let network = model.network
+    let preprocessing = model.spec.preprocessing
     self.outputFolder = outputFolder
     progress = TrainingProgress(epoch: 0, step: 0, bestAccuracy: -1, bestEpoch: 0)
     trainLoader = DataLoader(
-      split: train, batchSize: options.batchSize, preprocessing: checkpoint.preprocessing,
+      split: train, batchSize: options.batchSize, preprocessing: preprocessing,
       augmentation: Augmentation(
         cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
       shuffle: true, seed: options.seed, dropLast: train.count > options.batchSize,
       workers: options.workers, shard: collective.map { Shard(index: $0.rank, count: $0.size) })
     validationLoader = DataLoader(
-      split: validation, batchSize: options.batchSize, preprocessing: checkpoint.preprocessing,
+      split: validation, batchSize: options.batchSize, preprocessing: preprocessing,
       shuffle: false, workers: options.workers, shard: collective.map { Shard(index: $0.rank, count: $0.size) })
     optimizer = SGD(
       parameters: network.parameters, momentum: options.momentum, weightDecay: options.weightDecay,
@@ -95,7 +100,7 @@ public final class Trainer {
     schedule = LearningRateSchedule(
       kind: options.schedule, baseRate: options.learningRate, warmupEpochs: options.warmupEpochs,
       epochs: options.epochs, stepsPerEpoch: trainLoader.batchesPerEpoch)
-    if let collective, options.syncBatchNorm == true {
+    if let collective, options.syncBatchNorm {
       for case .batchCount(let norm) in network.namedState().map(\.tensor) {
         norm.synchronizer = { collective.sumInRankOrder($0) }
       }
@@ -120,31 +125,33 @@ public final class Trainer {
     } else {
       file = try SafeTensorsFile(contentsOf: path)
     }
-    let (checkpoint, network) = try Checkpoint.load(file)
+    let model = try Model(file: file)
+    let network = model.network
     guard let optionsText = file.metadata["resnet.training"],
       let progressText = file.metadata["resnet.progress"]
     else {
       throw SafeTensorsError(
         path: path, reason: "holds a model but no training state (resume from a last.safetensors)")
     }
-    var options = try JSONDecoder().decode(TrainingOptions.self, from: Data(optionsText.utf8))
-    if let epochs { options.epochs = epochs }
+    var record = try JSONDecoder().decode(TrainingRecord.self, from: Data(optionsText.utf8))
+    if let epochs { record.options.epochs = epochs }
+    let options = record.options
     let trainer = Trainer(
-      network: network, checkpoint: checkpoint, train: train, validation: validation,
+      model: model, initialization: record.initialization, train: train, validation: validation,
       options: options, outputFolder: outputFolder, collective: collective)
     trainer.progress = try JSONDecoder().decode(
       TrainingProgress.self, from: Data(progressText.utf8))
     if options.momentum != 0 && trainer.progress.step > 0 {
       let buffers = try network.namedParameters().map { name, parameter in
-        let buffer = try file.tensor(Checkpoint.momentumPrefix + name)
+        let buffer = try file.tensor(Model.momentumPrefix + name)
         guard buffer.shape == parameter.value.shape else {
           throw SafeTensorsError(
             path: path,
-            reason: "tensor '\(Checkpoint.momentumPrefix + name)' has shape \(buffer.shape), its parameter "
+            reason: "tensor '\(Model.momentumPrefix + name)' has shape \(buffer.shape), its parameter "
               + "\(parameter.value.shape)")
         }
         try refuseInvalidValues(
-          buffer, name: Checkpoint.momentumPrefix + name, path: path, holder: "training state")
+          buffer, name: Model.momentumPrefix + name, path: path, holder: "training state")
         return buffer
       }
       trainer.optimizer.restoreBuffers(buffers)
@@ -252,7 +259,7 @@ public final class Trainer {
       }
       let trainSeconds = seconds(clock.now - start)
       let communication = timedCollective.map { $0.seconds / Double(max(step, 1)) }
-      if let collective, options.syncBatchNorm != true {
+      if let collective, !options.syncBatchNorm {
         // Per-process statistics, as PyTorch's DDP: every process takes process 0's running averages.
         for case .buffer(let tensor) in network.namedState().map(\.tensor) { collective.broadcastFromRoot([tensor]) }
       }
@@ -391,23 +398,20 @@ public final class Trainer {
     let classes = logits.shape[1]
     var hits = 0
     for i in 0..<labels.count {
-      let row = logits.pointer + i * classes
-      var best = 0
-      for j in 1..<classes where row[j] > row[best] { best = j }
-      if best == Int(labels[i]) { hits += 1 }
+      if Logits.argmax(logits.pointer + i * classes, count: classes) == Int(labels[i]) { hits += 1 }
     }
     return hits
   }
 
   private func writeFiles(_ metrics: EpochMetrics, improved: Bool) throws {
     guard let folder = outputFolder else { return }
-    var last = try checkpoint.writer(for: network)
+    var last = try model.writer()
     for ((name, _), buffer) in zip(network.namedParameters(), optimizer.buffers) {
-      last.add(Checkpoint.momentumPrefix + name, buffer)
+      last.add(Model.momentumPrefix + name, buffer)
     }
-    last.metadata["resnet.training"] = try jsonText(options)
+    last.metadata["resnet.training"] = try jsonText(TrainingRecord(options: options, initialization: initialization))
     last.metadata["resnet.progress"] = try jsonText(progress)
-    if improved { try checkpoint.save(network, to: folder + "/best.safetensors") }
+    if improved { try model.save(to: folder + "/best.safetensors") }
     try last.write(to: folder + "/last.safetensors")
     let rows = previousRows + history.map(\.csvRow)
     try writeFileAtomically(
@@ -416,7 +420,7 @@ public final class Trainer {
     try writeFileAtomically(folder + "/curves.svg", Array(Charts.curves(csvRows: rows).utf8))
     try writeFileAtomically(
       folder + "/confusion.svg",
-      Array(Charts.confusion(metrics.validation.confusion, classes: checkpoint.classes).utf8))
+      Array(Charts.confusion(metrics.validation.confusion, classes: model.spec.classes).utf8))
     if options.logGradientsEvery != nil {
       try writeTextAtomically(
         ([Self.gradientsHeader] + gradientRows).joined(separator: "\n") + "\n", to: folder + "/gradients.csv")

@@ -1,5 +1,5 @@
 /// The settings of a training run (stored in training checkpoints so `--resume` continues the same
-/// run).
+/// run). The defaults are `resnet train`'s; ``validate()`` says which values cannot work.
 public struct TrainingOptions: Codable, Sendable, Equatable {
   /// Epochs in the whole run.
   public var epochs = 15
@@ -19,24 +19,39 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   /// Random-crop padding (0: none) and horizontal flips.
   public var cropPadding = 4
   public var horizontalFlip = true
-  /// Seed of the initial weights, the shuffles and the augmentations.
+  /// Seed of the shuffles and the augmentations (the weights' seed is the model's; `resnet train` uses
+  /// one `--seed` for both).
   public var seed: UInt64 = 0
   /// Loader worker threads.
   public var workers = 2
   /// Record gradient norms every this many steps (and at each epoch's last step) into gradients.csv;
   /// nil: off.
   public var logGradientsEvery: Int? = nil
-  /// How convolution weights start (nil: torchvision's Kaiming normal, fan_out).
-  public var convInit: Network.ConvInitialization? = nil
-  /// Whether each residual block's last BatchNorm γ starts at 0 (torchvision's `zero_init_residual`);
-  /// nil: no.
-  public var zeroInitResidual: Bool? = nil
   /// In data-parallel training, whether BatchNorm uses the global batch's statistics (PyTorch's
-  /// `SyncBatchNorm`) rather than each process's own (PyTorch's DDP default); nil: no.
-  public var syncBatchNorm: Bool? = nil
+  /// `SyncBatchNorm`) rather than each process's own (PyTorch's DDP default).
+  public var syncBatchNorm = false
 
   /// The defaults.
   public init() {}
+
+  /// Throws ``ConfigurationError/invalid(_:)`` naming the first setting that cannot work (in the
+  /// command line's terms, `--momentum` for ``momentum``).
+  public func validate() throws {
+    func check(_ condition: Bool, _ message: String) throws {
+      guard condition else { throw ConfigurationError.invalid(message) }
+    }
+    try check((1...100_000).contains(epochs), "--epochs must be in 1...100000.")
+    try check((1...65536).contains(batchSize), "--batch-size must be in 1...65536.")
+    try check(learningRate > 0 && learningRate.isFinite, "--lr must be positive.")
+    try check(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1).")
+    try check(!nesterov || momentum > 0, "--nesterov needs --momentum above 0.")
+    try check(weightDecay >= 0, "--weight-decay must not be negative.")
+    try check(warmupEpochs >= 0, "--warmup-epochs must not be negative.")
+    try check(labelSmoothing >= 0 && labelSmoothing < 1, "--label-smoothing must be in [0, 1).")
+    try check(cropPadding >= 0 && cropPadding <= 1024, "--crop-padding must be in 0...1024.")
+    try check((logGradientsEvery ?? 1) >= 1, "--log-gradients must be at least 1.")
+    try check((1...64).contains(workers), "--workers must be in 1...64.")
+  }
 
   enum CodingKeys: String, CodingKey {
     case epochs
@@ -51,9 +66,47 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case horizontalFlip = "horizontal_flip"
     case seed, workers
     case logGradientsEvery = "log_gradients_every"
-    case convInit = "conv_init"
-    case zeroInitResidual = "zero_init_residual"
     case syncBatchNorm = "sync_batch_norm"
+  }
+
+  /// Every key but the optional ones is required (a training checkpoint writes them all).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    epochs = try c.decode(Int.self, forKey: .epochs)
+    batchSize = try c.decode(Int.self, forKey: .batchSize)
+    learningRate = try c.decode(Float.self, forKey: .learningRate)
+    momentum = try c.decode(Float.self, forKey: .momentum)
+    nesterov = try c.decode(Bool.self, forKey: .nesterov)
+    weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+    schedule = try c.decode(LearningRateSchedule.Kind.self, forKey: .schedule)
+    warmupEpochs = try c.decode(Int.self, forKey: .warmupEpochs)
+    labelSmoothing = try c.decode(Float.self, forKey: .labelSmoothing)
+    cropPadding = try c.decode(Int.self, forKey: .cropPadding)
+    horizontalFlip = try c.decode(Bool.self, forKey: .horizontalFlip)
+    seed = try c.decode(UInt64.self, forKey: .seed)
+    workers = try c.decode(Int.self, forKey: .workers)
+    logGradientsEvery = try c.decodeIfPresent(Int.self, forKey: .logGradientsEvery)
+    syncBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .syncBatchNorm) ?? false
+  }
+
+  /// The optional settings are written only when set (`sync_batch_norm` only when true).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(epochs, forKey: .epochs)
+    try c.encode(batchSize, forKey: .batchSize)
+    try c.encode(learningRate, forKey: .learningRate)
+    try c.encode(momentum, forKey: .momentum)
+    try c.encode(nesterov, forKey: .nesterov)
+    try c.encode(weightDecay, forKey: .weightDecay)
+    try c.encode(schedule, forKey: .schedule)
+    try c.encode(warmupEpochs, forKey: .warmupEpochs)
+    try c.encode(labelSmoothing, forKey: .labelSmoothing)
+    try c.encode(cropPadding, forKey: .cropPadding)
+    try c.encode(horizontalFlip, forKey: .horizontalFlip)
+    try c.encode(seed, forKey: .seed)
+    try c.encode(workers, forKey: .workers)
+    try c.encodeIfPresent(logGradientsEvery, forKey: .logGradientsEvery)
+    if syncBatchNorm { try c.encode(true, forKey: .syncBatchNorm) }
   }
 }
 
@@ -112,4 +165,26 @@ func format6(_ v: Double) -> String {
   guard v.isFinite else { return String(v) }
   let scaled = (v * 1e6).rounded() / 1e6
   return String(scaled)
+}
+
+/// The `resnet.training` metadata of a training checkpoint: the options and the weights'
+/// initialization, as one JSON object.
+struct TrainingRecord: Codable {
+  var options: TrainingOptions
+  var initialization: WeightInitialization
+
+  init(options: TrainingOptions, initialization: WeightInitialization) {
+    self.options = options
+    self.initialization = initialization
+  }
+
+  init(from decoder: any Decoder) throws {
+    options = try TrainingOptions(from: decoder)
+    initialization = try WeightInitialization(from: decoder)
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    try options.encode(to: encoder)
+    try initialization.encode(to: encoder)
+  }
 }

@@ -1,30 +1,15 @@
 import Foundation
 
-/// A trained model as one safetensors file: torchvision-named tensors and the `resnet.config`,
-/// `resnet.classes` and `resnet.preprocess` metadata of DESIGN.md. Training checkpoints also carry the
-/// optimizer's momentum buffers (`optimizer.momentum.<parameter>`) and a `resnet.training` entry, which
-/// loading for inference ignores.
-public struct Checkpoint: Sendable {
-  /// The architecture.
-  public var configuration: NetworkConfiguration
-  /// Class names in label order.
-  public var classes: [String]
-  /// How images become inputs.
-  public var preprocessing: Preprocessing
+/// A model as one safetensors file (docs/contracts.md): torchvision-named tensors and the
+/// `resnet.config`, `resnet.classes` and `resnet.preprocess` metadata. Training checkpoints also carry
+/// momentum tensors (under ``momentumPrefix``) and metadata of their own, which loading a model ignores.
+extension Model {
+  /// Prefix of the names of a training checkpoint's momentum buffers (`optimizer.momentum.<parameter>`).
+  public static let momentumPrefix = "optimizer.momentum."
 
-  /// A description of a model.
-  public init(configuration: NetworkConfiguration, classes: [String], preprocessing: Preprocessing) {
-    self.configuration = configuration
-    self.classes = classes
-    self.preprocessing = preprocessing
-  }
-
-  /// Prefix of the optimizer state's tensor names.
-  static let momentumPrefix = "optimizer.momentum."
-
-  /// A writer holding `network`'s state and this checkpoint's metadata (add training state to it, then
-  /// `write(to:)`).
-  public func writer(for network: Network) throws -> SafeTensorsWriter {
+  /// A writer holding the network's state and the description's metadata (add training state to it,
+  /// then `write(to:)`).
+  public func writer() throws -> SafeTensorsWriter {
     var writer = SafeTensorsWriter()
     for (name, entry) in network.namedState() {
       switch entry {
@@ -33,37 +18,44 @@ public struct Checkpoint: Sendable {
       case .batchCount(let bn): writer.add(name, integers: [bn.batchesTracked], shape: [])
       }
     }
-    writer.metadata["resnet.config"] = configuration.jsonString()
-    writer.metadata["resnet.classes"] = try jsonText(classes)
-    writer.metadata["resnet.preprocess"] = try jsonText(PreprocessRecord(preprocessing))
+    writer.metadata["resnet.config"] = spec.configuration.jsonString()
+    writer.metadata["resnet.classes"] = try jsonText(spec.classes)
+    writer.metadata["resnet.preprocess"] = try jsonText(PreprocessRecord(spec.preprocessing))
     return writer
   }
 
-  /// Saves `network` with this checkpoint's metadata to `path`, atomically.
-  public func save(_ network: Network, to path: String) throws {
-    try writer(for: network).write(to: path)
+  /// Saves the model to `path`, atomically (temporary file, fsync, rename).
+  public func save(to path: String) throws {
+    try writer().write(to: path)
   }
 
-  /// Reads the checkpoint at `path` and builds its network, validating the file, the metadata and every
-  /// tensor's name, dtype and shape against the configuration.
-  public static func load(_ path: String, inputSize: Int? = nil) throws -> (Checkpoint, Network) {
-    let file = try SafeTensorsFile(contentsOf: path)
-    return try load(file, inputSize: inputSize)
+  /// Reads the checkpoint at `path`, validating the file, the metadata and every tensor's name, dtype
+  /// and shape against the configuration. `inputSize` sets the input of a torchvision state_dict (see
+  /// ``ModelSpec/inferred(from:inputSize:)``).
+  public convenience init(contentsOf path: String, inputSize: Int? = nil) throws {
+    try self.init(file: try SafeTensorsFile(contentsOf: path), inputSize: inputSize)
   }
 
-  /// Builds the network of an opened safetensors file (see `load(_:)`). A file without this tool's
-  /// metadata — a torchvision `state_dict` saved with `safetensors.torch.save_file` — loads too: the
-  /// architecture is read from the tensor shapes (see `inferred(from:inputSize:)`).
-  public static func load(_ file: SafeTensorsFile, inputSize: Int? = nil) throws -> (
-    Checkpoint, Network
-  ) {
+  /// The model of an opened safetensors file (see ``init(contentsOf:inputSize:)``). A file without this
+  /// tool's metadata — a torchvision `state_dict` saved with `safetensors.torch.save_file` — loads too:
+  /// the architecture is read from the tensor shapes.
+  public convenience init(file: SafeTensorsFile, inputSize: Int? = nil) throws {
+    let spec = try ModelSpec(file: file, inputSize: inputSize)
+    try file.checkSize(of: spec.configuration)
+    let network = try Network(configuration: spec.configuration)
+    try network.loadState(from: file)
+    try self.init(spec: spec, network: network)
+  }
+}
+
+extension ModelSpec {
+  /// The description held by a checkpoint's metadata, validated; for a file without `resnet.config`,
+  /// the description ``inferred(from:inputSize:)`` from a torchvision state_dict's shapes.
+  init(file: SafeTensorsFile, inputSize: Int?) throws {
     func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
     guard let configText = file.metadata["resnet.config"] else {
-      let checkpoint = try inferred(from: file, inputSize: inputSize)
-      try file.checkSize(of: checkpoint.configuration)
-      let network = try Network(configuration: checkpoint.configuration)
-      try network.loadState(from: file)
-      return (checkpoint, network)
+      self = try Self.inferred(from: file, inputSize: inputSize)
+      return
     }
     let configuration: NetworkConfiguration
     do {
@@ -93,27 +85,18 @@ public struct Checkpoint: Sendable {
     } catch {
       throw fail("resnet.preprocess is missing or malformed: \(error)")
     }
-    try file.checkSize(of: configuration)
-    let network = try Network(configuration: configuration)
-    try network.loadState(from: file)
-    return (
-      Checkpoint(configuration: configuration, classes: classes, preprocessing: preprocessing), network
-    )
+    self.init(configuration: configuration, classes: classes, preprocessing: preprocessing)
   }
 }
 
-extension Checkpoint {
-  /// ImageNet's normalization, which torchvision's pretrained weights expect.
-  public static let imageNetMean: [Float] = [0.485, 0.456, 0.406]
-  public static let imageNetStd: [Float] = [0.229, 0.224, 0.225]
-
-  /// The checkpoint a torchvision ResNet `state_dict` describes, read from its tensor shapes: the stem
+extension ModelSpec {
+  /// The description a torchvision ResNet `state_dict` describes, read from its tensor shapes: the stem
   /// from `conv1.weight` (7×7: ImageNet, 3×3: CIFAR), the block kind from whether `conv3` exists, the
   /// stages and their blocks and widths from `layer{S}.{B}.conv1.weight`, the classes from `fc.weight`.
   /// The input is `inputSize` square (default 224 for the ImageNet stem, 32 for the CIFAR stem),
   /// prepared as torchvision's ImageNet recipe does (resize to 256/224 × the input, center crop,
   /// ImageNet mean and std; their average for one channel); classes are named by their index.
-  public static func inferred(from file: SafeTensorsFile, inputSize: Int? = nil) throws -> Checkpoint {
+  public static func inferred(from file: SafeTensorsFile, inputSize: Int? = nil) throws -> ModelSpec {
     func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
     guard let stem = file.entries["conv1.weight"], stem.shape.count == 4,
       let fc = file.entries["fc.weight"], fc.shape.count == 2
@@ -143,7 +126,7 @@ extension Checkpoint {
     let mean = channels == 3 ? imageNetMean : [Float](repeating: 0.449, count: channels)
     let std = channels == 3 ? imageNetStd : [Float](repeating: 0.226, count: channels)
     guard channels == 1 || channels == 3 else { throw fail("\(channels) input channels: only 1 or 3 are images") }
-    return Checkpoint(
+    return ModelSpec(
       configuration: configuration, classes: (0..<fc.shape[0]).map { String($0) },
       preprocessing: Preprocessing(
         color: channels == 1 ? .gray : .rgb, resize: side * 256 / 224, height: side, width: side,
@@ -156,7 +139,7 @@ extension SafeTensorsFile {
   /// state needs: its metadata (or its shapes, for a bare state_dict) describe a bigger network than
   /// its tensors can fill. This bounds what loading allocates by the file's own size.
   func checkSize(of configuration: NetworkConfiguration) throws {
-    let held = entries.filter { !$0.key.hasPrefix(Checkpoint.momentumPrefix) }.values
+    let held = entries.filter { !$0.key.hasPrefix(Model.momentumPrefix) }.values
       .reduce(0) { $0 + $1.range.count / $1.dtype.size }
     let needed = configuration.stateValueCount
     guard needed <= held else {
@@ -175,7 +158,7 @@ extension Network {
     let state = namedState()
     let expected = Set(state.map(\.name))
     if let extra = file.entries.keys.sorted().first(where: {
-      !expected.contains($0) && !$0.hasPrefix(Checkpoint.momentumPrefix)
+      !expected.contains($0) && !$0.hasPrefix(Model.momentumPrefix)
     }) {
       throw fail("unexpected tensor '\(extra)' for this configuration")
     }

@@ -1,11 +1,11 @@
-extension Checkpoint {
+extension ModelSpec {
   /// The model description `resnet train` picks for a dataset when given no flags: the colour and
   /// size of the first training image (input size = its shorter side, images resized and
   /// center-cropped to that square), mean and standard deviation measured on up to 2,000 training
   /// images, resnet20 (CIFAR stem) up to 64 pixels and resnet18 above, the dataset's classes.
   public static func automatic(
     for dataset: Dataset, model: String? = nil, size: Int? = nil, widthMultiplier: Double = 1
-  ) throws -> Checkpoint {
+  ) throws -> ModelSpec {
     let first = try firstReadableImage(dataset.train)
     let side = size ?? min(first.width, first.height)
     let name = model ?? (side <= 64 ? "resnet20" : "resnet18")
@@ -20,7 +20,7 @@ extension Checkpoint {
     var preprocessing = unit
     preprocessing.mean = mean
     preprocessing.std = std
-    return Checkpoint(
+    return ModelSpec(
       configuration: configuration, classes: dataset.classes, preprocessing: preprocessing)
   }
 
