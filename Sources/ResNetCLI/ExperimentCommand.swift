@@ -176,9 +176,8 @@ struct DegradationCommand: ParsableCommand {
           flushStandardOutput()
         }
         try trainer.run()
-        let csv = try String(contentsOfFile: folder + "/metrics.csv", encoding: .utf8)
-        let rows = csv.split(separator: "\n").dropFirst().map(String.init)
-        runs.append(DegradationRun(name: name, depth: depth, plain: plain, rows: rows))
+        runs.append(
+          DegradationRun(name: name, depth: depth, plain: plain, records: try RunFolder(folder).metrics()))
       }
     }
     if !gradientsOnly { try writeTextAtomically(Charts.degradation(runs), to: out + "/degradation.svg") }
@@ -259,9 +258,8 @@ struct DegradationCommand: ParsableCommand {
 
         """
       for run in runs {
-        let columns = run.rows.map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        let trainError = columns.last.flatMap { Double($0[3]) }.map { 100 * (1 - $0) } ?? .nan
-        let testErrors = columns.compactMap { Double($0[5]) }.map { 100 * (1 - $0) }
+        let trainError = run.records.last.map { 100 * (1 - $0.trainAccuracy) } ?? .nan
+        let testErrors = run.records.map { 100 * (1 - $0.validationAccuracy) }
         text += String(
           format: "| %@ | %.2f%% | %.2f%% | %.2f%% |\n", run.name, trainError, testErrors.last ?? .nan,
           testErrors.min() ?? .nan)

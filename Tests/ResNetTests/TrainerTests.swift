@@ -235,6 +235,23 @@ struct TrainerTests {
     let nan = try last.tensor(momentum)
     nan.pointer[2] = .nan
     refused(try damaged(nan), "tensor '\(momentum)' holds nan at index 2")
+    // The run's records: metrics.csv read back as the trainer measured them; a damaged row stops the
+    // resume with the file and the line named, instead of charting garbage.
+    let folder = RunFolder(root + "/run")
+    let records = try folder.metrics()
+    #expect(records.count == 1 && records[0].epoch == 1)
+    #expect(records[0].validationAccuracy == (trainer.history[0].validation.accuracy * 1e6).rounded() / 1e6)
+    #expect(records[0].trainLoss == (trainer.history[0].trainLoss * 1e6).rounded() / 1e6)
+    #expect(records[0].learningRate == trainer.history[0].learningRate && records[0].validationTop5 == nil)
+    let text = try String(contentsOfFile: folder.path(of: .metrics), encoding: .utf8)
+    try (text + "2,0.1,not-a-number,0.5,1,0.5,,1,1\n").write(
+      toFile: folder.path(of: .metrics), atomically: true, encoding: .utf8)
+    #expect {
+      _ = try Trainer.resume(
+        from: folder.path(of: .last), train: train, validation: test, outputFolder: folder.path)
+    } throws: { error in
+      "\(error)".contains(folder.path(of: .metrics)) && "\(error)".contains("line 3")
+    }
   }
 }
 

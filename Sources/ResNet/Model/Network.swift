@@ -111,10 +111,29 @@ public final class Network: Module {
 
   /// The logits (`N × numClasses`) for a batch `N × inChannels × H × W`.
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    forward(x, training: training, deletingBlocks: [])
+  }
+
+  /// The inference logits with the residual branches of the blocks at `deletedBlocks` (indices into
+  /// ``namedBlocks``) deleted, as in Veit et al.'s lesion study: such a block passes its input on
+  /// unchanged (in a v1 block `relu(x)`, which is `x` itself, since every block's input is a ReLU's
+  /// output). Only blocks whose shortcut is the identity can be deleted.
+  public func forward(_ x: Tensor, deletingBlocks deletedBlocks: Set<Int>) -> Tensor {
+    forward(x, training: false, deletingBlocks: deletedBlocks)
+  }
+
+  private func forward(_ x: Tensor, training: Bool, deletingBlocks deleted: Set<Int>) -> Tensor {
     var h = conv1.forward(x, training: training)
     if let bn1 { h = bn1.forward(h, training: training) }
     if let maxPool { h = maxPool.forward(h, training: training) }
-    for block in blocks { h = block.forward(h, training: training) }
+    for (index, block) in blocks.enumerated() {
+      if deleted.contains(index) {
+        precondition(!training, "a deleted block is for inference only")
+        precondition(block.hasShortcut && block.downsample == nil, "only identity-shortcut blocks can be deleted")
+        continue
+      }
+      h = block.forward(h, training: training)
+    }
     if let bnFinal { h = bnFinal.forward(h, training: training) }
     return fc.forward(pool.forward(h, training: training), training: training)
   }

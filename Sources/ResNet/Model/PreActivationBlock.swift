@@ -13,7 +13,6 @@ public final class PreActBasicBlock: ResidualBlock {
   public let outChannels: Int
   public let hasShortcut: Bool
   public let rezero: ReZeroAdd?
-  public var deleted = false
   private let add: PreActAdd
 
   /// A block from `inChannels` to `channels` with `stride` on the first conv; without `shortcut`, a
@@ -49,7 +48,6 @@ public final class PreActBasicBlock: ResidualBlock {
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
-    if deleted { return deletedForward(x, training: training) }
     let a = bn1.forward(x, training: training)
     let shortcut = hasShortcut ? downsample?.forward(a, training: training) ?? x : nil
     let h = bn2.forward(conv1.forward(a, training: training), training: training)
@@ -73,7 +71,6 @@ public final class PreActBottleneck: ResidualBlock {
   public let outChannels: Int
   public let hasShortcut: Bool
   public let rezero: ReZeroAdd?
-  public var deleted = false
   private let add: PreActAdd
 
   /// A block from `inChannels` to `channels · 4` with inner width `channels` and `stride` on the 3×3;
@@ -111,7 +108,6 @@ public final class PreActBottleneck: ResidualBlock {
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
-    if deleted { return deletedForward(x, training: training) }
     let a = bn1.forward(x, training: training)
     let shortcut = hasShortcut ? downsample?.forward(a, training: training) ?? x : nil
     let h1 = bn2.forward(conv1.forward(a, training: training), training: training)

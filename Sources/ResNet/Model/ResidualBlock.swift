@@ -22,10 +22,6 @@ public protocol ResidualBlock: Layer {
   var downsample: Projection? { get }
   /// ReZero's scaled add, when the residual branch is scaled.
   var rezero: ReZeroAdd? { get }
-  /// Whether the residual branch is deleted (a lesion study, inference only): the block then returns
-  /// its input `x` (in a v1 block `relu(x)`, which is `x` itself, since every block's input is a ReLU's
-  /// output). Only blocks whose shortcut is the identity can be deleted.
-  var deleted: Bool { get set }
   /// The block's parts in torchvision's order with their names relative to the block: the residual
   /// branch's convs and BatchNorms (`"conv1"`, `"bn1"`, …), then the projection (`"downsample"`) if any.
   var namedModules: [(name: String, module: any Module)] { get }
@@ -47,13 +43,6 @@ extension ResidualBlock {
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
     (rezero.map { [(prefix + "alpha", StateTensor.parameter($0.alpha))] } ?? [])
       + namedModules.flatMap { $0.module.namedState(prefix: prefix + $0.name + ".") }
-  }
-
-  /// The output of a deleted block: its input (see ``deleted``).
-  func deletedForward(_ x: Tensor, training: Bool) -> Tensor {
-    precondition(!training, "a deleted block is for inference only")
-    precondition(hasShortcut && downsample == nil, "only identity-shortcut blocks can be deleted")
-    return x
   }
 
   /// Adds the shortcut's gradient to `dx`, the residual branch's input gradient: `dy` (the gradient of
@@ -120,7 +109,6 @@ public final class BasicBlock: ResidualBlock {
   public let outChannels: Int
   public let hasShortcut: Bool
   public let rezero: ReZeroAdd?
-  public var deleted = false
 
   /// A block from `inChannels` to `channels` with `stride` on the first conv; without `shortcut`, a
   /// plain block (no addition, no projection); with `rezero`, the branch is scaled by ReZero's alpha.
@@ -153,7 +141,6 @@ public final class BasicBlock: ResidualBlock {
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
-    if deleted { return deletedForward(x, training: training) }
     let shortcut = hasShortcut ? downsample?.forward(x, training: training) ?? x : nil
     let h = bn1.forward(conv1.forward(x, training: training), training: training)
     if let rezero, let shortcut {
@@ -184,7 +171,6 @@ public final class Bottleneck: ResidualBlock {
   public let outChannels: Int
   public let hasShortcut: Bool
   public let rezero: ReZeroAdd?
-  public var deleted = false
 
   /// A block from `inChannels` to `channels · 4` with inner width `channels` and `stride` on the 3×3;
   /// without `shortcut`, a plain block (no addition, no projection); with `rezero`, the branch is scaled
@@ -221,7 +207,6 @@ public final class Bottleneck: ResidualBlock {
   }
 
   public func forward(_ x: Tensor, training: Bool) -> Tensor {
-    if deleted { return deletedForward(x, training: training) }
     let shortcut = hasShortcut ? downsample?.forward(x, training: training) ?? x : nil
     let h1 = bn1.forward(conv1.forward(x, training: training), training: training)
     let h2 = bn2.forward(conv2.forward(h1, training: training), training: training)

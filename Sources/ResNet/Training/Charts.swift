@@ -3,18 +3,16 @@ import Foundation
 /// SVG pictures of a training run, drawn here (no plotting library): the loss and accuracy curves
 /// and the confusion matrix.
 public enum Charts {
-  /// Two panels — loss, accuracy — each with the training and validation curves, from metrics.csv
-  /// rows (`EpochMetrics.csvHeader` columns).
-  public static func curves(csvRows: [String]) -> String {
-    let rows = csvRows.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-    func column(_ i: Int) -> [Double] { rows.map { Double($0[i]) ?? .nan } }
-    let epochs = column(0)
+  /// Two panels — loss, accuracy — each with the training and validation curves of a run's epochs.
+  public static func curves(_ records: [EpochRecord]) -> String {
+    let epochs = records.map { Double($0.epoch) }
     let panelWidth = 420.0
     let panelHeight = 280.0
     var svg = SVG(width: 2 * panelWidth + 60, height: panelHeight + 70)
     svg.text(x: 20, y: 24, "Training curves", size: 16, weight: "bold")
     for (p, (title, train, validation)) in [
-      ("loss", column(2), column(4)), ("accuracy", column(3), column(5)),
+      ("loss", records.map(\.trainLoss), records.map(\.validationLoss)),
+      ("accuracy", records.map(\.trainAccuracy), records.map(\.validationAccuracy)),
     ].enumerated() {
       let left = 60 + Double(p) * (panelWidth + 10)
       // An early validation-loss spike (BatchNorm statistics still settling) would flatten the rest
@@ -37,13 +35,14 @@ public enum Charts {
     let legendRows = Double((runs.count + 3) / 4)
     var svg = SVG(width: 2 * panelWidth + 60, height: panelHeight + 70 + 16 * legendRows)
     svg.text(x: 20, y: 24, "Plain (dashed) and residual (solid) networks", size: 16, weight: "bold")
-    let longest = runs.max { $0.rows.count < $1.rows.count }?.rows ?? []
+    let longest = runs.max { $0.records.count < $1.records.count }?.records ?? []
     let epochs = longest.indices.map { Double($0 + 1) }
-    for (p, (title, column)) in [("training error", 3), ("test error", 5)].enumerated() {
+    let accuracies: [(String, KeyPath<EpochRecord, Double>)] = [
+      ("training error", \.trainAccuracy), ("test error", \.validationAccuracy),
+    ]
+    for (p, (title, accuracy)) in accuracies.enumerated() {
       let series = runs.map { run in
-        let errors = run.rows.map { row in
-          Double(row.split(separator: ",", omittingEmptySubsequences: false)[column]).map { 1 - $0 } ?? .nan
-        }
+        let errors = run.records.map { 1 - $0[keyPath: accuracy] }
         return (
           name: run.name, color: colors[depths.firstIndex(of: run.depth)! % colors.count],
           values: errors + Array(repeating: .nan, count: max(0, epochs.count - errors.count))
@@ -110,7 +109,7 @@ public enum Charts {
   }
 }
 
-/// One training run of the degradation experiment: its metrics.csv rows (without the header).
+/// One training run of the degradation experiment: its epochs' records.
 public struct DegradationRun: Sendable {
   /// The run's name (`"plain-20"`).
   public let name: String
@@ -118,12 +117,12 @@ public struct DegradationRun: Sendable {
   public let depth: Int
   /// Whether it is the plain network.
   public let plain: Bool
-  /// `EpochMetrics` CSV rows, one per epoch.
-  public let rows: [String]
+  /// One record per epoch.
+  public let records: [EpochRecord]
 
   /// A run's chart data.
-  public init(name: String, depth: Int, plain: Bool, rows: [String]) {
-    (self.name, self.depth, self.plain, self.rows) = (name, depth, plain, rows)
+  public init(name: String, depth: Int, plain: Bool, records: [EpochRecord]) {
+    (self.name, self.depth, self.plain, self.records) = (name, depth, plain, records)
   }
 }
 

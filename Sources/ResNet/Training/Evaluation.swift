@@ -21,11 +21,13 @@ public struct Evaluation: Sendable {
     }
   }
 
-  /// Runs `network` in inference mode over every batch of `loader`'s epoch 0. With `collective`, each
+  /// Runs `network` in inference mode over every batch of `loader`'s epoch 0, with the blocks at
+  /// `deletedBlocks` deleted (see ``Network/forward(_:deletingBlocks:)``). With `collective`, each
   /// process evaluates its shard (`loader` is sharded) and every process gets the whole split's result.
-  public static func run(_ network: Network, loader: DataLoader, collective: (any Collective)? = nil) throws
-    -> Evaluation
-  {
+  public static func run(
+    _ network: Network, loader: DataLoader, collective: (any Collective)? = nil,
+    deletingBlocks deletedBlocks: Set<Int> = []
+  ) throws -> Evaluation {
     let classes = network.configuration.numClasses
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
     var lossSum = 0.0
@@ -34,7 +36,7 @@ public struct Evaluation: Sendable {
     let iterator = loader.epoch(0)
     while let batch = try iterator.next() {
       guard batch.count > 0 else { continue }  // a shard's empty part of a short last batch
-      let logits = network.forward(batch.images, training: false)
+      let logits = network.forward(batch.images, deletingBlocks: deletedBlocks)
       for i in 0..<batch.count {
         let row = logits.pointer + i * classes
         let truth = Int(batch.labels[i])

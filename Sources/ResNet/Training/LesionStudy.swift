@@ -32,16 +32,15 @@ public struct LesionStudy: Sendable {
   public static func run(_ network: Network, loader: DataLoader) throws -> LesionStudy {
     let intact = try Evaluation.run(network, loader: loader)
     var rows: [Row] = []
-    for (name, block) in network.namedBlocks {
+    for (index, (name, block)) in network.namedBlocks.enumerated() {
       let blockName = String(name.dropLast())  // "layer1.0." → "layer1.0"
       if !block.hasShortcut {
         rows.append(Row(block: blockName, outcome: .noShortcut))
       } else if block.downsample != nil {
         rows.append(Row(block: blockName, outcome: .projection))
       } else {
-        block.deleted = true
-        defer { block.deleted = false }
-        rows.append(Row(block: blockName, outcome: .deleted(try Evaluation.run(network, loader: loader))))
+        let lesioned = try Evaluation.run(network, loader: loader, deletingBlocks: [index])
+        rows.append(Row(block: blockName, outcome: .deleted(lesioned)))
       }
     }
     return LesionStudy(intact: intact, rows: rows)

@@ -110,63 +110,6 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   }
 }
 
-/// Where a training run stands after an epoch: what `--resume` needs besides the weights and the
-/// momentum buffers.
-public struct TrainingProgress: Codable, Sendable, Equatable {
-  /// Epochs completed.
-  public var epoch: Int
-  /// Optimizer steps taken (the schedule's position).
-  public var step: Int
-  /// Best validation accuracy so far, and its epoch.
-  public var bestAccuracy: Double
-  public var bestEpoch: Int
-
-  enum CodingKeys: String, CodingKey {
-    case epoch, step
-    case bestAccuracy = "best_accuracy"
-    case bestEpoch = "best_epoch"
-  }
-}
-
-/// The numbers of one epoch (a row of metrics.csv).
-public struct EpochMetrics: Sendable {
-  /// 1-based epoch number.
-  public var epoch: Int
-  /// Learning rate of the epoch's last step.
-  public var learningRate: Float
-  /// Mean training loss (with label smoothing) and accuracy on the augmented batches.
-  public var trainLoss: Double
-  public var trainAccuracy: Double
-  /// Validation results.
-  public var validation: Evaluation
-  /// Wall time of the epoch (training and validation) and training images per second.
-  public var seconds: Double
-  public var imagesPerSecond: Double
-  /// In data-parallel training, the mean time per step that process 0 spent in collective operations
-  /// (sending, receiving and waiting for the other processes), and the mean time of a whole step.
-  public var communicationSecondsPerStep: Double? = nil
-  public var stepSeconds: Double? = nil
-
-  static let csvHeader =
-    "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,val_top5,seconds,images_per_s"
-
-  var csvRow: String {
-    let top5 = validation.top5.map { String(format6($0)) } ?? ""
-    return [
-      String(epoch), String(learningRate), format6(trainLoss), format6(trainAccuracy),
-      format6(validation.loss), format6(validation.accuracy), top5, format6(seconds),
-      format6(imagesPerSecond),
-    ].joined(separator: ",")
-  }
-}
-
-/// `v` with up to 6 decimals, no exponent.
-func format6(_ v: Double) -> String {
-  guard v.isFinite else { return String(v) }
-  let scaled = (v * 1e6).rounded() / 1e6
-  return String(scaled)
-}
-
 /// The `resnet.training` metadata of a training checkpoint: the options and the weights'
 /// initialization, as one JSON object.
 struct TrainingRecord: Codable {
