@@ -44,7 +44,7 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_loop)(
 static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
     const int m, const int nv, ptrdiff_t kc, const float *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
     const float *restrict b, ptrdiff_t b_rs, float *restrict c, ptrdiff_t ldc,
-    const float *restrict alpha_beta, ptrdiff_t n, const float *b_prefetch) {
+    rn_scales scales, ptrdiff_t n, const float *b_prefetch) {
   RN_VEC acc[RN_MR][RN_NV];  // m x nv live accumulators: the m x (nv * RN_W) tile of C
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_VEC)0.0f;
@@ -63,9 +63,8 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
   }
 
   // The store does the same vector arithmetic for full and partial tiles, so an element's value
-  // does not depend on where tile boundaries fall. (alpha and beta come through memory, read only
-  // here, so they take no register during the loop.)
-  const float alpha = alpha_beta[0], beta = alpha_beta[1];
+  // does not depend on where tile boundaries fall.
+  const float alpha = scales.alpha, beta = scales.beta;
   const RN_VEC va = (RN_VEC)alpha, vb = (RN_VEC)beta;
   if (n == nv * RN_W) {
     for (int r = 0; r < m; r++) {
@@ -94,10 +93,10 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
 
 #define RN_ARGS                                                                                  \
   ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs, \
-      float *c, ptrdiff_t ldc, const float *alpha_beta, ptrdiff_t n, const float *b_prefetch
+      float *c, ptrdiff_t ldc, rn_scales scales, ptrdiff_t n, const float *b_prefetch
 #define RN_DEF(M, V)                                                      \
   static RN_TARGET void RN_KNAME(M, V)(RN_ARGS) {                         \
-    RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, b_rs, c, ldc, alpha_beta, n, b_prefetch); \
+    RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, b_rs, c, ldc, scales, n, b_prefetch); \
   }
 
 #if RN_NV == 1

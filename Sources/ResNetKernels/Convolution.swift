@@ -21,31 +21,44 @@ public func convolutionForward(
   output: UnsafeMutablePointer<Float>, workspace: ScratchBuffer,
   threads: Int? = nil, pool: ThreadPool = .shared
 ) {
+  guard batch > 0 else { return }
   let k = g.columnRows
   let pixels = g.outputPixels
-  guard batch > 1 else {
-    if batch == 1 {
-      let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
-      let matrix = columnMatrix(input, geometry: g, columns: columns, threads: threads, pool: pool)
-      fillWithBias(output, bias: bias, rows: outputChannels, pixels: pixels)
-      sgemm(
-        .none, .none, m: outputChannels, n: pixels, k: k, a: weight, lda: k, b: matrix, ldb: pixels,
-        beta: bias == nil ? 0 : 1, c: output, ldc: pixels, threads: threads, pool: pool)
-    }
+  switch ConvolutionPlan(geometry: g, outputChannels: outputChannels, batch: batch).forward {
+  case .singleSample:
+    let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
+    let matrix = columnMatrix(input, geometry: g, columns: columns, threads: threads, pool: pool)
+    fillWithBias(output, bias: bias, rows: outputChannels, pixels: pixels)
+    sgemm(
+      .none, .none, m: outputChannels, n: pixels, k: k, a: weight, lda: k, b: matrix, ldb: pixels,
+      beta: bias == nil ? 0 : 1, c: output, ldc: pixels, threads: threads, pool: pool)
     return
-  }
-  if g.takesWinogradPath(outputChannels: outputChannels) {
+  case .winograd:
     winogradConvolutionForward(
       input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
       bias: bias, output: output, threads: threads, pool: pool)
     return
-  }
-  if g.takesImplicitPath(outputChannels: outputChannels) {
+  case .implicit:
     implicitConvolutionForward(
       input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
       bias: bias, output: output, threads: threads, pool: pool)
     return
+  case .groupedIm2col:
+    groupedConvolutionForward(
+      input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels, bias: bias,
+      output: output, threads: threads, pool: pool)
   }
+}
+
+/// The forward pass by groups of samples: im2col of each group, one single-threaded GEMM into a staging
+/// matrix, its rows copied into NCHW (plus the bias).
+private func groupedConvolutionForward(
+  input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int, weight: UnsafePointer<Float>,
+  outputChannels: Int, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, threads: Int?,
+  pool: ThreadPool
+) {
+  let k = g.columnRows
+  let pixels = g.outputPixels
   let grouping = ConvolutionGrouping(geometry: g, batch: batch)
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
@@ -95,71 +108,111 @@ public func convolutionBackward(
   gradInput: UnsafeMutablePointer<Float>?, workspace: ScratchBuffer,
   threads: Int? = nil, pool: ThreadPool = .shared
 ) {
-  let k = g.columnRows
-  let pixels = g.outputPixels
   if let gradBias {
-    for b in 0..<batch {
-      for o in 0..<outputChannels {
-        let row = gradOutput + (b * outputChannels + o) * pixels
-        var sum: Float = 0
-        for p in 0..<pixels { sum += row[p] }
-        gradBias[o] += sum
-      }
-    }
+    addBiasGradient(gradOutput, batch: batch, channels: outputChannels, pixels: g.outputPixels, into: gradBias)
   }
-  guard batch > 1 else {
-    if batch == 1 {
-      let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
-      let matrix = columnMatrix(input, geometry: g, columns: columns, threads: threads, pool: pool)
-      sgemm(
-        .none, .transposed, m: outputChannels, n: k, k: pixels, a: gradOutput, lda: pixels, b: matrix,
-        ldb: pixels, beta: 1, c: gradWeight, ldc: k, threads: threads, pool: pool)
-      if let gradInput {
-        sgemm(
-          .transposed, .none, m: k, n: pixels, k: outputChannels, a: weight, lda: k, b: gradOutput, ldb: pixels,
-          c: columns ?? gradInput, ldc: pixels, threads: threads, pool: pool)
-        if let columns { col2im(columns, geometry: g, batch: 1, into: gradInput, threads: threads, pool: pool) }
-      }
-    }
+  guard batch > 0 else { return }
+  let plan = ConvolutionPlan(
+    geometry: g, outputChannels: outputChannels, batch: batch, inputGradient: gradInput != nil)
+  let problem = ConvolutionBackward(
+    input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
+    gradOutput: gradOutput, threads: threads, pool: pool)
+  if plan.weightGradient == .singleSample {
+    problem.singleSample(gradWeight: gradWeight, gradInput: gradInput, workspace: workspace)
     return
   }
-  // Stride 1: the input gradient is itself a stride-1 convolution (of the output gradient, with the
-  // flipped weight), taken by the implicit path without a column matrix or col2im.
-  let inputGradientGeometry =
-    gradInput == nil
-    ? nil
-    : g.inputGradientGeometry(outputChannels: outputChannels)
-      .flatMap {
-        $0.takesWinogradPath(outputChannels: g.channels) || $0.takesImplicitPath(outputChannels: g.channels)
-          ? $0 : nil
-      }
   let grouping = ConvolutionGrouping(geometry: g, batch: batch)
-  let weightCount = outputChannels * k
-  // 3×3, stride 1, padding 1 with enough channels: the weight gradient by Winograd's F(2×2, 3×3),
-  // each group's partial the 16 × C × O transformed gradient; with fewer channels, by reading the input
-  // in place (rows in (tap, channel) order). Either way when the input gradient needs no column matrix.
-  let noColumnMatrix = gradInput == nil || inputGradientGeometry != nil
-  let winogradWeights = noColumnMatrix && g.takesWinogradPath(outputChannels: outputChannels)
-  let implicitWeights = noColumnMatrix && !winogradWeights && g.isSamePadded3x3
-  let partialCount = winogradWeights ? 16 * g.channels * outputChannels : weightCount
-  let partialsBuffer = convolutionScratch.take(grouping.groups * partialCount)
-  defer { convolutionScratch.give(partialsBuffer) }
-  let partials = SendablePointer(partialsBuffer.pointer)  // groups × K × O (or × 16 × C × O)
-  if winogradWeights {
+  // Each group's weight gradient goes to a partial of its own (K × O, or 16 × C × O for Winograd);
+  // the partials are then added to gradWeight in group order.
+  let partialCount =
+    plan.weightGradient == .winograd ? 16 * g.channels * outputChannels : outputChannels * g.columnRows
+  let partials = convolutionScratch.take(grouping.groups * partialCount)
+  defer { convolutionScratch.give(partials) }
+  switch plan.weightGradient {
+  case .winograd:
     winogradWeightGradient(
       input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,
-      partials: partials.base, threads: threads, pool: pool)
-  } else if implicitWeights {
+      partials: partials.pointer, threads: threads, pool: pool)
+  case .implicit:
     implicitWeightGradient(
       input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,
-      partials: partials.base, threads: threads, pool: pool)
+      partials: partials.pointer, threads: threads, pool: pool)
+  case .groupedIm2col, .singleSample:
+    problem.grouped(
+      grouping, partials: partials.pointer, gradInput: plan.inputGradient == .groupedCol2im ? gradInput : nil)
   }
-  let x = SendablePointer(UnsafeMutablePointer(mutating: input))
-  let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
-  let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
-  let dx = inputGradientGeometry == nil ? gradInput.map { SendablePointer($0) } : nil
-  let ld = grouping.rowStride
-  if !implicitWeights && !winogradWeights {
+  switch plan.inputGradient {
+  case .winograd(let back): problem.flippedConvolution(back, winograd: true, into: gradInput!)
+  case .implicit(let back): problem.flippedConvolution(back, winograd: false, into: gradInput!)
+  case .none, .singleSample, .groupedCol2im: break
+  }
+  if plan.weightGradient == .winograd {
+    problem.addWinogradPartials(partials.pointer, groups: grouping.groups, into: gradWeight)
+  } else {
+    problem.addPartials(
+      partials.pointer, groups: grouping.groups, rowsByTap: plan.weightGradient == .implicit, into: gradWeight)
+  }
+}
+
+/// `gradBias[o] += Σ gradOutput[b, o, ·]` over the batch, sample by sample.
+private func addBiasGradient(
+  _ gradOutput: UnsafePointer<Float>, batch: Int, channels: Int, pixels: Int, into gradBias: UnsafeMutablePointer<Float>
+) {
+  for b in 0..<batch {
+    for o in 0..<channels {
+      let row = gradOutput + (b * channels + o) * pixels
+      var sum: Float = 0
+      for p in 0..<pixels { sum += row[p] }
+      gradBias[o] += sum
+    }
+  }
+}
+
+/// The operands of one convolution backward pass, and its paths (``ConvolutionPlan`` chooses).
+private struct ConvolutionBackward {
+  let input: UnsafePointer<Float>  // batch × C × H × W
+  let geometry: ConvGeometry
+  let batch: Int
+  let weight: UnsafePointer<Float>  // O × K
+  let outputChannels: Int
+  let gradOutput: UnsafePointer<Float>  // batch × O × Ho·Wo
+  let threads: Int?
+  let pool: ThreadPool
+
+  /// One sample: gradWeight += gradOutput · columnsᵀ, then the input gradient through its column
+  /// matrix (or in place for a pointwise convolution) and col2im; each GEMM split over the threads.
+  func singleSample(
+    gradWeight: UnsafeMutablePointer<Float>, gradInput: UnsafeMutablePointer<Float>?, workspace: ScratchBuffer
+  ) {
+    let g = geometry
+    let (k, pixels) = (g.columnRows, g.outputPixels)
+    let columns = g.isPointwise ? nil : workspace.reserve(k * pixels)  // K × Ho·Wo
+    let matrix = columnMatrix(input, geometry: g, columns: columns, threads: threads, pool: pool)
+    sgemm(
+      .none, .transposed, m: outputChannels, n: k, k: pixels, a: gradOutput, lda: pixels, b: matrix,
+      ldb: pixels, beta: 1, c: gradWeight, ldc: k, threads: threads, pool: pool)
+    guard let gradInput else { return }
+    sgemm(
+      .transposed, .none, m: k, n: pixels, k: outputChannels, a: weight, lda: k, b: gradOutput, ldb: pixels,
+      c: columns ?? gradInput, ldc: pixels, threads: threads, pool: pool)
+    if let columns { col2im(columns, geometry: g, batch: 1, into: gradInput, threads: threads, pool: pool) }
+  }
+
+  /// Per group: the group's weight gradient into its partial (K × O, rows in im2col's (channel, tap)
+  /// order), and with `gradInput` the group's input gradient through its column matrix and col2im.
+  func grouped(
+    _ grouping: ConvolutionGrouping, partials: UnsafeMutablePointer<Float>, gradInput: UnsafeMutablePointer<Float>?
+  ) {
+    let g = geometry
+    let (k, pixels, outputChannels) = (g.columnRows, g.outputPixels, outputChannels)
+    let weightCount = outputChannels * k
+    let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+    let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
+    let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
+    let dx = gradInput.map { SendablePointer($0) }
+    let out = SendablePointer(partials)
+    let pool = pool
+    let ld = grouping.rowStride
     grouping.run(threads: threads, pool: pool, scratchFloats: (k + outputChannels) * ld) {
       first, count, scratch in
       let n = count * pixels
@@ -176,7 +229,7 @@ public func convolutionBackward(
       // round the GEMM packs the O × n output gradient, not the K × n columns (K = 9·C for 3×3).
       sgemm(
         .none, .transposed, m: k, n: outputChannels, k: n, a: columns, lda: ld, b: gathered, ldb: ld,
-        c: partials.base + first / grouping.samples * weightCount, ldc: outputChannels, threads: 1, pool: pool)
+        c: out.base + first / grouping.samples * weightCount, ldc: outputChannels, threads: 1, pool: pool)
       guard let dx else { return }
       sgemm(
         .transposed, .none, m: k, n: n, k: outputChannels, a: w.base, lda: k, b: gathered, ldb: ld,
@@ -185,118 +238,80 @@ public func convolutionBackward(
         columns, geometry: g, batch: count, ldc: ld, into: dx.base + first * g.inputCount, threads: 1, pool: pool)
     }
   }
-  if let gradInput, let inputGradientGeometry {
-    let flipped = convolutionScratch.take(weightCount)
+
+  /// The input gradient of a stride-1 convolution as the convolution `back` (see
+  /// ``ConvGeometry/inputGradientGeometry(outputChannels:)``) of the output gradient with the flipped
+  /// weight, by Winograd or by the implicit path.
+  func flippedConvolution(_ back: ConvGeometry, winograd: Bool, into gradInput: UnsafeMutablePointer<Float>) {
+    let g = geometry
+    let flipped = convolutionScratch.take(outputChannels * g.columnRows)
+    defer { convolutionScratch.give(flipped) }
     g.flippedForInputGradient(weight, outputChannels: outputChannels, into: flipped.pointer)
-    if inputGradientGeometry.takesWinogradPath(outputChannels: g.channels) {
+    if winograd {
       winogradConvolutionForward(
-        input: gradOutput, geometry: inputGradientGeometry, batch: batch,
-        weight: flipped.pointer, outputChannels: g.channels, bias: nil, output: gradInput, threads: threads,
-        pool: pool)
+        input: gradOutput, geometry: back, batch: batch, weight: flipped.pointer, outputChannels: g.channels,
+        bias: nil, output: gradInput, threads: threads, pool: pool)
     } else {
       implicitConvolutionForward(
-        input: gradOutput, geometry: inputGradientGeometry, batch: batch,
-        weight: flipped.pointer, outputChannels: g.channels, bias: nil, output: gradInput, threads: threads,
-        pool: pool)
+        input: gradOutput, geometry: back, batch: batch, weight: flipped.pointer, outputChannels: g.channels,
+        bias: nil, output: gradInput, threads: threads, pool: pool)
     }
-    convolutionScratch.give(flipped)
   }
-  if winogradWeights {
-    // dU = the groups' partials, added in group order, then gradWeight += Gᵀ·dU·G.
+
+  /// gradWeight += Gᵀ·dU·G, dU the groups' 16 × C × O partials added in group order.
+  func addWinogradPartials(
+    _ partials: UnsafeMutablePointer<Float>, groups: Int, into gradWeight: UnsafeMutablePointer<Float>
+  ) {
+    let g = geometry
+    let partialCount = 16 * g.channels * outputChannels
     let sums = convolutionScratch.take(partialCount)
+    defer { convolutionScratch.give(sums) }
     let du = SendablePointer(sums.pointer)  // 16 × C × O
-    parallelRanges(partialCount, work: grouping.groups * partialCount, threads: threads, pool: pool) { range in
+    let source = SendablePointer(partials)
+    parallelRanges(partialCount, work: groups * partialCount, threads: threads, pool: pool) { range in
       let target = du.base + range.lowerBound
-      target.update(from: partials.base + range.lowerBound, count: range.count)
-      for group in 1..<grouping.groups {
-        rn_add_floats(partials.base + group * partialCount + range.lowerBound, target, range.count)
+      target.update(from: source.base + range.lowerBound, count: range.count)
+      for group in 1..<groups {
+        rn_add_floats(source.base + group * partialCount + range.lowerBound, target, range.count)
       }
     }
     winogradAddWeightGradient(
       sums.pointer, channels: g.channels, outputChannels: outputChannels, into: gradWeight, threads: threads,
       pool: pool)
-    convolutionScratch.give(sums)
-    return
-  }
-  // gradWeight += the groups' partials, added in group order to each weight. By runs of the partials'
-  // order (row, output channel): a run gathered from gradWeight, each group's run added as a vector,
-  // the run scattered back — the same additions in the same order as one weight at a time.
-  let dw = SendablePointer(gradWeight)
-  let taps = g.kernelHeight * g.kernelWidth
-  let run = 1024
-  parallelRanges(weightCount, work: grouping.groups * weightCount, threads: threads, pool: pool) { range in
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: run) { buffer in
-      let sums = buffer.baseAddress!  // one run of the sums, in the partials' order
-      // Where partial j (row, o) goes in gradWeight (O × K); rows are (channel, tap) from im2col,
-      // (tap, channel) from the implicit path.
-      func target(_ j: Int) -> Int {
-        let (row, o) = j.quotientAndRemainder(dividingBy: outputChannels)
-        return o * k + (implicitWeights ? row % g.channels * taps + row / g.channels : row)
-      }
-      var start = range.lowerBound
-      while start < range.upperBound {
-        let count = min(run, range.upperBound - start)
-        for j in 0..<count { sums[j] = dw.base[target(start + j)] }
-        for group in 0..<grouping.groups { rn_add_floats(partials.base + group * weightCount + start, sums, count) }
-        for j in 0..<count { dw.base[target(start + j)] = sums[j] }
-        start += count
-      }
-    }
-  }
-}
-
-/// How a batch is cut into groups of samples for the batched convolution path: enough samples that a
-/// group's column matrix has about ``targetColumns`` columns. Depends only on the geometry and the
-/// batch, never on the thread count.
-public struct ConvolutionGrouping: Sendable {
-  /// The column count a group aims at: wide enough for an efficient GEMM (and, in the weight
-  /// gradient, a deep one), small enough that a group's columns stay in the caches.
-  public static let targetColumns = 2048
-  /// The fewest groups a batch is cut into (when it has that many samples), so that the threads'
-  /// shares of the groups come out even: with 4 groups on 2 threads, one short group leaves a thread
-  /// idle for most of a group's time.
-  public static let minimumGroups = 8
-  /// Samples per group (the last group may have fewer), and the number of groups.
-  public let samples: Int, groups: Int
-  /// Output pixels per sample, and samples in the batch.
-  let pixels: Int, batchSize: Int
-
-  /// The grouping of `batch` samples of geometry `g`.
-  public init(geometry g: ConvGeometry, batch: Int) {
-    pixels = g.outputPixels
-    let fewGroups = (batch + Self.minimumGroups - 1) / Self.minimumGroups
-    samples = max(1, min(batch, Self.targetColumns / max(1, pixels), fewGroups))
-    groups = (batch + samples - 1) / samples
-    batchSize = batch
   }
 
-  /// Columns of a full group's matrices.
-  var columns: Int { samples * pixels }
-  /// The row stride of a group's matrices: the columns rounded up to a cache line, one more line when
-  /// that is a multiple of 4 KiB (so the GEMM can read the column matrix in place, its rows not all
-  /// falling into the same cache sets).
-  var rowStride: Int {
-    let stride = roundUp(columns, 16)
-    return GEMMBlocking.aliases(ldb: stride) ? stride + 16 : stride
-  }
-
-  /// Runs `body(first sample, sample count, scratch)` for every group, groups shared out over the
-  /// pool's threads (each takes the next unclaimed group when it is free: every group is computed
-  /// whole by one thread, so which one does not matter); `scratch` holds `scratchFloats` floats of the
-  /// participant's own.
-  func run(
-    threads: Int?, pool: ThreadPool, scratchFloats: Int,
-    _ body: (_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void
+  /// gradWeight += the groups' K × O partials, added in group order to each weight; partial rows are
+  /// (channel, tap) from im2col, (tap, channel) with `rowsByTap` (the implicit path). By runs of the
+  /// partials' order (row, output channel): a run gathered from gradWeight, each group's run added as a
+  /// vector, the run scattered back — the same additions in the same order as one weight at a time.
+  func addPartials(
+    _ partials: UnsafeMutablePointer<Float>, groups: Int, rowsByTap: Bool, into gradWeight: UnsafeMutablePointer<Float>
   ) {
-    let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, groups))
-    let queue = WorkQueue(count: groups)
-    pool.run(participants: participants) { _ in
-      let scratch = convolutionScratch.take(scratchFloats)
-      while let group = queue.claim() {
-        let first = group * samples
-        body(first, min(samples, batchSize - first), scratch.pointer)
+    let g = geometry
+    let k = g.columnRows
+    let outputChannels = outputChannels
+    let weightCount = outputChannels * k
+    let dw = SendablePointer(gradWeight)
+    let source = SendablePointer(partials)
+    let taps = g.kernelHeight * g.kernelWidth
+    let run = 1024
+    parallelRanges(weightCount, work: groups * weightCount, threads: threads, pool: pool) { range in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: run) { buffer in
+        let sums = buffer.baseAddress!  // one run of the sums, in the partials' order
+        // Where partial j (row, o) goes in gradWeight (O × K).
+        func target(_ j: Int) -> Int {
+          let (row, o) = j.quotientAndRemainder(dividingBy: outputChannels)
+          return o * k + (rowsByTap ? row % g.channels * taps + row / g.channels : row)
+        }
+        var start = range.lowerBound
+        while start < range.upperBound {
+          let count = min(run, range.upperBound - start)
+          for j in 0..<count { sums[j] = dw.base[target(start + j)] }
+          for group in 0..<groups { rn_add_floats(source.base + group * weightCount + start, sums, count) }
+          for j in 0..<count { dw.base[target(start + j)] = sums[j] }
+          start += count
+        }
       }
-      convolutionScratch.give(scratch)
     }
   }
 }

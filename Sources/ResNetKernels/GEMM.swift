@@ -108,13 +108,12 @@ struct GEMMProblem: @unchecked Sendable {
 
   /// Floats of scratch one thread needs, each part 64-byte aligned: packed B (the kc × nc block, or
   /// one kc × nr tail panel when B is read in place), packed A (one mr × kc panel, or all of a slice's
-  /// panels when B is read in place), then alpha and the current beta for the micro-kernel.
-  var scratchFloats: Int { scalesOffset + 16 }
+  /// panels when B is read in place).
+  var scratchFloats: Int {
+    packedAOffset + roundUp((readsBInPlace ? roundUp(m, kernel.mr) : kernel.mr) * kc, 16)
+  }
   private var packedAOffset: Int {
     roundUp(kc * (readsBInPlace ? kernel.nr : min(nc, roundUp(n, kernel.nr))), 16)
-  }
-  private var scalesOffset: Int {
-    packedAOffset + roundUp((readsBInPlace ? roundUp(m, kernel.mr) : kernel.mr) * kc, 16)
   }
 
   /// Splits C into at most `threads` blocks of whole register tiles, by rows or by columns. The split
@@ -146,7 +145,7 @@ struct GEMMProblem: @unchecked Sendable {
   /// Computes C[rows, columns]; `rows` and `columns` start on tile boundaries.
   func run(rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
     kernel.variants.withUnsafeBufferPointer { variants in
-      let driver = MacroKernel(problem: self, variants: variants, scratch: scratch, scales: scratch + scalesOffset)
+      let driver = MacroKernel(problem: self, variants: variants, scratch: scratch)
       if readsBInPlace {
         driver.runReadingBInPlace(rows: rows, columns: columns, packedTail: scratch, packedA: scratch + packedAOffset)
       } else {
@@ -161,14 +160,13 @@ struct MacroKernel {
   let problem: GEMMProblem
   let variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>
   let scratch: UnsafeMutablePointer<Float>
-  let scales: UnsafeMutablePointer<Float>  // [alpha, beta for the current k slice]
 
   /// One micro-kernel call: C[ir..<ir+mcur, j..<j+ncols] from an A panel and a B panel.
   @inline(__always)
   func tile(
     _ kcur: Int, rows mcur: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
     b: UnsafePointer<Float>, bRowStride: Int, c: UnsafeMutablePointer<Float>, columns ncols: Int,
-    prefetch: UnsafePointer<Float>?
+    scales: rn_scales, prefetch: UnsafePointer<Float>?
   ) {
     let micro = variants[problem.kernel.variantIndex(rows: mcur, columns: ncols)]
     micro(kcur, a, aRowStride, aColumnStride, b, bRowStride, c, problem.ldc, scales, ncols, prefetch)
@@ -202,8 +200,7 @@ struct MacroKernel {
       while pc < p.k {
         let kcur = min(p.kc, p.k - pc)
         p.packB(into: packedB, depth: pc..<(pc + kcur), columns: jc..<(jc + ncur))
-        scales[0] = p.alpha
-        scales[1] = pc == 0 ? p.beta : 1
+        let scales = rn_scales(alpha: p.alpha, beta: pc == 0 ? p.beta : 1)
         var ir = rows.lowerBound
         while ir < rows.upperBound {
           let mcur = min(mr, rows.upperBound - ir)
@@ -213,7 +210,7 @@ struct MacroKernel {
             let b = UnsafePointer(packedB + (jr / nr) * kcur * nr)  // kcur × nr
             tile(
               kcur, rows: mcur, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, bRowStride: nr,
-              c: c + ir * p.ldc + jc + jr, columns: min(nr, ncur - jr), prefetch: nil)
+              c: c + ir * p.ldc + jc + jr, columns: min(nr, ncur - jr), scales: scales, prefetch: nil)
             jr += nr
           }
           ir += mr
@@ -238,8 +235,7 @@ struct MacroKernel {
     var pc = 0
     while pc < p.k {
       let kcur = min(p.kc, p.k - pc)
-      scales[0] = p.alpha
-      scales[1] = pc == 0 ? p.beta : 1
+      let scales = rn_scales(alpha: p.alpha, beta: pc == 0 ? p.beta : 1)
       // A's panels for this slice: (pointer, row stride, column stride) by panel index, on the stack.
       let panelCount = (rows.count + mr - 1) / mr
       withUnsafeTemporaryAllocation(of: (UnsafePointer<Float>, Int, Int).self, capacity: panelCount) { panels in
@@ -265,7 +261,8 @@ struct MacroKernel {
             let (a, aRowStride, aColumnStride) = panels[index]
             tile(
               kcur, rows: min(mr, rows.upperBound - row), a: a, aRowStride: aRowStride, aColumnStride: aColumnStride,
-              b: b, bRowStride: bRowStride, c: c + row * p.ldc + jr, columns: ncols, prefetch: index == 0 ? next : nil)
+              b: b, bRowStride: bRowStride, c: c + row * p.ldc + jr, columns: ncols, scales: scales,
+              prefetch: index == 0 ? next : nil)
           }
           jr += nr
         }

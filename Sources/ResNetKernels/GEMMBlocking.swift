@@ -35,3 +35,22 @@ public enum GEMMBlocking {
     (ldb * MemoryLayout<Float>.stride) % 4096 == 0
   }
 }
+
+/// The convolution paths' thresholds and block sizes, in one place (``ConvolutionPlan`` decides with them).
+public enum ConvolutionBlocking {
+  /// The fewest input and output channels for which a 3×3 stride-1 convolution takes Winograd's
+  /// F(2×2, 3×3): with fewer, the transforms cost more than the multiplies they save.
+  public static let winogradMinimumChannels = 8
+  /// Tiles per block of the Winograd weight gradient: the depth of its GEMMs.
+  public static let winogradGradientBlock = 64
+  /// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).
+  public static let implicitMaximumColumns = 128
+  /// The column count a group of samples aims at (``ConvolutionGrouping``): wide enough for an
+  /// efficient GEMM (and, in the weight gradient, a deep one), small enough that a group's columns stay
+  /// in the caches.
+  public static let groupColumns = 2048
+  /// The fewest groups a batch is cut into (when it has that many samples), so that the threads'
+  /// shares of the groups come out even: with 4 groups on 2 threads, one short group leaves a thread
+  /// idle for most of a group's time.
+  public static let minimumGroups = 8
+}

@@ -69,7 +69,7 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
 
   public var description: String { "\(name) (\(mr)x\(nr))" }
 
-  /// `C = alpha·A·B + beta·C` for an `m × n` block over one depth slice (`scales` = alpha, beta), one
+  /// `C = alpha·A·B + beta·C` for an `m × n` block over one depth slice, one
   /// register tile at a time, row panels outer: A (`m × depth`) read in place with row stride `lda`;
   /// B (`depth × n`) with row stride `ldb`, its rows read as whole vectors (up to `nr − 1` floats
   /// past column `n`); C with row stride `ldc`, only its `m × n` block written. `variants` is
@@ -78,7 +78,7 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
   func multiply(
     _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, m: Int, n: Int, depth: Int, a: UnsafePointer<Float>,
     lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-    scales: UnsafePointer<Float>
+    scales: rn_scales
   ) {
     var i = 0
     while i < m {

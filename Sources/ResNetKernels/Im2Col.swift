@@ -124,7 +124,7 @@ extension ConvGeometry {
 
   /// Floats of scratch the plane kernels need: the plane with its rows padded on both sides, and
   /// slack for the last row's vector reads.
-  var paddedPlaneCount: Int { height * (width + 2 * padWidth) + 16 }
+  var paddedPlaneCount: Int { height * (width + 2 * padWidth) + vectorSlack }
 }
 
 /// The output columns `first..<end` whose input column for kernel column `tap` lies inside the

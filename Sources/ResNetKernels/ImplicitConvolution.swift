@@ -24,8 +24,10 @@ func implicitConvolutionForward(
   let kc = min(GEMMBlocking.kc, k)
   let pixels = g.outputPixels
   let planeCount = (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)  // one padded plane
-  let panelOffset = roundUp(g.channels * planeCount, 16) + 16  // the padded sample, then slack for whole-vector reads
-  let scalesOffset = panelOffset + roundUp(kc * nr, 16) + 16  // the panel, then slack for its overhang
+  // The padded sample, then slack for rn_pack_unfolded's whole-vector reads; the panel, then slack for
+  // its overhang.
+  let panelOffset = roundUp(g.channels * planeCount, cacheLineFloats) + vectorSlack
+  let scratchFloats = panelOffset + roundUp(kc * nr, cacheLineFloats) + vectorSlack
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
@@ -41,10 +43,9 @@ func implicitConvolutionForward(
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, batch))
   let queue = WorkQueue(count: batch)
   pool.run(participants: participants) { _ in
-    let scratch = convolutionScratch.take(scalesOffset + 16)
+    let scratch = convolutionScratch.take(scratchFloats)
     let padded = scratch.pointer  // C × (H + 2·ph) × (W + 2·pw): the sample, zero-framed
-    let panel = scratch.pointer + panelOffset  // kc × nr (+ 16): one packed panel of the column matrix
-    let scales = scratch.pointer + scalesOffset  // alpha, beta
+    let panel = scratch.pointer + panelOffset  // kc × nr (+ slack): one packed panel of the column matrix
     kernel.variants.withUnsafeBufferPointer { variants in
       offsets.withUnsafeBufferPointer { offsets in
         withUnsafePointer(to: unfold) { geometry in
@@ -62,11 +63,9 @@ func implicitConvolutionForward(
               while pc < k {
                 let kcur = min(kc, k - pc)
                 rn_pack_unfolded(padded, offsets.baseAddress! + pc, kcur, geometry, j0, ncols, nr, panel)
-                scales[0] = 1
-                scales[1] = pc == 0 ? 0 : 1
                 kernel.multiply(
                   variants, m: outputChannels, n: ncols, depth: kcur, a: w.base + pc, lda: k, b: panel, ldb: nr,
-                  c: out + j0, ldc: pixels, scales: scales)
+                  c: out + j0, ldc: pixels, scales: rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1))
                 pc += kcur
               }
               j0 += nr
@@ -86,18 +85,7 @@ func implicitConvolutionForward(
   }
 }
 
-/// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).
-let implicitConvolutionMaximumColumns = 128
-
 extension ConvGeometry {
-  /// Whether ``implicitConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``
-  /// takes a batch of this convolution to `outputChannels`: stride 1, not pointwise (that path needs no
-  /// im2col anyway), and at most ``GEMMBlocking/directBMaximumRows`` output channels.
-  func takesImplicitPath(outputChannels: Int) -> Bool {
-    hasUnitStride && !isPointwise && outputChannels <= GEMMBlocking.directBMaximumRows
-      && GEMMKernel.best.nr <= implicitConvolutionMaximumColumns
-  }
-
   /// The stride-1 convolution that maps this one's output gradient (`outputChannels × Ho × Wo`) to its
   /// input gradient (`channels × H × W`) — the same kernel size and dilation, padding
   /// `dilation·(kernel − 1) − padding` — or nil when a stride is not 1 or that padding is not a valid one.

@@ -1,14 +1,5 @@
 import CKernels
 
-extension ConvGeometry {
-  /// Whether ``implicitWeightGradient(input:geometry:grouping:gradOutput:outputChannels:partials:threads:pool:)``
-  /// applies: a 3×3 kernel with stride 1, padding 1 and dilation 1 (ResNet's convolution).
-  var isSamePadded3x3: Bool {
-    kernelHeight == 3 && kernelWidth == 3 && hasUnitStride && padHeight == 1 && padWidth == 1 && dilationHeight == 1
-      && dilationWidth == 1
-  }
-}
-
 /// The weight gradient of a 3×3, stride-1, padding-1 convolution without a column matrix, one group of
 /// samples (``ConvolutionGrouping``) at a time.
 ///
@@ -39,22 +30,21 @@ func implicitWeightGradient(
   let rowStride = g.width + 1
   let planeStride = (g.height + 1) * rowStride  // one sample's framed plane
   let longest = grouping.samples * planeStride  // a full group's depth
-  let slack = 2 * rowStride + 2 + 16  // read past the last channel's region by the lower taps
+  let slack = 2 * rowStride + 2 + vectorSlack  // read past the last channel's region by the lower taps
   let kc = GEMMBlocking.kc
   let panels = (outputChannels + nr - 1) / nr
-  let gradOutputOffset = roundUp(channels * longest + slack, 16)
-  let packedOffset = gradOutputOffset + roundUp(outputChannels * longest, 16)
-  let scalesOffset = packedOffset + roundUp(min(kc, longest) * panels * nr, 16)
+  let gradOutputOffset = roundUp(channels * longest + slack, cacheLineFloats)
+  let packedOffset = gradOutputOffset + roundUp(outputChannels * longest, cacheLineFloats)
+  let scratchFloats = packedOffset + roundUp(min(kc, longest) * panels * nr, cacheLineFloats)
   let weightCount = outputChannels * g.columnRows
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
   let out = SendablePointer(partials)
-  grouping.run(threads: threads, pool: pool, scratchFloats: scalesOffset + 16) { first, count, scratch in
+  grouping.run(threads: threads, pool: pool, scratchFloats: scratchFloats) { first, count, scratch in
     let depth = count * planeStride
     let framedInput = scratch  // C × depth (+ slack): the group's input, framed with lead 1
     let framedGradient = scratch + gradOutputOffset  // O × depth: the output gradient, framed with lead 0
     let packed = scratch + packedOffset  // panels × kc × nr: one depth slice of the output gradient
-    let scales = scratch + scalesOffset  // alpha, beta
     (framedInput + channels * depth).update(repeating: 0, count: slack)
     for s in 0..<count {
       rn_frame_planes(
@@ -75,8 +65,7 @@ func implicitWeightGradient(
       while pc < depth {
         let kcur = min(kc, depth - pc)
         problem.packB(into: packed, depth: pc..<(pc + kcur), columns: 0..<outputChannels)
-        scales[0] = 1
-        scales[1] = pc == 0 ? 0 : 1
+        let scales = rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
         for tap in 0..<9 {
           let tapOffset = tap / 3 * rowStride + tap % 3
           var c0 = 0

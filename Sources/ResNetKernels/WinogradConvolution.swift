@@ -30,12 +30,12 @@ func winogradConvolutionForward(
   let width = channels <= 32 && outputChannels <= 32 ? 2 * nr : nr
   let samples = winogradSamplesPerItem(tiles: tiles, nr: width, batch: batch)
   let items = (batch + samples - 1) / samples
-  let ldv = width + 16  // V's rows: a block's tiles, then 16 floats the input transform may write past them
+  let ldv = width + vectorSlack  // V's rows: a block's tiles, then what the input transform may write past them
   let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
-  let vCount = 16 * vMatrix + 16  // V: 16 × C × ldv, packed panels per ξ
-  // M: 16 × O × width, with 32 floats either side for the output transform's whole-vector reads.
+  let vCount = 16 * vMatrix + vectorSlack  // V: 16 × C × ldv, packed panels per ξ
+  // M: 16 × O × width, with slack either side for the output transform's whole-vector reads.
   let mMatrix = oddLineStride(outputChannels * width)  // M[ξ] apart
-  let mCount = 16 * mMatrix + 64
+  let mCount = 16 * mMatrix + 2 * winogradOutputReadSlack
   let u = convolutionScratch.take(16 * outputChannels * channels)  // U: 16 × O × C
   winogradTransformWeight(
     weight, outputChannels: outputChannels, channels: channels, into: u.pointer, threads: threads, pool: pool)
@@ -48,11 +48,9 @@ func winogradConvolutionForward(
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, items))
   let queue = WorkQueue(count: items)
   pool.run(participants: participants) { _ in
-    let scratch = convolutionScratch.take(vCount + mCount + 16)
+    let scratch = convolutionScratch.take(vCount + mCount)
     let v = scratch.pointer  // 16 × C × ldv
-    let m = v + vCount + 32  // 16 × O × width
-    let scales = v + vCount + mCount  // alpha, beta
-    scales[0] = 1
+    let m = v + vCount + winogradOutputReadSlack  // 16 × O × width
     kernel.variants.withUnsafeBufferPointer { variants in
       // Each item is claimed one ahead, so that its samples can be prefetched meanwhile, block by block.
       var claimed = queue.claim()
@@ -81,10 +79,9 @@ func winogradConvolutionForward(
             var pc = 0
             while pc < channels {
               let kcur = min(kc, channels - pc)
-              scales[1] = pc == 0 ? 0 : 1
               kernel.multiply(
                 variants, m: outputChannels, n: ncols, depth: kcur, a: a + pc, lda: channels, b: panel + pc * ldv,
-                ldb: ldv, c: c, ldc: width, scales: scales)
+                ldb: ldv, c: c, ldc: width, scales: rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1))
               pc += kcur
             }
           }
@@ -141,22 +138,9 @@ func winogradTransformWeight(
   }
 }
 
-extension ConvGeometry {
-  /// Whether a batch of this convolution to `outputChannels` takes
-  /// ``winogradConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``:
-  /// 3×3, stride 1, padding 1, with at least ``winogradMinimumChannels`` input and output channels
-  /// (with fewer, the transforms cost more than the multiplies they save).
-  public func takesWinogradPath(outputChannels: Int) -> Bool {
-    isSamePadded3x3 && channels >= winogradMinimumChannels && outputChannels >= winogradMinimumChannels
-  }
-}
-
 /// A stride of at least `floats` floats in whole cache lines, an odd number of them: the 16 matrices
 /// of a transform, read or written together element by element, then fall in 16 different L1 sets
 /// (at a multiple of 4 KiB apart they would all share one).
 func oddLineStride(_ floats: Int) -> Int {
   ((floats + 15) / 16 | 1) * 16
 }
-
-/// The fewest input and output channels for which the Winograd path is taken.
-let winogradMinimumChannels = 8

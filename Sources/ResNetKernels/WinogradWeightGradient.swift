@@ -24,24 +24,22 @@ func winogradWeightGradient(
   let channels = g.channels
   let pixels = g.outputPixels
   let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
-  let block = winogradGradientBlock
-  let vOffset = roundUp(grouping.samples * pixels * outputChannels, 16)
-  let ldv = block + 16  // V's rows: block tiles, then 16 floats the input transform may write past them
+  let block = ConvolutionBlocking.winogradGradientBlock
+  let vOffset = roundUp(grouping.samples * pixels * outputChannels, cacheLineFloats)
+  let ldv = block + vectorSlack  // V's rows: block tiles, then what the input transform may write past them
   let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
   let mMatrix = oddLineStride(block * outputChannels)  // dM[ξ] apart
   let mOffset = vOffset + 16 * vMatrix
-  // dM, with 32 floats of slack: the micro-kernels read B rows as whole vectors past O.
-  let scalesOffset = mOffset + 16 * mMatrix + 32
+  // dM, with slack: the micro-kernels read B rows as whole vectors, up to nr − 1 ≤ 31 floats past O.
+  let scratchFloats = mOffset + 16 * mMatrix + 2 * vectorSlack
   let matrix = channels * outputChannels  // dU[ξ]: C × O
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
   let out = SendablePointer(partials)
-  grouping.run(threads: threads, pool: pool, scratchFloats: scalesOffset + 16) { first, count, scratch in
+  grouping.run(threads: threads, pool: pool, scratchFloats: scratchFloats) { first, count, scratch in
     let pixelMajor = scratch  // count × pixels × O: the group's output gradient, channels contiguous
     let v = scratch + vOffset  // 16 × C × ldv: V[ξ] of one block of tiles
     let dm = scratch + mOffset  // 16 × block × O: dM[ξ] of the block
-    let scales = scratch + scalesOffset  // alpha, beta
-    scales[0] = 1
     for s in 0..<count {
       rn_transpose_planes(
         dy.base + (first + s) * outputChannels * pixels, outputChannels, pixels,
@@ -60,7 +58,7 @@ func winogradWeightGradient(
             pixelMajor + s * pixels * outputChannels, outputChannels, g.height, g.width, t0, t1,
             dm + column * outputChannels, mMatrix)
         }
-        scales[1] = j0 == 0 ? 0 : 1
+        let scales = rn_scales(alpha: 1, beta: j0 == 0 ? 0 : 1)
         for xi in 0..<16 {
           let a = v + xi * vMatrix  // V[ξ]: C × depth, row stride ldv
           let b = dm + xi * mMatrix  // dM[ξ]: depth × O
@@ -74,10 +72,6 @@ func winogradWeightGradient(
     }
   }
 }
-
-/// Tiles per block of ``winogradWeightGradient(input:geometry:grouping:gradOutput:outputChannels:partials:threads:pool:)``:
-/// the depth of its GEMMs.
-let winogradGradientBlock = 64
 
 /// `gradWeight[o][c] += Gᵀ·dU[·][c][o]·G` for the 16 × C × O sum `dU` of
 /// ``winogradWeightGradient(input:geometry:grouping:gradOutput:outputChannels:partials:threads:pool:)``'s

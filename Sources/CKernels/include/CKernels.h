@@ -10,10 +10,20 @@
 extern "C" {
 #endif
 
+/// The scalars of a GEMM update C = alpha·A·B + beta·C, passed by value.
+typedef struct {
+  float alpha, beta;
+} rn_scales;
+
+/// How far past the end of a row (or a buffer) the kernels' whole-vector loads and stores may reach,
+/// in floats: one 16-float vector. A buffer that a kernel reads or writes by whole vectors carries
+/// this much slack after its last valid float (each function's comment says which rows need it).
+#define RN_VECTOR_SLACK 16
+/// How far before a row's first tile and after its last rn_winograd_output reads, in floats.
+#define RN_WINOGRAD_OUTPUT_READ_SLACK 32
+
 /// A micro-kernel computes one m x n tile of C (m and the vector count fixed by the variant):
-///   C[0:m, 0:n] = alpha * A[0:m, 0:kc] * B[0:kc, 0:nr] (first n columns) + beta * C[0:m, 0:n]
-/// with alpha = alpha_beta[0], beta = alpha_beta[1] (passed through memory so that they hold no
-/// register during the loop).
+///   C[0:m, 0:n] = scales.alpha * A[0:m, 0:kc] * B[0:kc, 0:nr] (first n columns) + scales.beta * C[0:m, 0:n]
 /// A[r][k] is read at a[r * a_rs + k * a_cs] (in place or packed); row k of B is the nr floats at
 /// b + k * b_rs (a packed panel with b_rs == nr, zero-padded past n, or B in place); C is row-major
 /// with row stride ldc. With beta == 0, C is never read (it may hold NaN). While it runs, the kernel
@@ -21,7 +31,7 @@ extern "C" {
 /// b_prefetch is NULL.
 typedef void (*rn_sgemm_ukernel_fn)(ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                                     const float *b, ptrdiff_t b_rs, float *c, ptrdiff_t ldc,
-                                    const float *alpha_beta, ptrdiff_t n, const float *b_prefetch);
+                                    rn_scales scales, ptrdiff_t n, const float *b_prefetch);
 
 /// What a kernel family computes per call: at most mr rows and nr = vectors * width columns.
 typedef struct {
@@ -80,7 +90,7 @@ typedef struct {
 } rn_unfold_geometry;
 
 /// im2col of one plane (height × width): tap (i, j)'s row, output_height × output_width floats, goes
-/// to out + (i·kernel_width + j)·ldc. `padded` is scratch of height × (width + 2·pad_width) + 16 floats.
+/// to out + (i·kernel_width + j)·ldc. `padded` is scratch of height × (width + 2·pad_width) + RN_VECTOR_SLACK floats.
 /// The plane at `next` (the next one to unfold, or NULL) is prefetched meanwhile.
 void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded,
                      const float *next);
@@ -100,7 +110,7 @@ void rn_pad_sample(const float *sample, ptrdiff_t channels, const rn_unfold_geom
 /// rn_pad_sample copy, as a GEMM B panel: kcur rows of nr floats, zero past ncols (ncols ≤ nr). Row kk
 /// reads output pixel (oh, ow) at padded[offsets[kk] + oh·(width + 2·pad_width) + ow]. Copies are whole
 /// 16-float vectors: up to 15 floats past a row's last run are read from `padded`, and written past the
-/// panel's end, so both need 16 floats of slack.
+/// panel's end, so both need RN_VECTOR_SLACK floats of slack.
 void rn_pack_unfolded(const float *padded, const ptrdiff_t *offsets, ptrdiff_t kcur, const rn_unfold_geometry *g,
                       ptrdiff_t p0, ptrdiff_t ncols, ptrdiff_t nr, float *panel);
 
@@ -117,7 +127,7 @@ void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_str
 /// t = ty·tiles_w + tx in the range (rows 2·ty − 1 ... 2·ty + 2, columns 2·tx − 1 ... 2·tx + 2, zero
 /// outside the plane; tiles_w = ⌈width / 2⌉), writes V = Bᵀ·d·B: element ξ = 4i + j to
 /// v[ξ·matrix_stride + c·ldv + t − first_tile]. Stores are whole 16-float vectors: up to 15 floats
-/// past a row's last tile (t = end_tile − 1) are written too (garbage), so rows need 16 floats of
+/// past a row's last tile (t = end_tile − 1) are written too (garbage), so rows need RN_VECTOR_SLACK floats of
 /// slack, and tiles are written in order, so that a later call for the following tiles overwrites
 /// what spilled onto them. Nothing outside the sample is read.
 void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
@@ -126,7 +136,7 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
 /// planes and each tile t (as above), y = Aᵀ·m·A (+ bias[c] when bias is not NULL), m[ξ] read at
 /// m[ξ·matrix_stride + c·ldm + t − first_tile], written to the output planes (height × width, NCHW)
 /// with the tiles' rows and columns past the plane dropped. Reads are whole 16-tile vectors around the
-/// tiles: up to 32 floats before each row's first tile and after its last are read (not used).
+/// tiles: up to RN_WINOGRAD_OUTPUT_READ_SLACK floats before each row's first tile and after its last are read (not used).
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
                         const float *bias, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
                         ptrdiff_t end_tile, float *output);
