@@ -35,6 +35,24 @@ struct LayerGradientTests {
     }
   }
 
+  @Test("ResidualReLU (networks without BatchNorm): the add and the ReLU, their gradients")
+  func residualReLU() {
+    for (relu, residual) in [(false, false), (true, false), (false, true), (true, true)] {
+      let layer = ResidualReLU(channels: 3, relu: relu)
+      let x = randomTensor([2, 3, 4, 5], seed: 11)
+      let r = residual ? randomTensor([2, 3, 4, 5], seed: 12) : nil
+      let y = layer.forward(x, residual: r, training: true).copy()
+      for i in 0..<x.count {
+        let sum = x.pointer[i] + (r?.pointer[i] ?? 0)
+        #expect(y.pointer[i] == (relu ? max(sum, 0) : sum))
+      }
+      GradientCheck(step: 1e-3).run(
+        input: x, parameters: [], forward: { layer.forward($0, residual: r, training: true).copy() },
+        backward: { layer.backward($0) })
+      #expect(layer.namedState(prefix: "bn1.").isEmpty)
+    }
+  }
+
   @Test("MaxPool2D 3×3 stride 2 padding 1, and 2×2 stride 2")
   func maxPool() {
     for (k, s, p) in [(3, 2, 1), (2, 2, 0)] {

@@ -63,8 +63,8 @@ struct NetworkTests {
     let bound = 1 / Float(256).squareRoot()
     #expect(a.fc.weight.value.scalars.allSatisfy { abs($0) <= bound })
     #expect(a.fc.weight.value.scalars.max()! > bound * 0.95)
-    #expect(a.stages.joined().allSatisfy { $0.lastNorm.weight.value.scalars.allSatisfy { $0 == 0 } })
-    #expect(c.stages.joined().allSatisfy { $0.lastNorm.weight.value.scalars.allSatisfy { $0 == 1 } })
+    #expect(a.stages.joined().allSatisfy { ($0.lastNorm as! BatchNorm2D).weight.value.scalars.allSatisfy { $0 == 0 } })
+    #expect(c.stages.joined().allSatisfy { ($0.lastNorm as! BatchNorm2D).weight.value.scalars.allSatisfy { $0 == 1 } })
     #expect(a.conv1.weight.value.scalars == b.conv1.weight.value.scalars)
     #expect(a.conv1.weight.value.scalars != c.conv1.weight.value.scalars)
 

@@ -3,14 +3,9 @@ import ResNetKernels
 /// Batch normalization over the channels of NCHW activations, PyTorch's `BatchNorm2d` (eps 1e-5,
 /// momentum 0.1, running variance from the unbiased batch variance), optionally followed in the same
 /// pass by a residual add and a ReLU: `y = [relu](bn(x) [+ residual])`.
-///
-/// Made with `normalizes: false` (networks with `"norm": "none"`), it keeps only the add and the
-/// ReLU, `y = [relu](x [+ residual])`, and has no state.
-public final class BatchNorm2D: Layer {
+public final class BatchNorm2D: Normalization {
   /// The number of channels.
   public let channels: Int
-  /// Whether it normalizes (false: only the residual add and the ReLU).
-  public let normalizes: Bool
   /// Whether a ReLU follows (fused into this layer's passes).
   public let relu: Bool
   /// Added to the variance before the square root, in training and inference alike.
@@ -35,11 +30,10 @@ public final class BatchNorm2D: Layer {
 
   /// A BatchNorm with γ = 1, β = 0, running mean 0 and running variance 1.
   public init(
-    channels: Int, relu: Bool = false, normalizes: Bool = true, epsilon: Float = 1e-5, momentum: Float = 0.1
+    channels: Int, relu: Bool = false, epsilon: Float = 1e-5, momentum: Float = 0.1
   ) {
     precondition(channels > 0)
     (self.channels, self.relu, self.epsilon, self.momentum) = (channels, relu, epsilon, momentum)
-    self.normalizes = normalizes
     weight = Parameter(Tensor(shape: [channels], repeating: 1))
     bias = Parameter(Tensor(shape: [channels]))
     runningMean = Tensor(shape: [channels])
@@ -57,17 +51,6 @@ public final class BatchNorm2D: Layer {
     let y = reuse(&output, shape: x.shape)
     let s = BatchNormShape(batch: x.shape[0], channels: channels, plane: x.shape[2] * x.shape[3])
     let r = residual.map { UnsafePointer($0.pointer) }
-    if !normalizes {
-      switch (r, relu) {
-      case (let r?, true):  // relu(x + r): ReZero's kernel with alpha = 1 (1·x is x exactly)
-        scaledResidualReluForward(shortcut: r, branch: x.pointer, alpha: 1, count: x.count, output: y.pointer)
-      case (let r?, false): add(x.pointer, r, count: x.count, into: y.pointer)
-      case (nil, true): reluForward(input: x.pointer, count: x.count, output: y.pointer)
-      case (nil, false): y.pointer.update(from: x.pointer, count: x.count)
-      }
-      input = training ? x : nil
-      return y
-    }
     if training {
       reduced = batchNormForwardTraining(
         input: x.pointer, shape: s, gamma: weight.value.pointer, beta: bias.value.pointer, epsilon: epsilon,
@@ -91,11 +74,6 @@ public final class BatchNorm2D: Layer {
     guard let x = input, let y = output else { preconditionFailure("BatchNorm2D.backward without a training forward") }
     precondition(dy.shape == x.shape, "BatchNorm2D: gradient shape \(dy.shape) for input \(x.shape)")
     let dx = reuse(&gradInput, shape: x.shape)
-    if !normalizes {
-      if relu { reluBackward(output: y.pointer, gradOutput: dy.pointer, count: dy.count, gradInput: dy.pointer) }
-      dx.pointer.update(from: dy.pointer, count: dy.count)
-      return dx
-    }
     batchNormBackward(
       input: x.pointer, output: y.pointer, gradOutput: dy.pointer,
       shape: BatchNormShape(batch: x.shape[0], channels: channels, plane: x.shape[2] * x.shape[3]),
@@ -106,8 +84,7 @@ public final class BatchNorm2D: Layer {
   }
 
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
-    guard normalizes else { return [] }
-    return [
+    [
       (prefix + "weight", .parameter(weight)), (prefix + "bias", .parameter(bias)),
       (prefix + "running_mean", .buffer(runningMean)), (prefix + "running_var", .buffer(runningVar)),
       (prefix + "num_batches_tracked", .batchCount(self)),

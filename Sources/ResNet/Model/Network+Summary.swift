@@ -36,14 +36,15 @@ extension Network {
       row.workspaceFloats = g.isPointwise ? 0 : g.columnRows * g.outputPixels
       rows.append(row)
     }
-    func norm(_ name: String, _ b: BatchNorm2D, residual: Bool = false) {
+    func norm(_ name: String, _ b: any Normalization, residual: Bool = false) {
       let out = shape.reduce(1, *)
-      let parts = (b.normalizes ? ["BatchNorm2d"] : []) + (residual ? ["add"] : []) + (b.relu ? ["ReLU"] : [])
-      guard !parts.isEmpty else { return }  // an un-normalized projection: the conv alone
+      let normalizes = b is BatchNorm2D
+      let parts = (normalizes ? ["BatchNorm2d"] : []) + (residual ? ["add"] : []) + (b.relu ? ["ReLU"] : [])
+      guard !parts.isEmpty else { return }
       rows.append(
         LayerSummary(
-          name: b.normalizes ? name : name.replacingOccurrences(of: "bn", with: "relu"),
-          kind: parts.joined(separator: "+"), outputShape: shape, parameters: b.normalizes ? 2 * b.channels : 0,
+          name: normalizes ? name : name.replacingOccurrences(of: "bn", with: "relu"),
+          kind: parts.joined(separator: "+"), outputShape: shape, parameters: normalizes ? 2 * b.channels : 0,
           multiplyAccumulates: out, trainingFloatsPerImage: 2 * out))
     }
     conv("conv1", conv1)
@@ -65,13 +66,13 @@ extension Network {
         let full = prefix + name
         if let c = module as? Conv2D {
           conv(full, c)
-        } else if let b = module as? BatchNorm2D {
+        } else if let b = module as? any Normalization {
           norm(full, b, residual: !preact && b === block.lastNorm && block.hasShortcut && block.rezero == nil)
         } else if let projection = module as? Projection {
           let branchOutput = shape
           shape = blockInput
           conv(full + ".0", projection.conv)
-          norm(full + ".1", projection.norm)
+          if let bn = projection.norm { norm(full + ".1", bn) }
           shape = branchOutput
         }
       }

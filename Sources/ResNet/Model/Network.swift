@@ -13,7 +13,7 @@ public final class Network: Module {
   public let conv1: Conv2D
   /// The stem's BatchNorm with its ReLU, torchvision's `bn1` (none in a pre-activation network with
   /// the CIFAR stem: the first block normalizes).
-  public let bn1: BatchNorm2D?
+  public let bn1: (any Normalization)?
   /// The stem's max pool (ImageNet stem only).
   public let maxPool: MaxPool2D?
   /// The stages, torchvision's `layer1`…: `stages[s][b]` is `layer{s+1}.{b}`.
@@ -21,7 +21,7 @@ public final class Network: Module {
   /// Every block in order, the stages joined (built once, not per step).
   let blocks: [any ResidualBlock]
   /// The BatchNorm and ReLU after the last stage of a pre-activation network (`bn_final`).
-  public let bnFinal: BatchNorm2D?
+  public let bnFinal: (any Normalization)?
   /// The global average pool.
   public let pool = GlobalAveragePool()
   /// The classifier, torchvision's `fc`.
@@ -50,7 +50,7 @@ public final class Network: Module {
         workspace: workspace)
       maxPool = nil
     }
-    bn1 = c.preact && c.stem == .cifar ? nil : BatchNorm2D(channels: stemWidth, relu: true, normalizes: normalized)
+    bn1 = c.preact && c.stem == .cifar ? nil : normalization(channels: stemWidth, relu: true, normalized: normalized)
     var channels = stemWidth
     let blockType: any ResidualBlock.Type =
       switch (c.block, c.preact) {
@@ -74,7 +74,7 @@ public final class Network: Module {
     }
     self.stages = stages
     blocks = Array(stages.joined())
-    bnFinal = c.preact ? BatchNorm2D(channels: channels, relu: true, normalizes: normalized) : nil
+    bnFinal = c.preact ? normalization(channels: channels, relu: true, normalized: normalized) : nil
     fc = Linear(inFeatures: channels, outFeatures: c.numClasses)
   }
 
@@ -196,8 +196,9 @@ public final class Network: Module {
     if zeroInitResidual {
       // Only blocks with a shortcut (a plain block with γ = 0 would output a constant, not the
       // identity) and a BatchNorm (without one there is no γ).
-      for block in blocks where block.hasShortcut && block.lastNorm.normalizes {
-        block.lastNorm.weight.value.pointer.update(repeating: 0, count: block.lastNorm.channels)
+      for block in blocks where block.hasShortcut {
+        guard let norm = block.lastNorm as? BatchNorm2D else { continue }
+        norm.weight.value.pointer.update(repeating: 0, count: norm.channels)
       }
     }
   }

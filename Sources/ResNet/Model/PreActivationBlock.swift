@@ -7,7 +7,7 @@ import ResNetKernels
 /// ReZero, `y = s + alpha·conv2(…)`.
 public final class PreActBasicBlock: ResidualBlock {
   /// The layers; `bn1` normalizes the block's input, `bn2` the first conv's output.
-  public let bn1: BatchNorm2D, conv1: Conv2D, bn2: BatchNorm2D, conv2: Conv2D
+  public let bn1: any Normalization, conv1: Conv2D, bn2: any Normalization, conv2: Conv2D
   /// The projection shortcut (the 1×1 conv alone, on `relu(bn1(x))`), when the shape changes.
   public let downsample: Projection?
   public let outChannels: Int
@@ -23,11 +23,11 @@ public final class PreActBasicBlock: ResidualBlock {
     normalized: Bool = true, workspace: ScratchBuffer
   ) {
     precondition(shortcut || !rezero, "ReZero needs a shortcut")
-    bn1 = BatchNorm2D(channels: inChannels, relu: true, normalizes: normalized)
+    bn1 = normalization(channels: inChannels, relu: true, normalized: normalized)
     conv1 = Conv2D(
       inChannels: inChannels, outChannels: channels, kernel: 3, stride: stride, padding: 1, bias: !normalized,
       workspace: workspace)
-    bn2 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    bn2 = normalization(channels: channels, relu: true, normalized: normalized)
     conv2 = Conv2D(
       inChannels: channels, outChannels: channels, kernel: 3, padding: 1, bias: !normalized, workspace: workspace)
     downsample =
@@ -42,7 +42,7 @@ public final class PreActBasicBlock: ResidualBlock {
     add = PreActAdd(hasShortcut: shortcut, rezero: self.rezero)
   }
 
-  public var lastNorm: BatchNorm2D { bn2 }
+  public var lastNorm: any Normalization { bn2 }
   public var namedModules: [(name: String, module: any Module)] {
     [("bn1", bn1), ("conv1", conv1), ("bn2", bn2), ("conv2", conv2)] + (downsample.map { [("downsample", $0)] } ?? [])
   }
@@ -65,7 +65,8 @@ public final class PreActBasicBlock: ResidualBlock {
 /// ``PreActBasicBlock``; conv3 expands the channels 4×.
 public final class PreActBottleneck: ResidualBlock {
   /// The layers; `bn1` normalizes the block's input, `bn2` and `bn3` the first two convs' outputs.
-  public let bn1: BatchNorm2D, conv1: Conv2D, bn2: BatchNorm2D, conv2: Conv2D, bn3: BatchNorm2D, conv3: Conv2D
+  public let bn1: any Normalization, conv1: Conv2D, bn2: any Normalization, conv2: Conv2D, bn3: any Normalization,
+    conv3: Conv2D
   /// The projection shortcut (the 1×1 conv alone, on `relu(bn1(x))`), when the shape changes.
   public let downsample: Projection?
   public let outChannels: Int
@@ -81,13 +82,13 @@ public final class PreActBottleneck: ResidualBlock {
   ) {
     precondition(shortcut || !rezero, "ReZero needs a shortcut")
     let out = channels * Bottleneck.expansion
-    bn1 = BatchNorm2D(channels: inChannels, relu: true, normalizes: normalized)
+    bn1 = normalization(channels: inChannels, relu: true, normalized: normalized)
     conv1 = Conv2D(inChannels: inChannels, outChannels: channels, kernel: 1, bias: !normalized, workspace: workspace)
-    bn2 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    bn2 = normalization(channels: channels, relu: true, normalized: normalized)
     conv2 = Conv2D(
       inChannels: channels, outChannels: channels, kernel: 3, stride: stride, padding: 1, bias: !normalized,
       workspace: workspace)
-    bn3 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    bn3 = normalization(channels: channels, relu: true, normalized: normalized)
     conv3 = Conv2D(inChannels: channels, outChannels: out, kernel: 1, bias: !normalized, workspace: workspace)
     downsample =
       shortcut
@@ -101,7 +102,7 @@ public final class PreActBottleneck: ResidualBlock {
     add = PreActAdd(hasShortcut: shortcut, rezero: self.rezero)
   }
 
-  public var lastNorm: BatchNorm2D { bn3 }
+  public var lastNorm: any Normalization { bn3 }
   public var namedModules: [(name: String, module: any Module)] {
     [("bn1", bn1), ("conv1", conv1), ("bn2", bn2), ("conv2", conv2), ("bn3", bn3), ("conv3", conv3)]
       + (downsample.map { [("downsample", $0)] } ?? [])
@@ -147,7 +148,9 @@ final class PreActAdd {
   /// The block's input gradient from `da`, the branch's gradient with respect to `a = relu(bn1(x))`:
   /// the projection's gradient (of `dy`) joins `da` before `bn1`; the identity's joins after it.
   /// `da` is overwritten.
-  func backwardThroughShortcut(_ dy: Tensor, gradPreActivated da: Tensor, downsample: Projection?, norm: BatchNorm2D)
+  func backwardThroughShortcut(
+    _ dy: Tensor, gradPreActivated da: Tensor, downsample: Projection?, norm: any Normalization
+  )
     -> Tensor
   {
     guard hasShortcut else { return norm.backward(da) }

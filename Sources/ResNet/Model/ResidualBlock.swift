@@ -15,7 +15,7 @@ public protocol ResidualBlock: Layer {
   /// The last BatchNorm of the residual branch: in a v1 block the one whose output the shortcut is
   /// added to, in a pre-activation block the one before the last convolution. Zeroing its γ makes the
   /// branch output zero, so the block starts as the identity.
-  var lastNorm: BatchNorm2D { get }
+  var lastNorm: any Normalization { get }
   /// Whether the block adds a shortcut (false: a plain block).
   var hasShortcut: Bool { get }
   /// The projection shortcut, when the block has a shortcut and its shape changes.
@@ -61,8 +61,8 @@ extension ResidualBlock {
 public final class Projection: Module {
   /// The 1×1 convolution.
   public let conv: Conv2D
-  /// The BatchNorm after it (a stateless pass-through when the projection is the conv alone).
-  public let norm: BatchNorm2D
+  /// The BatchNorm after it (nil: the projection is the conv alone).
+  public let norm: BatchNorm2D?
 
   /// A projection from `inChannels` to `outChannels` with `stride`; with `normalized` false, the conv
   /// alone, with a bias when `bias` (by default, when not normalized).
@@ -73,7 +73,7 @@ public final class Projection: Module {
     conv = Conv2D(
       inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride, bias: bias ?? !normalized,
       workspace: workspace)
-    norm = BatchNorm2D(channels: outChannels, normalizes: normalized)
+    norm = normalized ? BatchNorm2D(channels: outChannels) : nil
   }
 
   /// The projection a block needs when its stride or channel count changes the shape, else nil
@@ -90,20 +90,20 @@ public final class Projection: Module {
 
   func forward(_ x: Tensor, training: Bool) -> Tensor {
     let y = conv.forward(x, training: training)
-    return norm.normalizes ? norm.forward(y, training: training) : y
+    return norm?.forward(y, training: training) ?? y
   }
 
-  func backward(_ dy: Tensor) -> Tensor { conv.backward(norm.normalizes ? norm.backward(dy) : dy) }
+  func backward(_ dy: Tensor) -> Tensor { conv.backward(norm?.backward(dy) ?? dy) }
 
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
-    conv.namedState(prefix: prefix + "0.") + norm.namedState(prefix: prefix + "1.")
+    conv.namedState(prefix: prefix + "0.") + (norm?.namedState(prefix: prefix + "1.") ?? [])
   }
 }
 
 /// torchvision's `BasicBlock` (expansion 1): conv3×3(stride) → BN → ReLU → conv3×3 → BN, + shortcut, ReLU.
 public final class BasicBlock: ResidualBlock {
   /// The layers, named as torchvision's.
-  public let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D
+  public let conv1: Conv2D, bn1: any Normalization, conv2: Conv2D, bn2: any Normalization
   /// The projection shortcut, when the shape changes.
   public let downsample: Projection?
   public let outChannels: Int
@@ -120,11 +120,11 @@ public final class BasicBlock: ResidualBlock {
     conv1 = Conv2D(
       inChannels: inChannels, outChannels: channels, kernel: 3, stride: stride, padding: 1, bias: !normalized,
       workspace: workspace)
-    bn1 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    bn1 = normalization(channels: channels, relu: true, normalized: normalized)
     conv2 = Conv2D(
       inChannels: channels, outChannels: channels, kernel: 3, padding: 1, bias: !normalized, workspace: workspace)
     // With ReZero, the ReLU follows the scaled add.
-    bn2 = BatchNorm2D(channels: channels, relu: !rezero, normalizes: normalized)
+    bn2 = normalization(channels: channels, relu: !rezero, normalized: normalized)
     downsample =
       shortcut
       ? Projection.ifNeeded(
@@ -135,7 +135,7 @@ public final class BasicBlock: ResidualBlock {
     self.rezero = rezero ? ReZeroAdd() : nil
   }
 
-  public var lastNorm: BatchNorm2D { bn2 }
+  public var lastNorm: any Normalization { bn2 }
   public var namedModules: [(name: String, module: any Module)] {
     [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)] + (downsample.map { [("downsample", $0)] } ?? [])
   }
@@ -165,7 +165,8 @@ public final class Bottleneck: ResidualBlock {
   /// The channel expansion of the last 1×1 convolution.
   public static let expansion = 4
   /// The layers, named as torchvision's.
-  public let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D, conv3: Conv2D, bn3: BatchNorm2D
+  public let conv1: Conv2D, bn1: any Normalization, conv2: Conv2D, bn2: any Normalization, conv3: Conv2D,
+    bn3: any Normalization
   /// The projection shortcut, when the shape changes.
   public let downsample: Projection?
   public let outChannels: Int
@@ -182,14 +183,14 @@ public final class Bottleneck: ResidualBlock {
     precondition(shortcut || !rezero, "ReZero needs a shortcut")
     let out = channels * Self.expansion
     conv1 = Conv2D(inChannels: inChannels, outChannels: channels, kernel: 1, bias: !normalized, workspace: workspace)
-    bn1 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    bn1 = normalization(channels: channels, relu: true, normalized: normalized)
     conv2 = Conv2D(
       inChannels: channels, outChannels: channels, kernel: 3, stride: stride, padding: 1, bias: !normalized,
       workspace: workspace)
-    bn2 = BatchNorm2D(channels: channels, relu: true, normalizes: normalized)
+    bn2 = normalization(channels: channels, relu: true, normalized: normalized)
     conv3 = Conv2D(inChannels: channels, outChannels: out, kernel: 1, bias: !normalized, workspace: workspace)
     // With ReZero, the ReLU follows the scaled add.
-    bn3 = BatchNorm2D(channels: out, relu: !rezero, normalizes: normalized)
+    bn3 = normalization(channels: out, relu: !rezero, normalized: normalized)
     downsample =
       shortcut
       ? Projection.ifNeeded(
@@ -200,7 +201,7 @@ public final class Bottleneck: ResidualBlock {
     self.rezero = rezero ? ReZeroAdd() : nil
   }
 
-  public var lastNorm: BatchNorm2D { bn3 }
+  public var lastNorm: any Normalization { bn3 }
   public var namedModules: [(name: String, module: any Module)] {
     [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2), ("conv3", conv3), ("bn3", bn3)]
       + (downsample.map { [("downsample", $0)] } ?? [])
