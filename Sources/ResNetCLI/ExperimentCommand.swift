@@ -160,7 +160,7 @@ struct DegradationCommand: ParsableCommand {
           }
         } else {
           let options = trainingOptions()
-          trainer = Trainer(
+          trainer = try Trainer(
             model: try Model(spec: spec, seed: options.seed), train: dataset.train, validation: dataset.test,
             options: options, outputFolder: folder)
         }

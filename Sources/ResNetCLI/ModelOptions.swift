@@ -60,6 +60,9 @@ struct VariantOptions: ParsableArguments {
       "Pre-activation blocks (He et al. 2016): BatchNorm and ReLU before each convolution, nothing after the add.")
   var preact = false
 
+  /// Whether every variant flag is at its default (the plain v1 network).
+  var isDefault: Bool { shortcut == .identity && residualScale == .none && norm == .batch && !preact }
+
   /// Sets the variant keys of `configuration` and validates it.
   func apply(to configuration: inout NetworkConfiguration) throws {
     configuration.shortcut = shortcut
@@ -75,6 +78,7 @@ extension NetworkConfiguration.ResidualScale: ExpressibleByArgument {}
 extension NetworkConfiguration.Norm: ExpressibleByArgument {}
 extension Network.ConvInitialization: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
+extension FrozenPart: ExpressibleByArgument {}
 
 /// Parses `CxHxW` into positive sizes.
 func parseInputShape(_ text: String) throws -> (Int, Int, Int) {

@@ -25,6 +25,24 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Architecture (default: resnet20 up to 64 px, resnet18 above).")
   var model: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Start from this model (ours, or a torchvision state_dict saved with safetensors.torch.save_file): its architecture, weights and preprocessing, with a new classifier when the dataset's classes differ.",
+      valueName: "path"))
+  var from: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Freeze everything up to and including this part: no gradient, no step, BatchNorm statistics kept.",
+      valueName: "none|stem|layer1|layer2|layer3|layer4|backbone"))
+  var freeze: FrozenPart = .none
+
+  @Option(
+    help: ArgumentHelp(
+      "Learning rate of everything but the classifier, as a multiple of --lr (e.g. 0.1 for a pretrained backbone).",
+      valueName: "F"))
+  var backboneLrScale: Float = 1
+
   @Option(help: "Scale every stage width by this factor.")
   var widthMultiplier: Double = 1
 
@@ -116,11 +134,30 @@ struct TrainCommand: ParsableCommand {
     options.workers = workers
     options.logGradientsEvery = logGradients
     options.syncBatchNorm = syncBatchNorm
+    options.freeze = freeze
+    options.backboneRateScale = backboneLrScale
     return options
   }
 
   func validate() throws {
     try validateRecipe(trainingOptions(), widthMultiplier: widthMultiplier, threads: threads)
+    if from != nil {
+      // The file decides the architecture and its initialization.
+      let conflicts = [
+        ("--resume", resume != nil), ("--model", model != nil), ("--width-multiplier", widthMultiplier != 1),
+        ("--shortcut, --residual-scale, --norm, --preact", !variant.isDefault),
+        ("--conv-init", convInit != .kaimingNormal),
+        ("--zero-init-residual", zeroInitResidual),
+      ].filter(\.1).map(\.0)
+      if let first = conflicts.first {
+        throw ValidationError("--from takes the architecture from the file: drop \(first).")
+      }
+    } else if freeze != .none || backboneLrScale != 1 {
+      throw ValidationError(
+        resume != nil
+          ? "--resume continues a run with the settings it started with: drop --freeze and --backbone-lr-scale."
+          : "--freeze and --backbone-lr-scale are for fine-tuning: give --from.")
+    }
   }
 
   func run() throws {
@@ -140,6 +177,21 @@ struct TrainCommand: ParsableCommand {
         from: resume, train: dataset.train, validation: dataset.test, outputFolder: folder,
         epochs: epochs, collective: collective)
       if root { print("resuming \(resume) after epoch \(trainer.progress.epoch) of \(trainer.options.epochs)") }
+    } else if let from {
+      let options = trainingOptions()
+      let source = try Model(contentsOf: from)
+      let (model, head) = try Model.fineTuning(from: source, classes: dataset.classes, seed: options.seed)
+      do {
+        trainer = try Trainer(
+          model: model, train: dataset.train, validation: dataset.test, options: options,
+          outputFolder: out ?? defaultOutputFolder(), collective: collective)
+      } catch let error as ConfigurationError {
+        throw ValidationError(error.description)
+      }
+      if root {
+        print("from \(from) (\(modelName(source.spec.configuration)), \(source.spec.classes.count) classes): \(head)")
+        if options.freeze != .none { print("frozen: everything up to and including \(options.freeze.rawValue)") }
+      }
     } else {
       let options = trainingOptions()
       var spec: ModelSpec
@@ -152,7 +204,7 @@ struct TrainCommand: ParsableCommand {
         throw ValidationError(error.description)
       }
       let initialization = WeightInitialization(convolutions: convInit, zeroInitResidual: zeroInitResidual)
-      trainer = Trainer(
+      trainer = try Trainer(
         model: try Model(spec: spec, seed: options.seed, initialization: initialization),
         initialization: initialization, train: dataset.train, validation: dataset.test, options: options,
         outputFolder: out ?? defaultOutputFolder(), collective: collective)

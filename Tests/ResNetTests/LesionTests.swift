@@ -38,7 +38,7 @@ import Testing
     let (checkpoint, train, test) = try TrainerTests.setup(widthMultiplier: 0.25, trainCount: 200, testCount: 100)
     var options = TrainingOptions()
     (options.epochs, options.batchSize) = (1, 20)
-    let trainer = Trainer(
+    let trainer = try Trainer(
       model: try Model(spec: checkpoint, seed: 3), train: train,
       validation: test, options: options)
     try trainer.run()

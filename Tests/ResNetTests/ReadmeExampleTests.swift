@@ -28,7 +28,7 @@ struct ReadmeExampleTests {
     let model = try Model(spec: spec, seed: 0)
     var options = TrainingOptions()
     options.epochs = 1
-    let trainer = Trainer(
+    let trainer = try Trainer(
       model: model, train: dataset.train, validation: dataset.test, options: options,
       outputFolder: "runs/example")
     try trainer.run()

@@ -38,7 +38,7 @@ struct TrainerTests {
     options.epochs = 4
     options.batchSize = 64
     let network = try Network(configuration: checkpoint.configuration, seed: 1)
-    let trainer = Trainer(
+    let trainer = try Trainer(
       model: try Model(spec: checkpoint, network: network), train: train, validation: test, options: options)
     try trainer.run()
     let history = trainer.history
@@ -58,11 +58,11 @@ struct TrainerTests {
     options.logGradientsEvery = 3
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
-    let straight = Trainer(
+    let straight = try Trainer(
       model: try Model(spec: checkpoint, seed: 3),
       train: train, validation: test, options: options, outputFolder: root + "/straight")
     try straight.run()
-    let interrupted = Trainer(
+    let interrupted = try Trainer(
       model: try Model(spec: checkpoint, seed: 3),
       train: train, validation: test, options: options, outputFolder: root + "/resumed")
     try interrupted.run(stoppingAfter: 1)
@@ -201,7 +201,7 @@ struct TrainerTests {
     options.batchSize = 32
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
-    let trainer = Trainer(
+    let trainer = try Trainer(
       model: try Model(spec: checkpoint, seed: 3),
       train: train, validation: test, options: options, outputFolder: root + "/run")
     try trainer.run(stoppingAfter: 1)
@@ -263,7 +263,7 @@ extension TrainerTests {
     options.batchSize = 20
     let root = try Self.folder()
     defer { DatasetTests.remove(root) }
-    let trainer = Trainer(
+    let trainer = try Trainer(
       model: try Model(spec: checkpoint, seed: 1),
       train: train, validation: test, options: options, outputFolder: root)
     try trainer.run(stoppingAfter: 1)

@@ -184,4 +184,44 @@ struct TrainCLITests {
       ["train", "--data", DatasetCLITests.mini, "--out", bogus + "/run"],
       mentions: "\(bogus)/run: cannot create the folder: \(bogus) is a file, not a folder")
   }
+
+  @Test("train --from fine-tunes a trained model with a new head and frozen parts; conflicting flags are refused")
+  func fineTuneFrom() throws {
+    let data = try Self.tinyDataset()
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    let base = try runResNet([
+      "train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1", "--out",
+      data + "/base",
+    ])
+    #expect(base.status == 0, "\(base.stderr)")
+    // The same images with one class renamed: the head is new, its three classes those of the folder.
+    let renamed = data + "/renamed"
+    let fm = FileManager.default
+    for split in ["train", "test"] {
+      try fm.createDirectory(atPath: renamed + "/" + split, withIntermediateDirectories: true)
+      for (from, to) in [("Bag", "Bag"), ("Sneaker", "Sneaker"), ("Trouser", "Pants")] {
+        try fm.copyItem(atPath: data + "/\(split)/\(from)", toPath: renamed + "/\(split)/\(to)")
+      }
+    }
+    let model = data + "/base/best.safetensors"
+    let tuned = try runResNet([
+      "train", "--data", renamed, "--from", model, "--freeze", "layer2", "--backbone-lr-scale", "0.5", "--batch-size",
+      "8", "--epochs", "2", "--out", data + "/tuned",
+    ])
+    #expect(tuned.status == 0, "\(tuned.stderr)")
+    #expect(tuned.stdout.contains("fc: new, 3 → 3 classes"), "\(tuned.stdout)")
+    #expect(tuned.stdout.contains("frozen: everything up to and including layer2"))
+    let file = try SafeTensorsFile(contentsOf: data + "/tuned/last.safetensors")
+    #expect(file.metadata["resnet.classes"] == "[\"Bag\",\"Pants\",\"Sneaker\"]")
+    #expect(file.metadata["resnet.training"]?.contains("\"freeze\":\"layer2\"") == true)
+    let source = try SafeTensorsFile(contentsOf: model)
+    for name in ["conv1.weight", "layer2.2.bn2.running_var"] {
+      #expect(try file.tensor(name).scalars == source.tensor(name).scalars, "\(name)")
+    }
+    #expect(try file.tensor("layer3.0.conv1.weight").scalars != source.tensor("layer3.0.conv1.weight").scalars)
+    try expectRefusal(
+      ["train", "--data", renamed, "--from", model, "--model", "resnet32"], mentions: "drop --model")
+    try expectRefusal(["train", "--data", renamed, "--from", model, "--freeze", "layer4"], mentions: "layer4")
+    try expectRefusal(["train", "--data", renamed, "--freeze", "layer1"], mentions: "give --from")
+  }
 }

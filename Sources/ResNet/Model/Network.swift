@@ -28,6 +28,9 @@ public final class Network: Module {
   public let fc: Linear
   /// The im2col workspace shared by all convolutions (they run one after another).
   public let workspace = ScratchBuffer()
+  /// The frozen leading part (see ``freeze(_:)``), and how many blocks it holds.
+  public internal(set) var frozen = FrozenPart.none
+  var frozenBlocks = 0
   /// Called during `backward` with each block's index (0 for the first) and the gradient with respect
   /// to its input, last block first (for gradient diagnostics).
   public var blockInputGradientObserver: ((Int, Tensor) -> Void)?
@@ -123,31 +126,39 @@ public final class Network: Module {
   }
 
   private func forward(_ x: Tensor, training: Bool, deletingBlocks deleted: Set<Int>) -> Tensor {
-    var h = conv1.forward(x, training: training)
-    if let bn1 { h = bn1.forward(h, training: training) }
-    if let maxPool { h = maxPool.forward(h, training: training) }
+    // Frozen layers run in inference mode (see ``freeze(_:)``).
+    let stemTraining = training && frozen == .none
+    var h = conv1.forward(x, training: stemTraining)
+    if let bn1 { h = bn1.forward(h, training: stemTraining) }
+    if let maxPool { h = maxPool.forward(h, training: stemTraining) }
     for (index, block) in blocks.enumerated() {
       if deleted.contains(index) {
         precondition(!training, "a deleted block is for inference only")
         precondition(block.hasShortcut && block.downsample == nil, "only identity-shortcut blocks can be deleted")
         continue
       }
-      h = block.forward(h, training: training)
+      h = block.forward(h, training: training && index >= frozenBlocks)
     }
-    if let bnFinal { h = bnFinal.forward(h, training: training) }
-    return fc.forward(pool.forward(h, training: training), training: training)
+    let backboneTraining = training && frozen != .backbone
+    if let bnFinal { h = bnFinal.forward(h, training: backboneTraining) }
+    return fc.forward(pool.forward(h, training: backboneTraining), training: training)
   }
 
   /// Back-propagates the gradient of the loss with respect to the logits, adding into every
-  /// parameter's gradient; returns the gradient with respect to the input batch.
+  /// parameter's gradient; returns the gradient with respect to the input batch (with a frozen part,
+  /// with respect to the input of the first part that is not frozen: the pass stops there).
   @discardableResult
   public func backward(_ gradLogits: Tensor) -> Tensor {
-    var g = pool.backward(fc.backward(gradLogits))
+    var g = fc.backward(gradLogits)
+    if frozen == .backbone { return g }
+    g = pool.backward(g)
     if let bnFinal { g = bnFinal.backward(g) }
     for (index, block) in blocks.enumerated().reversed() {
+      if index < frozenBlocks { return g }
       g = block.backward(g)
       blockInputGradientObserver?(index, g)
     }
+    if frozen != .none { return g }
     if let maxPool { g = maxPool.backward(g) }
     if let bn1 { g = bn1.backward(g) }
     return conv1.backward(g)

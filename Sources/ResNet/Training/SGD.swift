@@ -8,15 +8,22 @@ public final class SGD {
   public let parameters: [Parameter]
   /// Momentum factor, dampening, L2 weight decay, and whether to use Nesterov momentum.
   public var momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool
+  /// Each parameter's learning rate as a multiple of the step's (nil: all 1); a parameter whose
+  /// scale is 0 is frozen: no step, no weight decay, its momentum buffer left at zero.
+  public let rateScales: [Float]?
   /// Momentum buffers, one per parameter (empty before the first step).
   public private(set) var buffers: [Tensor] = []
 
-  /// An optimizer over `parameters`.
+  /// An optimizer over `parameters`, each at `rateScales` times the learning rate (nil: all at it).
   public init(
-    parameters: [Parameter], momentum: Float = 0.9, dampening: Float = 0, weightDecay: Float = 0, nesterov: Bool = false
+    parameters: [Parameter], momentum: Float = 0.9, dampening: Float = 0, weightDecay: Float = 0,
+    nesterov: Bool = false,
+    rateScales: [Float]? = nil
   ) {
     precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov needs momentum and no dampening")
+    precondition(rateScales == nil || rateScales!.count == parameters.count, "SGD: one rate scale per parameter")
     self.parameters = parameters
+    self.rateScales = rateScales
     (self.momentum, self.dampening, self.weightDecay, self.nesterov) = (momentum, dampening, weightDecay, nesterov)
   }
 
@@ -32,6 +39,9 @@ public final class SGD {
     let first = buffers.isEmpty && momentum != 0
     if first { buffers = parameters.map { Tensor(shape: $0.value.shape) } }
     for (index, p) in parameters.enumerated() {
+      let scale = rateScales?[index] ?? 1
+      if scale == 0 { continue }
+      let lr = scale == 1 ? lr : lr * scale
       let w = p.value.pointer
       let grad = p.gradient.pointer
       let buf = momentum != 0 ? buffers[index].pointer : nil

@@ -73,12 +73,13 @@ public final class Trainer {
 
   /// A new run of `model` (freshly initialized as `initialization` says, usually) on `train`, validated
   /// on `validation`; with `collective`, one process of a data-parallel run (see ``collective``).
+  /// Throws when `options.freeze` names a stage the network does not have.
   public convenience init(
     model: Model, initialization: WeightInitialization = .init(), train: DatasetSplit,
     validation: DatasetSplit, options: TrainingOptions, outputFolder: String? = nil,
     collective: (any Collective)? = nil
-  ) {
-    self.init(
+  ) throws {
+    try self.init(
       model: model, initialization: initialization, train: train, validation: validation, options: options,
       outputFolder: outputFolder, collective: collective, progress: nil, previous: nil)
   }
@@ -87,7 +88,8 @@ public final class Trainer {
     model: Model, initialization: WeightInitialization, train: DatasetSplit, validation: DatasetSplit,
     options: TrainingOptions, outputFolder: String?, collective: (any Collective)?, progress: TrainingProgress?,
     previous: (epochs: [EpochRecord], gradients: [GradientRecord])?
-  ) {
+  ) throws {
+    try model.network.freeze(options.freeze)
     let timed = collective.map { TimedCollective($0) }
     self.collective = timed
     self.model = model
@@ -105,9 +107,15 @@ public final class Trainer {
     validationLoader = DataLoader(
       split: validation, batchSize: options.batchSize, preprocessing: preprocessing, shuffle: false,
       workers: options.workers, shard: shard)
+    let network = model.network
+    let tuned = options.freeze != .none || options.backboneRateScale != 1
     optimizer = SGD(
-      parameters: model.network.parameters, momentum: options.momentum, weightDecay: options.weightDecay,
-      nesterov: options.nesterov)
+      parameters: network.parameters, momentum: options.momentum, weightDecay: options.weightDecay,
+      nesterov: options.nesterov,
+      rateScales: tuned
+        ? network.namedParameters().map { name, _ in
+          network.isFrozen(name) ? 0 : name.hasPrefix("fc.") ? 1 : options.backboneRateScale
+        } : nil)
     loss = SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
     schedule = LearningRateSchedule(
       kind: options.schedule, baseRate: options.learningRate, warmupEpochs: options.warmupEpochs,
@@ -157,7 +165,7 @@ public final class Trainer {
         gradients: state.record.options.logGradientsEvery == nil ? [] : try $0.gradients().filter { $0.epoch <= done }
       )
     }
-    let trainer = Trainer(
+    let trainer = try Trainer(
       model: model, initialization: state.record.initialization, train: train, validation: validation,
       options: state.record.options, outputFolder: outputFolder, collective: collective, progress: state.progress,
       previous: previous)

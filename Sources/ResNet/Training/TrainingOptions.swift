@@ -30,6 +30,12 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   /// In data-parallel training, whether BatchNorm uses the global batch's statistics (PyTorch's
   /// `SyncBatchNorm`) rather than each process's own (PyTorch's DDP default).
   public var syncBatchNorm = false
+  /// The leading part of the network that is frozen (see ``Network/freeze(_:)``): no gradient, no
+  /// step, BatchNorm statistics kept.
+  public var freeze = FrozenPart.none
+  /// The learning rate of every parameter but the classifier's (`fc`), as a multiple of the rate:
+  /// below 1 when fine-tuning a pretrained backbone more gently than its new head.
+  public var backboneRateScale: Float = 1
 
   /// The defaults.
   public init() {}
@@ -51,6 +57,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     try check(cropPadding >= 0 && cropPadding <= 1024, "--crop-padding must be in 0...1024.")
     try check((logGradientsEvery ?? 1) >= 1, "--log-gradients must be at least 1.")
     try check((1...64).contains(workers), "--workers must be in 1...64.")
+    try check(
+      backboneRateScale >= 0 && backboneRateScale.isFinite, "--backbone-lr-scale must be a finite number ≥ 0.")
   }
 
   enum CodingKeys: String, CodingKey {
@@ -67,6 +75,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case seed, workers
     case logGradientsEvery = "log_gradients_every"
     case syncBatchNorm = "sync_batch_norm"
+    case freeze
+    case backboneRateScale = "backbone_lr_scale"
   }
 
   /// Every key but the optional ones is required (a training checkpoint writes them all).
@@ -87,9 +97,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     workers = try c.decode(Int.self, forKey: .workers)
     logGradientsEvery = try c.decodeIfPresent(Int.self, forKey: .logGradientsEvery)
     syncBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .syncBatchNorm) ?? false
+    freeze = try c.decodeIfPresent(FrozenPart.self, forKey: .freeze) ?? .none
+    backboneRateScale = try c.decodeIfPresent(Float.self, forKey: .backboneRateScale) ?? 1
   }
 
-  /// The optional settings are written only when set (`sync_batch_norm` only when true).
+  /// The optional settings are written only when they differ from the defaults.
   public func encode(to encoder: any Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(epochs, forKey: .epochs)
@@ -107,6 +119,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     try c.encode(workers, forKey: .workers)
     try c.encodeIfPresent(logGradientsEvery, forKey: .logGradientsEvery)
     if syncBatchNorm { try c.encode(true, forKey: .syncBatchNorm) }
+    if freeze != .none { try c.encode(freeze, forKey: .freeze) }
+    if backboneRateScale != 1 { try c.encode(backboneRateScale, forKey: .backboneRateScale) }
   }
 }
 
