@@ -159,15 +159,7 @@ import Testing
   @Test func fromATorchvisionStateDict() throws {
     let fixture = try SafeTensorsFile(
       contentsOf: PyTorchParityTests.fixtures.appendingPathComponent("cifar_basic.safetensors").path)
-    var bare = SafeTensorsWriter()
-    for key in fixture.entries.keys.sorted() where key.hasPrefix("state.") {
-      let name = String(key.dropFirst("state.".count))
-      if fixture.entries[key]!.dtype == .i64 {
-        bare.add(name, integers: try fixture.integers(key), shape: fixture.entries[key]!.shape)
-      } else {
-        bare.add(name, try fixture.tensor(key))
-      }
-    }
+    let bare = try PyTorchParityTests.stateDict(of: fixture)
     let (dataset, root) = try Self.threeClasses()
     defer { DatasetTests.remove(root) }
     try bare.write(to: root + "/state_dict.safetensors")

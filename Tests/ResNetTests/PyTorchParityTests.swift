@@ -100,16 +100,7 @@ struct TorchvisionStateDictTests {
       contentsOf: PyTorchParityTests.fixtures.appendingPathComponent("\(name).safetensors").path)
     let expected = try JSONDecoder().decode(
       NetworkConfiguration.self, from: Data(fixture.metadata["resnet.config", default: ""].utf8))
-    // What safetensors.torch.save_file(model.state_dict()) writes: the state alone, no metadata.
-    var bare = SafeTensorsWriter()
-    for key in fixture.entries.keys.sorted() where key.hasPrefix("state.") {
-      let name = String(key.dropFirst("state.".count))
-      if fixture.entries[key]!.dtype == .i64 {
-        bare.add(name, integers: try fixture.integers(key), shape: fixture.entries[key]!.shape)
-      } else {
-        bare.add(name, try fixture.tensor(key))
-      }
-    }
+    let bare = try Self.stateDict(of: fixture)
     let folder = try DatasetTests.temporaryFolder()
     defer { DatasetTests.remove(folder) }
     let path = folder + "/state_dict.safetensors"
@@ -124,6 +115,21 @@ struct TorchvisionStateDictTests {
     let reference = try fixture.tensor("eval.logits")
     let scale = reference.scalars.map(abs).max() ?? 1
     #expect(zip(logits.scalars, reference.scalars).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+  }
+
+  /// What `safetensors.torch.save_file(model.state_dict())` writes for a fixture's network: its state
+  /// alone, no metadata.
+  static func stateDict(of fixture: SafeTensorsFile) throws -> SafeTensorsWriter {
+    var bare = SafeTensorsWriter()
+    for key in fixture.entries.keys.sorted() where key.hasPrefix("state.") {
+      let name = String(key.dropFirst("state.".count))
+      if fixture.entries[key]!.dtype == .i64 {
+        bare.add(name, integers: try fixture.integers(key), shape: fixture.entries[key]!.shape)
+      } else {
+        bare.add(name, try fixture.tensor(key))
+      }
+    }
+    return bare
   }
 
   @Test("a file that is not a ResNet state_dict is refused")
