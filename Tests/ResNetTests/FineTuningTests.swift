@@ -159,7 +159,7 @@ import Testing
   @Test func fromATorchvisionStateDict() throws {
     let fixture = try SafeTensorsFile(
       contentsOf: PyTorchParityTests.fixtures.appendingPathComponent("cifar_basic.safetensors").path)
-    let bare = try PyTorchParityTests.stateDict(of: fixture)
+    let bare = try TorchvisionStateDictTests.stateDict(of: fixture)
     let (dataset, root) = try Self.threeClasses()
     defer { DatasetTests.remove(root) }
     try bare.write(to: root + "/state_dict.safetensors")
