@@ -104,6 +104,12 @@ struct TrainCommand: ParsableCommand {
       valueName: "N"))
   var logGradients: Int?
 
+  @Option(
+    help: ArgumentHelp(
+      "Stop when the validation accuracy has not improved for N epochs (best.safetensors keeps the best).",
+      valueName: "N"))
+  var patience: Int?
+
   @Option(help: "Compute threads (default: all cores).")
   var threads: Int?
 
@@ -136,6 +142,7 @@ struct TrainCommand: ParsableCommand {
     options.syncBatchNorm = syncBatchNorm
     options.freeze = freeze
     options.backboneRateScale = backboneLrScale
+    options.patience = patience
     return options
   }
 
@@ -250,10 +257,13 @@ struct TrainCommand: ParsableCommand {
     }
     try trainer.run()
     if let warning = trainer.skippedWarning { printError("warning: \(warning)") }
-    print(
-      String(
-        format: "best val acc %.2f%% at epoch %d: %@/best.safetensors", 100 * trainer.progress.bestAccuracy,
-        trainer.progress.bestEpoch, trainer.outputFolder!))
+    var last = String(
+      format: "best val acc %.2f%% at epoch %d: %@/best.safetensors", 100 * trainer.progress.bestAccuracy,
+      trainer.progress.bestEpoch, trainer.outputFolder!)
+    if let reason = trainer.stopReason {
+      last += " (stopped after epoch \(trainer.progress.epoch) of \(trainer.options.epochs): \(reason))"
+    }
+    print(last)
   }
 
   /// runs/<date-time> (process 0's clock, in a data-parallel run).

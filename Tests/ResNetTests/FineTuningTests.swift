@@ -110,6 +110,24 @@ import Testing
     #expect(trainer.history.last!.validation.accuracy > 0.9, "\(trainer.history.map(\.validation.accuracy))")
   }
 
+  /// Early stopping: with the backbone frozen and a negligible rate the validation accuracy stays where
+  /// the first epoch put it, so patience 2 ends the run after epoch 3 of 10, the best being epoch 1.
+  @Test func patienceStopsARunThatNoLongerImproves() throws {
+    let source = try Self.source()
+    let (dataset, root) = try Self.threeClasses()
+    defer { DatasetTests.remove(root) }
+    var options = TrainingOptions()
+    (options.epochs, options.batchSize, options.freeze) = (10, 32, .backbone)
+    (options.learningRate, options.patience) = (1e-9, 2)
+    let trainer = try Trainer(
+      model: try Model.fineTuning(from: source, classes: dataset.classes, seed: 1).model, train: dataset.train,
+      validation: dataset.test, options: options, outputFolder: root + "/run")
+    try trainer.run()
+    #expect(trainer.history.count == 3 && trainer.progress.epoch == 3 && trainer.progress.bestEpoch == 1)
+    #expect(trainer.stopReason == "the validation accuracy has not improved for 2 epochs")
+    #expect(try RunFolder(root + "/run").metrics().map(\.epoch) == [1, 2, 3])
+  }
+
   @Test func resumeKeepsTheFreezeAndTheRates() throws {
     let source = try Self.source()
     let (dataset, root) = try Self.threeClasses()

@@ -219,6 +219,15 @@ struct TrainCLITests {
       #expect(try file.tensor(name).scalars == source.tensor(name).scalars, "\(name)")
     }
     #expect(try file.tensor("layer3.0.conv1.weight").scalars != source.tensor("layer3.0.conv1.weight").scalars)
+    // Early stopping: a frozen backbone and a negligible rate leave the accuracy where epoch 1 put it.
+    let stopped = try runResNet([
+      "train", "--data", renamed, "--from", model, "--freeze", "backbone", "--lr", "1e-9", "--patience", "1",
+      "--batch-size", "8", "--epochs", "4", "--out", data + "/stopped",
+    ])
+    #expect(stopped.status == 0, "\(stopped.stderr)")
+    let last = stopped.stdout.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(last.hasPrefix("best val acc ") && last.contains("at epoch 1: "), "\(last)")
+    #expect(last.hasSuffix("(stopped after epoch 2 of 4: the validation accuracy has not improved for 1 epoch)"))
     try expectRefusal(
       ["train", "--data", renamed, "--from", model, "--model", "resnet32"], mentions: "drop --model")
     try expectRefusal(["train", "--data", renamed, "--from", model, "--freeze", "layer4"], mentions: "layer4")

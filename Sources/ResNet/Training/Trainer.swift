@@ -43,6 +43,8 @@ public final class Trainer {
   public internal(set) var progress: TrainingProgress
   /// The metrics of every epoch finished by this trainer (on the reporting process).
   public private(set) var history: [EpochMetrics] = []
+  /// Why the last `run` stopped before `options.epochs` (nil: it did not), e.g. early stopping.
+  public private(set) var stopReason: String?
   /// Where files go (nil: nowhere).
   public let runFolder: RunFolder?
   /// The run folder's path.
@@ -128,6 +130,7 @@ public final class Trainer {
       gradientLog = log
       hooks.append(log)
     }
+    if let patience = options.patience { hooks.append(EarlyStoppingHook(patience: patience)) }
     if let runFolder, timed?.rank ?? 0 == 0 {
       let writer = RunFolderHook(runFolder, records: previous?.epochs ?? [])
       runFolderHook = writer
@@ -190,7 +193,8 @@ public final class Trainer {
   public func run(stoppingAfter stop: Int? = nil) throws {
     for hook in hooks { try hook.runWillStart(self) }
     let clock = ContinuousClock()
-    while progress.epoch < min(options.epochs, stop ?? options.epochs) {
+    stopReason = nil
+    while progress.epoch < min(options.epochs, stop ?? options.epochs) && stopReason == nil {
       let epoch = progress.epoch + 1
       let start = clock.now
       var totals = EpochTotals()
@@ -221,21 +225,24 @@ public final class Trainer {
       // Every process validates its shard of the validation split; process 0 reports and writes.
       let validation = try Evaluation.run(network, loader: validationLoader, collective: collective)
       progress.epoch += 1
-      guard isRoot else { continue }
-      var metrics = EpochMetrics(
-        epoch: epoch, learningRate: rate, trainLoss: totals.lossSum / Double(max(totals.seen, 1)),
-        trainAccuracy: Double(totals.correct) / Double(max(totals.seen, 1)), validation: validation,
-        seconds: seconds(clock.now - start), imagesPerSecond: Double(totals.seen) / trainSeconds,
-        stepSeconds: trainSeconds / Double(max(totals.steps, 1)))
-      for hook in hooks { hook.epochWillReport(self, &metrics) }
-      history.append(metrics)
+      // Every process sees the same (global) validation result, so all track the best epoch alike.
       let improved = validation.accuracy > progress.bestAccuracy
       if improved {
         progress.bestAccuracy = validation.accuracy
         progress.bestEpoch = epoch
       }
-      for hook in hooks { try hook.epochDidEnd(self, metrics, improved: improved) }
-      onEpoch?(metrics)
+      if isRoot {
+        var metrics = EpochMetrics(
+          epoch: epoch, learningRate: rate, trainLoss: totals.lossSum / Double(max(totals.seen, 1)),
+          trainAccuracy: Double(totals.correct) / Double(max(totals.seen, 1)), validation: validation,
+          seconds: seconds(clock.now - start), imagesPerSecond: Double(totals.seen) / trainSeconds,
+          stepSeconds: trainSeconds / Double(max(totals.steps, 1)))
+        for hook in hooks { hook.epochWillReport(self, &metrics) }
+        history.append(metrics)
+        for hook in hooks { try hook.epochDidEnd(self, metrics, improved: improved) }
+        onEpoch?(metrics)
+      }
+      stopReason = hooks.lazy.compactMap { $0.stopReason(self) }.first
     }
   }
 

@@ -21,6 +21,8 @@ protocol TrainingHook: AnyObject {
   /// After an epoch is done and its metrics recorded (on the reporting process only); `improved`: the
   /// validation accuracy is the run's best so far.
   func epochDidEnd(_ trainer: Trainer, _ metrics: EpochMetrics, improved: Bool) throws
+  /// After every epoch, on every process: why the run should stop now, or nil to go on.
+  func stopReason(_ trainer: Trainer) -> String?
 }
 
 extension TrainingHook {
@@ -33,6 +35,7 @@ extension TrainingHook {
   func epochWillValidate(_ trainer: Trainer, epoch: Int) throws {}
   func epochWillReport(_ trainer: Trainer, _ metrics: inout EpochMetrics) {}
   func epochDidEnd(_ trainer: Trainer, _ metrics: EpochMetrics, improved: Bool) throws {}
+  func stopReason(_ trainer: Trainer) -> String? { nil }
 }
 
 /// A step's images, mean loss and top-1 hits: this process's batch, or the global batch's once a

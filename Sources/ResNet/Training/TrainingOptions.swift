@@ -37,6 +37,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   /// below 1 when fine-tuning a pretrained backbone more gently than its new head.
   public var backboneRateScale: Float = 1
 
+  /// Stop when the validation accuracy has not improved for this many epochs (nil: never).
+  public var patience: Int? = nil
+
   /// The defaults.
   public init() {}
 
@@ -56,6 +59,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     try check(labelSmoothing >= 0 && labelSmoothing < 1, "--label-smoothing must be in [0, 1).")
     try check(cropPadding >= 0 && cropPadding <= 1024, "--crop-padding must be in 0...1024.")
     try check((logGradientsEvery ?? 1) >= 1, "--log-gradients must be at least 1.")
+    try check((patience ?? 1) >= 1, "--patience must be at least 1.")
     try check((1...64).contains(workers), "--workers must be in 1...64.")
     try check(
       backboneRateScale >= 0 && backboneRateScale.isFinite, "--backbone-lr-scale must be a finite number ≥ 0.")
@@ -77,6 +81,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case syncBatchNorm = "sync_batch_norm"
     case freeze
     case backboneRateScale = "backbone_lr_scale"
+    case patience
   }
 
   /// Every key but the optional ones is required (a training checkpoint writes them all).
@@ -99,6 +104,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     syncBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .syncBatchNorm) ?? false
     freeze = try c.decodeIfPresent(FrozenPart.self, forKey: .freeze) ?? .none
     backboneRateScale = try c.decodeIfPresent(Float.self, forKey: .backboneRateScale) ?? 1
+    patience = try c.decodeIfPresent(Int.self, forKey: .patience)
   }
 
   /// The optional settings are written only when they differ from the defaults.
@@ -121,6 +127,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     if syncBatchNorm { try c.encode(true, forKey: .syncBatchNorm) }
     if freeze != .none { try c.encode(freeze, forKey: .freeze) }
     if backboneRateScale != 1 { try c.encode(backboneRateScale, forKey: .backboneRateScale) }
+    try c.encodeIfPresent(patience, forKey: .patience)
   }
 }
 
