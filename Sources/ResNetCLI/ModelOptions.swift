@@ -79,6 +79,7 @@ extension NetworkConfiguration.Norm: ExpressibleByArgument {}
 extension Network.ConvInitialization: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 extension FrozenPart: ExpressibleByArgument {}
+extension TrainingOptions.ClassWeighting: ExpressibleByArgument {}
 
 /// Parses `CxHxW` into positive sizes.
 func parseInputShape(_ text: String) throws -> (Int, Int, Int) {

@@ -106,6 +106,12 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
+      "balanced: weigh each class's images by the inverse of its share of the training set (scikit-learn's \"balanced\"), so rare classes count as much as common ones.",
+      valueName: "none|balanced"))
+  var classWeights: TrainingOptions.ClassWeighting = .none
+
+  @Option(
+    help: ArgumentHelp(
       "Stop when the validation accuracy has not improved for N epochs (best.safetensors keeps the best).",
       valueName: "N"))
   var patience: Int?
@@ -143,6 +149,7 @@ struct TrainCommand: ParsableCommand {
     options.freeze = freeze
     options.backboneRateScale = backboneLrScale
     options.patience = patience
+    options.classWeights = classWeights
     return options
   }
 
@@ -230,6 +237,13 @@ struct TrainCommand: ParsableCommand {
     print(
       "training \(modelName(c.configuration)) (\(grouped(trainer.network.parameterCount)) parameters) on \(dataset.train.count) images of \(c.classes.count) classes, \(p.width)×\(p.height) \(p.color.rawValue), validating on \(dataset.test.count)\(dataset.testIsHeldOut ? " held out" : "")"
     )
+    if let weights = trainer.classWeights {
+      let counts = dataset.train.countsPerClass(c.classes.count)
+      print(
+        "class weights (balanced): "
+          + zip(c.classes, zip(counts, weights)).map { String(format: "%@ %d → %.3f", $0, $1.0, $1.1) }
+          .joined(separator: ", "))
+    }
     print("writing to \(trainer.outputFolder!)")
     Distributed.didStart?(trainer.outputFolder!)
     let live = isatty(STDOUT_FILENO) != 0

@@ -219,6 +219,16 @@ struct TrainCLITests {
       #expect(try file.tensor(name).scalars == source.tensor(name).scalars, "\(name)")
     }
     #expect(try file.tensor("layer3.0.conv1.weight").scalars != source.tensor("layer3.0.conv1.weight").scalars)
+    // Class weights are reported with the counts (10 training images each: all weigh 1) and recorded.
+    let weighted = try runResNet([
+      "train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1",
+      "--class-weights", "balanced", "--out", data + "/weighted",
+    ])
+    #expect(weighted.status == 0, "\(weighted.stderr)")
+    #expect(
+      weighted.stdout.contains("class weights (balanced): Bag 10 → 1.000, Sneaker 10 → 1.000, Trouser 10 → 1.000"))
+    let weightedRun = try SafeTensorsFile(contentsOf: data + "/weighted/last.safetensors")
+    #expect(weightedRun.metadata["resnet.training"]?.contains("\"class_weights\":\"balanced\"") == true)
     // Early stopping: a frozen backbone and a negligible rate leave the accuracy where epoch 1 put it.
     let stopped = try runResNet([
       "train", "--data", renamed, "--from", model, "--freeze", "backbone", "--lr", "1e-9", "--patience", "1",

@@ -41,10 +41,11 @@ final class DataParallelHook: TrainingHook {
   }
 
   func batchDidForward(_ trainer: Trainer, _ totals: inout StepTotals, epoch: Int, step: Int) throws {
-    // The global batch's count, mean loss and hits.
-    var sums = [Double(totals.count), Double(totals.loss) * Double(totals.count), Double(totals.hits)]
+    // The global batch's count, weighted loss sum, hits and weight sum (the count without class weights).
+    var sums = [Double(totals.count), Double(totals.loss) * totals.weight, Double(totals.hits), totals.weight]
     sums.withUnsafeMutableBufferPointer { collective.sumInRankOrder($0) }
-    totals = StepTotals(count: Int(sums[0]), loss: Float(sums[1] / sums[0]), hits: Int(sums[2]), global: true)
+    totals = StepTotals(
+      count: Int(sums[0]), loss: Float(sums[1] / sums[3]), hits: Int(sums[2]), weight: sums[3], global: true)
   }
 
   /// Replaces every parameter's gradient by its sum over the processes, in rank order.

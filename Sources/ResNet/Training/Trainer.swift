@@ -59,6 +59,8 @@ public final class Trainer {
   public let collective: (any Collective)?
   /// Whether this process reports and writes files (process 0, or the only one).
   public var isRoot: Bool { (collective?.rank ?? 0) == 0 }
+  /// The loss's class weights (nil: unweighted; see ``TrainingOptions/classWeights``).
+  public let classWeights: [Float]?
   /// Optimizer steps in an epoch.
   public var stepsPerEpoch: Int { trainLoader.batchesPerEpoch }
 
@@ -118,7 +120,9 @@ public final class Trainer {
         ? network.namedParameters().map { name, _ in
           network.isFrozen(name) ? 0 : name.hasPrefix("fc.") ? 1 : options.backboneRateScale
         } : nil)
-    loss = SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
+    classWeights =
+      options.classWeights == .balanced ? Self.balancedWeights(train.countsPerClass(model.spec.classes.count)) : nil
+    loss = SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing, classWeights: classWeights)
     schedule = LearningRateSchedule(
       kind: options.schedule, baseRate: options.learningRate, warmupEpochs: options.warmupEpochs,
       epochs: options.epochs, stepsPerEpoch: trainLoader.batchesPerEpoch)
@@ -207,11 +211,11 @@ public final class Trainer {
         let logits = network.forward(batch.images, training: true)
         var step = StepTotals(
           count: batch.count, loss: loss.forward(logits: logits, labels: batch.labels.map { Int($0) }),
-          hits: Self.correctCount(logits, batch.labels))
+          hits: Self.correctCount(logits, batch.labels), weight: loss.lastWeightSum)
         for hook in hooks { try hook.batchDidForward(self, &step, epoch: epoch, step: totals.steps) }
         guard step.loss.isFinite else { throw divergence(step.loss, epoch: epoch, step: totals.steps + 1) }
         for hook in hooks { hook.stepWillBackward(self, epoch: epoch, step: totals.steps) }
-        network.backward(loss.backward(meanOver: step.global ? step.count : nil))
+        network.backward(loss.backward(meanOver: step.global ? step.weight : nil))
         for hook in hooks { hook.stepDidBackward(self, epoch: epoch, step: totals.steps) }
         rate = schedule.rate(atStep: progress.step)
         optimizer.step(learningRate: rate)
@@ -255,6 +259,13 @@ public final class Trainer {
     return TrainingError(
       description:
         "the training loss became \(value) at epoch \(epoch), step \(step); stopped. \(kept)Try a lower --lr.")
+  }
+
+  /// scikit-learn's "balanced" weights for classes of `counts` images: `n / (K · n_c)`, 0 for a class
+  /// without images.
+  public static func balancedWeights(_ counts: [Int]) -> [Float] {
+    let total = Double(counts.reduce(0, +))
+    return counts.map { $0 == 0 ? 0 : Float(total / (Double(counts.count) * Double($0))) }
   }
 
   /// Top-1 hits of a batch's logits.

@@ -38,12 +38,13 @@ extension TrainingHook {
   func stopReason(_ trainer: Trainer) -> String? { nil }
 }
 
-/// A step's images, mean loss and top-1 hits: this process's batch, or the global batch's once a
-/// data-parallel hook has summed them (then ``global`` is true and the loss gradient is averaged over
-/// ``count``).
+/// A step's images, mean loss, top-1 hits and image weights (their count without class weights):
+/// this process's batch, or the global batch's once a data-parallel hook has summed them (then
+/// ``global`` is true and the loss gradient is averaged over ``weight``).
 struct StepTotals {
   var count: Int
   var loss: Float
   var hits: Int
+  var weight: Double
   var global = false
 }

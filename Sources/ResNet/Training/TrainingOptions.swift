@@ -37,6 +37,16 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   /// below 1 when fine-tuning a pretrained backbone more gently than its new head.
   public var backboneRateScale: Float = 1
 
+  /// How the training loss weighs the classes.
+  public enum ClassWeighting: String, Codable, Sendable, CaseIterable {
+    /// Every image counts once.
+    case none
+    /// Each class weighs the inverse of its share of the training images, scikit-learn's "balanced":
+    /// `n / (K · n_c)`, so every class contributes alike however rare it is.
+    case balanced
+  }
+  /// How the training loss weighs the classes.
+  public var classWeights = ClassWeighting.none
   /// Stop when the validation accuracy has not improved for this many epochs (nil: never).
   public var patience: Int? = nil
 
@@ -82,6 +92,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case freeze
     case backboneRateScale = "backbone_lr_scale"
     case patience
+    case classWeights = "class_weights"
   }
 
   /// Every key but the optional ones is required (a training checkpoint writes them all).
@@ -105,6 +116,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     freeze = try c.decodeIfPresent(FrozenPart.self, forKey: .freeze) ?? .none
     backboneRateScale = try c.decodeIfPresent(Float.self, forKey: .backboneRateScale) ?? 1
     patience = try c.decodeIfPresent(Int.self, forKey: .patience)
+    classWeights = try c.decodeIfPresent(ClassWeighting.self, forKey: .classWeights) ?? .none
   }
 
   /// The optional settings are written only when they differ from the defaults.
@@ -128,6 +140,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     if freeze != .none { try c.encode(freeze, forKey: .freeze) }
     if backboneRateScale != 1 { try c.encode(backboneRateScale, forKey: .backboneRateScale) }
     try c.encodeIfPresent(patience, forKey: .patience)
+    if classWeights != .none { try c.encode(classWeights, forKey: .classWeights) }
   }
 }
 
