@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs `resnet bench train|infer` and PyTorch's peer (`shared/bench/torch_peer.py`) side by side,
+"""Runs `resnet bench train|infer` and PyTorch's peer (`Benchmarks/torch_peer.py`) side by side,
 alternating, and prints the ratio table of their medians (the [speed] issue's table).
 
 These machines are shared and noisy, so each benchmark runs `--rounds` times on each side, one side
@@ -56,7 +56,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", default="/tmp/torch/bin/python", help="a Python with torch and torchvision")
     parser.add_argument("--resnet", default=os.path.join(ROOT, ".build", "release", "resnet"))
-    parser.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "bench", "torch_peer.py"))
+    parser.add_argument("--peer", default=os.path.join(HERE, "torch_peer.py"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: " + ", ".join(BENCHMARKS))

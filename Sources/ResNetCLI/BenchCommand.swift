@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// `resnet bench …`: performance figures as JSON lines, for side-by-side runs with ../shared/bench.
+/// `resnet bench …`: performance figures as JSON lines, for side-by-side runs with the peers in Benchmarks/.
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",

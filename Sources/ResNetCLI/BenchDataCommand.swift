@@ -3,13 +3,13 @@ import Foundation
 import ResNet
 
 /// `resnet bench decode`: single-threaded decode (+ convert, + resize) speed, as
-/// ../shared/bench/decode_peer.py measures Pillow.
+/// Benchmarks/decode_peer.py measures Pillow.
 struct BenchDecodeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "decode",
     abstract: "Decode speed: PNG/JPEG files decoded from memory, converted, optionally resized.",
     discussion: """
-      Mirrors ../shared/bench/decode_peer.py: all files are read into memory first, then decoded and
+      Mirrors Benchmarks/decode_peer.py: all files are read into memory first, then decoded and
       converted to --mode (and with --size resized, bilinear, to size × size) on one thread for about
       --seconds. Prints {"impl":"resnet","what":"decode","files":N,"images_per_s":R,\
       "megapixels_per_s":P}.

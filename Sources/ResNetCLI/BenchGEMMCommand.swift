@@ -3,7 +3,7 @@ import Foundation
 import ResNet
 
 /// `resnet bench gemm`: SGEMM GFLOPS per shape and thread count, in the JSON of
-/// `shared/bench/gemm_peer.py` (`"impl":"resnet"` instead of `"openblas"`).
+/// `Benchmarks/gemm_peer.py` (`"impl":"resnet"` instead of `"openblas"`).
 struct BenchGEMMCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gemm",

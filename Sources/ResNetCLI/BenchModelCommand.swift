@@ -32,7 +32,7 @@ struct BenchTrainCommand: ParsableCommand {
     discussion: """
       Prints {"impl":"resnet","what":"train","model":NAME,"batch":B,"threads":T,"images_per_s":R,\
       "ms_per_step":MS,"peak_rss_mb":MB}, the median of --steps steps after 3 warm-up steps, as
-      ../shared/bench/torch_peer.py does (SGD lr 0.1, momentum 0.9, weight decay 1e-4).
+      Benchmarks/torch_peer.py does (SGD lr 0.1, momentum 0.9, weight decay 1e-4).
       """)
 
   @OptionGroup var options: BenchModelOptions

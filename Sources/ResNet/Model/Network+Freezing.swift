@@ -37,14 +37,15 @@ extension Network {
     frozenBlocks = self.stages.prefix(stages).reduce(0) { $0 + $1.count }
   }
 
-  /// Whether the parameter or buffer named `name` (a state name, `"layer1.0.conv1.weight"`) belongs to
-  /// the frozen part.
-  public func isFrozen(_ name: String) -> Bool {
-    guard frozen != .none else { return false }
-    if name.hasPrefix("fc.") { return false }
-    if frozen == .backbone { return true }
-    if name.hasPrefix("conv1.") || name.hasPrefix("bn1.") { return true }
-    guard name.hasPrefix("layer"), let stage = Int(name.dropFirst(5).prefix { $0.isNumber }) else { return false }
-    return stage <= frozen.frozenStages(of: stages.count)!
+  /// The state names (`"layer1.0.conv1.weight"`, …) of the frozen part's parameters and buffers.
+  public var frozenStateNames: Set<String> {
+    guard frozen != .none else { return [] }
+    var state = conv1.namedState(prefix: "conv1.") + (bn1?.namedState(prefix: "bn1.") ?? [])
+    for (name, block) in namedBlocks.prefix(frozenBlocks) { state += block.namedState(prefix: name) }
+    if frozen == .backbone { state += bnFinal?.namedState(prefix: "bn_final.") ?? [] }
+    return Set(state.map(\.name))
   }
+
+  /// Whether the parameter or buffer named `name` belongs to the frozen part.
+  public func isFrozen(_ name: String) -> Bool { frozenStateNames.contains(name) }
 }

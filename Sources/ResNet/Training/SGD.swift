@@ -41,7 +41,7 @@ public final class SGD {
     for (index, p) in parameters.enumerated() {
       let scale = rateScales?[index] ?? 1
       if scale == 0 { continue }
-      let lr = scale == 1 ? lr : lr * scale
+      let lr = lr * scale
       let w = p.value.pointer
       let grad = p.gradient.pointer
       let buf = momentum != 0 ? buffers[index].pointer : nil

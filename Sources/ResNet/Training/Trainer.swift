@@ -72,8 +72,6 @@ public final class Trainer {
   /// The concerns around the loop, in the order they run: data-parallel synchronization first (the
   /// others see global totals and summed gradients), then gradient logging, then the run folder.
   private var hooks: [any TrainingHook] = []
-  private var gradientLog: GradientLogHook?
-  private var runFolderHook: RunFolderHook?
 
   /// A new run of `model` (freshly initialized as `initialization` says, usually) on `train`, validated
   /// on `validation`; with `collective`, one process of a data-parallel run (see ``collective``).
@@ -113,12 +111,13 @@ public final class Trainer {
       workers: options.workers, shard: shard)
     let network = model.network
     let tuned = options.freeze != .none || options.backboneRateScale != 1
+    let frozen = network.frozenStateNames
     optimizer = SGD(
       parameters: network.parameters, momentum: options.momentum, weightDecay: options.weightDecay,
       nesterov: options.nesterov,
       rateScales: tuned
         ? network.namedParameters().map { name, _ in
-          network.isFrozen(name) ? 0 : name.hasPrefix("fc.") ? 1 : options.backboneRateScale
+          frozen.contains(name) ? 0 : name.hasPrefix("fc.") ? 1 : options.backboneRateScale
         } : nil)
     classWeights =
       options.classWeights == .balanced ? Self.balancedWeights(train.countsPerClass(model.spec.classes.count)) : nil
@@ -130,15 +129,11 @@ public final class Trainer {
       hooks.append(DataParallelHook(timed, network: model.network, syncBatchNorm: options.syncBatchNorm))
     }
     if let every = options.logGradientsEvery {
-      let log = GradientLogHook(every: every, records: previous?.gradients ?? [])
-      gradientLog = log
-      hooks.append(log)
+      hooks.append(GradientLogHook(every: every, records: previous?.gradients ?? []))
     }
     if let patience = options.patience { hooks.append(EarlyStoppingHook(patience: patience)) }
     if let runFolder, timed?.rank ?? 0 == 0 {
-      let writer = RunFolderHook(runFolder, records: previous?.epochs ?? [])
-      runFolderHook = writer
-      hooks.append(writer)
+      hooks.append(RunFolderHook(runFolder, records: previous?.epochs ?? []))
     }
   }
 
