@@ -10,7 +10,9 @@ import Foundation
 /// ```
 ///
 /// Images are prepared as the checkpoint's `resnet.preprocess` says (colour, resize, center crop,
-/// normalization), so any size and colour of input works. Not safe to use from several threads at once.
+/// normalization), so any size and colour of input works. With `averagingMirror`, each prediction is the
+/// mean of the probabilities of the image and its mirror image (test-time flips). Not safe to use from
+/// several threads at once.
 public final class Classifier {
   /// One class and its probability.
   public struct Prediction: Sendable, Equatable {
@@ -26,6 +28,8 @@ public final class Classifier {
   public let model: Model
   /// The decoder used for files.
   public var decoder = ImageDecoder()
+  /// Whether predictions average the probabilities of each image and its left–right mirror image.
+  public let averagingMirror: Bool
 
   /// Loads the checkpoint at `path` (validated; see ``Model/init(contentsOf:inputSize:)``).
   public convenience init(contentsOf path: String) throws {
@@ -35,6 +39,22 @@ public final class Classifier {
   /// A classifier over a loaded model.
   public init(model: Model) {
     self.model = model
+    averagingMirror = false
+  }
+
+  /// A classifier over a loaded model that, with `averagingMirror`, averages each image's
+  /// probabilities with its mirror image's. Throws when the model records that it was trained
+  /// without horizontal flips (its mirror images are inputs it has not learned); a model that records
+  /// no augmentation (a torchvision state_dict) is taken as trained with them, as torchvision's are.
+  public init(model: Model, averagingMirror: Bool) throws {
+    if averagingMirror, model.spec.augmentation?.horizontalFlip == false {
+      throw TestTimeFlipError(
+        description:
+          "the model was trained without horizontal flips (--no-flip), so test-time flips (--tta) would show it mirror images it never learned"
+      )
+    }
+    self.model = model
+    self.averagingMirror = averagingMirror
   }
 
   /// The `top` most probable classes of the image file at `path`, most probable first.
@@ -75,14 +95,14 @@ public final class Classifier {
   }
 
   /// Softmax probabilities [N, classes] for an input tensor already prepared and normalized
-  /// ([N, channels, height, width]).
+  /// ([N, channels, height, width]), averaged with the mirror images' with ``averagingMirror``.
   public func probabilities(_ input: Tensor) -> Tensor {
-    let logits = model.network.forward(input, training: false)
-    let (n, classes) = (logits.shape[0], logits.shape[1])
-    let out = Tensor(shape: [n, classes])
-    for i in 0..<n {
-      Logits.softmax(logits.pointer + i * classes, count: classes, into: out.pointer + i * classes)
-    }
-    return out
+    model.network.probabilities(input, averagingMirror: averagingMirror)
   }
+}
+
+/// Why a classifier refuses test-time flips for a model: it was trained without horizontal flips.
+public struct TestTimeFlipError: Error, CustomStringConvertible {
+  /// What is wrong, in a sentence.
+  public let description: String
 }

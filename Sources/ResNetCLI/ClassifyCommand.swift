@@ -31,13 +31,21 @@ struct ClassifyCommand: ParsableCommand {
   @Flag(help: "One JSON object per image.")
   var json = false
 
+  @Flag(
+    help:
+      "Test-time flips: average each image's class probabilities with its mirror image's (refused for a model trained with --no-flip)."
+  )
+  var tta = false
+
   func validate() throws {
     guard top >= 1 else { throw ValidationError("--top must be at least 1.") }
   }
 
   func run() throws {
     let path = try model ?? shippedModel()
-    let classifier = Classifier(model: try Model(contentsOf: path, inputSize: inputSize))
+    let classifier = try testTimeFlipped(path) {
+      try Classifier(model: try Model(contentsOf: path, inputSize: inputSize), averagingMirror: tta)
+    }
     // Files in argument order; an argument that is neither a file nor a folder is reported in place.
     var files: [(path: String, problem: String?)] = []
     for argument in images {
@@ -116,6 +124,16 @@ func shippedModel() throws -> String {
     )
   }
   return found
+}
+
+/// The result of `make`, with a refusal of test-time flips (see ``Classifier/init(model:averagingMirror:)``)
+/// reported against the model file at `path`.
+func testTimeFlipped<T>(_ path: String, _ make: () throws -> T) throws -> T {
+  do {
+    return try make()
+  } catch let error as TestTimeFlipError {
+    throw CLIError(description: "\(path): \(error)")
+  }
 }
 
 /// `s` as a JSON string literal.

@@ -27,6 +27,12 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Images per batch.")
   var batchSize: Int = 128
 
+  @Flag(
+    help:
+      "Test-time flips: average each image's class probabilities with its mirror image's (refused for a model trained with --no-flip)."
+  )
+  var tta = false
+
   func validate() throws {
     guard ["test", "train"].contains(split) else { throw ValidationError("--split must be test or train.") }
     guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
@@ -35,14 +41,15 @@ struct EvalCommand: ParsableCommand {
   func run() throws {
     let path = try model ?? shippedModel()
     let model = try Model(contentsOf: path, inputSize: inputSize)
+    _ = try testTimeFlipped(path) { try Classifier(model: model, averagingMirror: tta) }
     let spec = model.spec
     let dataset = try dataOptions.open()
     let data = try withModelLabels(split == "test" ? dataset.test : dataset.train, of: dataset, for: spec)
     let loader = DataLoader(
       split: data, batchSize: batchSize, preprocessing: spec.preprocessing, shuffle: false)
-    let result = try Evaluation.run(model.network, loader: loader)
+    let result = try Evaluation.run(model.network, loader: loader, averagingMirror: tta)
     if let warning = loader.skippedWarning() { printError("warning: \(warning)") }
-    print("model: \(path)")
+    print("model: \(path)" + (tta ? " (test-time flips: each image averaged with its mirror image)" : ""))
     print(
       "data: \(dataset.path), \(split == "test" && dataset.testIsHeldOut ? "held-out" : split) split, \(result.count) images"
     )

@@ -33,17 +33,17 @@ struct PyTorchParityTests {
     let input = try file.tensor("input")
     let labels = try file.integers("labels").map { Int($0) }
 
-    expectClose(net.forward(input, training: false), try file.tensor("eval.logits"), 1e-4, "inference logits")
+    Self.expectClose(net.forward(input, training: false), try file.tensor("eval.logits"), 1e-4, "inference logits")
 
     let loss = SoftmaxCrossEntropy(labelSmoothing: 0.1)
     let logits = net.forward(input, training: true)
-    expectClose(logits, try file.tensor("train.logits"), 1e-4, "training logits")
+    Self.expectClose(logits, try file.tensor("train.logits"), 1e-4, "training logits")
     let value = loss.forward(logits: logits, labels: labels)
     let expectedLoss = try file.tensor("train.loss")[0]
     #expect(abs(value - expectedLoss) <= 1e-4 * abs(expectedLoss), "loss \(value) against \(expectedLoss)")
     net.zeroGradients()
     let gradInput = net.backward(loss.backward())
-    expectClose(gradInput, try file.tensor("grad.input"), 1e-3, "input gradient")
+    Self.expectClose(gradInput, try file.tensor("grad.input"), 1e-3, "input gradient")
     var checked = 0
     // A gradient that cancels to nearly zero carries the rounding of the terms that cancelled: the
     // stem BatchNorm's γ of a pre-activation ImageNet stem, whose output the first block's BatchNorm
@@ -53,10 +53,10 @@ struct PyTorchParityTests {
     for (key, entry) in net.namedState() {
       switch entry {
       case .parameter(let p):
-        expectClose(
+        Self.expectClose(
           p.gradient, try file.tensor("grad." + key), 1e-3, "gradient of \(key)", floor: 1e-3 * gradientScale)
         checked += 1
-      case .buffer(let t): expectClose(t, try file.tensor("after." + key), 1e-4, key)
+      case .buffer(let t): Self.expectClose(t, try file.tensor("after." + key), 1e-4, key)
       case .batchCount(let bn): #expect(bn.batchesTracked == (try file.integers("after." + key)[0]))
       }
     }
@@ -68,7 +68,9 @@ struct PyTorchParityTests {
     destination.pointer.update(from: source.pointer, count: min(source.count, destination.count))
   }
 
-  private func expectClose(
+  /// Expects `actual` within `tolerance` of `expected`, relative to the larger of `expected`'s largest
+  /// magnitude and `floor`.
+  static func expectClose(
     _ actual: Tensor, _ expected: Tensor, _ tolerance: Float, _ what: String, floor: Float = 1e-6,
     sourceLocation: SourceLocation = #_sourceLocation
   ) {
@@ -87,7 +89,7 @@ struct PyTorchParityTests {
 }
 
 extension Tensor {
-  fileprivate var maxMagnitude: Float { (0..<count).reduce(0) { max($0, abs(pointer[$1])) } }
+  var maxMagnitude: Float { (0..<count).reduce(0) { max($0, abs(pointer[$1])) } }
 }
 
 /// torchvision `state_dict`s without this tool's metadata: the architecture is read from the tensor

@@ -243,4 +243,51 @@ struct TrainCLITests {
     try expectRefusal(["train", "--data", renamed, "--from", model, "--freeze", "layer4"], mentions: "layer4")
     try expectRefusal(["train", "--data", renamed, "--freeze", "layer1"], mentions: "give --from")
   }
+
+  @Test("classify and eval --tta average each image with its mirror image; a model trained with --no-flip refuses it")
+  func testTimeFlips() throws {
+    let data = try Self.tinyDataset()
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    let common = ["train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1"]
+    let flipped = try runResNet(common + ["--out", data + "/flipped"])
+    #expect(flipped.status == 0, "\(flipped.stderr)")
+    let model = data + "/flipped/best.safetensors"
+    let file = try SafeTensorsFile(contentsOf: model)
+    #expect(file.metadata["resnet.augmentation"] == #"{"crop_padding":4,"horizontal_flip":true}"#)
+    // The reference: the image and a mirrored copy of it classified apart, their probabilities averaged.
+    let image =
+      data + "/test/Bag/" + (try FileManager.default.contentsOfDirectory(atPath: data + "/test/Bag").sorted()[0])
+    let mirror = data + "/mirror.png"
+    try Data(try ImageDecoder().decode(contentsOf: image).flippedHorizontally().pngData()).write(
+      to: URL(fileURLWithPath: mirror))
+    func probabilities(_ arguments: [String]) throws -> [[String: Double]] {
+      let result = try runResNet(["classify", "--model", model, "--json"] + arguments)
+      #expect(result.status == 0, "\(result.stderr)")
+      return try result.stdout.split(separator: "\n").map { line in
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let top = try #require(object["top"] as? [[String: Any]])
+        return Dictionary(
+          uniqueKeysWithValues: top.map { ($0["class"] as! String, ($0["probability"] as! NSNumber).doubleValue) })
+      }
+    }
+    let apart = try probabilities([image, mirror])
+    let averaged = try probabilities(["--tta", image])
+    #expect(averaged.count == 1 && averaged[0].count == 3)
+    for (name, p) in averaged[0] {
+      #expect(abs(p - (apart[0][name]! + apart[1][name]!) / 2) <= 1e-6, "\(name)")
+    }
+    let eval = try runResNet(["eval", "--data", data, "--model", model, "--tta"])
+    #expect(eval.status == 0, "\(eval.stderr)")
+    #expect(eval.stdout.contains("(test-time flips: each image averaged with its mirror image)"))
+    #expect(eval.stdout.contains("test split, 12 images") && eval.stdout.contains("accuracy: "))
+
+    let unflipped = try runResNet(common + ["--no-flip", "--out", data + "/unflipped"])
+    #expect(unflipped.status == 0, "\(unflipped.stderr)")
+    let refused = data + "/unflipped/best.safetensors"
+    for command in [["classify", image], ["eval", "--data", data]] {
+      try expectRefusal(
+        command + ["--model", refused, "--tta"],
+        mentions: "\(refused): the model was trained without horizontal flips (--no-flip)")
+    }
+  }
 }

@@ -21,6 +21,9 @@ extension Model {
     writer.metadata["resnet.config"] = spec.configuration.jsonString()
     writer.metadata["resnet.classes"] = try jsonText(spec.classes)
     writer.metadata["resnet.preprocess"] = try jsonText(PreprocessRecord(spec.preprocessing))
+    if let augmentation = spec.augmentation {
+      writer.metadata["resnet.augmentation"] = try jsonText(AugmentationRecord(augmentation))
+    }
     return writer
   }
 
@@ -85,7 +88,18 @@ extension ModelSpec {
     } catch {
       throw fail("resnet.preprocess is missing or malformed: \(error)")
     }
-    self.init(configuration: configuration, classes: classes, preprocessing: preprocessing)
+    var augmentation: Augmentation?
+    if let text = file.metadata["resnet.augmentation"] {
+      guard let record = try? JSONDecoder().decode(AugmentationRecord.self, from: Data(text.utf8)),
+        (0...65536).contains(record.cropPadding)
+      else {
+        throw fail(
+          "resnet.augmentation is malformed (expected {\"crop_padding\":0…65536,\"horizontal_flip\":true|false})")
+      }
+      augmentation = Augmentation(cropPadding: record.cropPadding, horizontalFlip: record.horizontalFlip)
+    }
+    self.init(
+      configuration: configuration, classes: classes, preprocessing: preprocessing, augmentation: augmentation)
   }
 }
 
@@ -216,6 +230,21 @@ struct PreprocessRecord: Codable {
     }
     return Preprocessing(
       color: color, resize: resize, height: c.inputHeight, width: c.inputWidth, mean: mean, std: std)
+  }
+}
+
+/// The JSON of `resnet.augmentation`.
+struct AugmentationRecord: Codable {
+  var cropPadding: Int
+  var horizontalFlip: Bool
+
+  init(_ a: Augmentation) {
+    (cropPadding, horizontalFlip) = (a.cropPadding, a.horizontalFlip)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case cropPadding = "crop_padding"
+    case horizontalFlip = "horizontal_flip"
   }
 }
 

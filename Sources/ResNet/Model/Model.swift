@@ -4,8 +4,9 @@
 ///
 /// Like its network, not safe to use from several threads at once.
 public final class Model {
-  /// The architecture, classes and preprocessing.
-  public let spec: ModelSpec
+  /// The architecture, classes, preprocessing and training augmentation (a ``Trainer`` records its
+  /// augmentation here).
+  public internal(set) var spec: ModelSpec
   /// The weights, in a network built for `spec.configuration`.
   public let network: Network
 

@@ -1,6 +1,6 @@
-/// What a model is, apart from its weights: the architecture, the class names and how images become
-/// inputs — the `resnet.config`, `resnet.classes` and `resnet.preprocess` metadata of a checkpoint
-/// (docs/contracts.md).
+/// What a model is, apart from its weights: the architecture, the class names, how images become
+/// inputs and the augmentation it was trained with — the `resnet.config`, `resnet.classes`,
+/// `resnet.preprocess` and `resnet.augmentation` metadata of a checkpoint (docs/contracts.md).
 public struct ModelSpec: Sendable, Equatable {
   /// The architecture.
   public var configuration: NetworkConfiguration
@@ -8,12 +8,19 @@ public struct ModelSpec: Sendable, Equatable {
   public var classes: [String]
   /// How images become inputs.
   public var preprocessing: Preprocessing
+  /// The augmentation the weights were trained with; nil when unknown (a torchvision state_dict, a
+  /// model not trained by this tool). Test-time flips need a model trained with flips.
+  public var augmentation: Augmentation?
 
   /// A description of a model.
-  public init(configuration: NetworkConfiguration, classes: [String], preprocessing: Preprocessing) {
+  public init(
+    configuration: NetworkConfiguration, classes: [String], preprocessing: Preprocessing,
+    augmentation: Augmentation? = nil
+  ) {
     self.configuration = configuration
     self.classes = classes
     self.preprocessing = preprocessing
+    self.augmentation = augmentation
   }
 
   /// ImageNet's normalization, which torchvision's pretrained weights expect.

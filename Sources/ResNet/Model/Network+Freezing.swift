@@ -48,4 +48,15 @@ extension Network {
 
   /// Whether the parameter or buffer named `name` belongs to the frozen part.
   public func isFrozen(_ name: String) -> Bool { frozenStateNames.contains(name) }
+
+  /// Each parameter's learning rate as a multiple of the step's, in ``namedParameters()`` order, for
+  /// fine-tuning: 0 for a frozen parameter (no step at all), 1 for the classifier `fc`, `backbone` for
+  /// the rest. Nil when nothing is frozen and `backbone` is 1 (every parameter at the full rate).
+  public func learningRateScales(backbone: Float) -> [Float]? {
+    guard frozen != .none || backbone != 1 else { return nil }
+    let frozenNames = frozenStateNames
+    return namedParameters().map { name, _ in
+      frozenNames.contains(name) ? 0 : name.hasPrefix("fc.") ? 1 : backbone
+    }
+  }
 }

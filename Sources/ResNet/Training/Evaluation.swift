@@ -22,11 +22,13 @@ public struct Evaluation: Sendable {
   }
 
   /// Runs `network` in inference mode over every batch of `loader`'s epoch 0, with the blocks at
-  /// `deletedBlocks` deleted (see ``Network/forward(_:deletingBlocks:)``). With `collective`, each
-  /// process evaluates its shard (`loader` is sharded) and every process gets the whole split's result.
+  /// `deletedBlocks` deleted (see ``Network/forward(_:deletingBlocks:)``); with `averagingMirror`, each
+  /// image's prediction and loss come from the mean of its and its mirror image's probabilities (see
+  /// ``Network/probabilities(_:averagingMirror:deletingBlocks:)``). With `collective`, each process
+  /// evaluates its shard (`loader` is sharded) and every process gets the whole split's result.
   public static func run(
     _ network: Network, loader: DataLoader, collective: (any Collective)? = nil,
-    deletingBlocks deletedBlocks: Set<Int> = []
+    deletingBlocks deletedBlocks: Set<Int> = [], averagingMirror: Bool = false
   ) throws -> Evaluation {
     let classes = network.configuration.numClasses
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
@@ -36,15 +38,23 @@ public struct Evaluation: Sendable {
     let iterator = loader.epoch(0)
     while let batch = try iterator.next() {
       guard batch.count > 0 else { continue }  // a shard's empty part of a short last batch
-      let logits = network.forward(batch.images, deletingBlocks: deletedBlocks)
+      // [batch, classes]: logits, or the averaged probabilities (same order, so the same argmax).
+      let scores =
+        averagingMirror
+        ? network.probabilities(batch.images, averagingMirror: true, deletingBlocks: deletedBlocks)
+        : network.forward(batch.images, deletingBlocks: deletedBlocks)
       for i in 0..<batch.count {
-        let row = logits.pointer + i * classes
+        let row = scores.pointer + i * classes
         let truth = Int(batch.labels[i])
         let best = Logits.argmax(row, count: classes)
-        let maximum = row[best]
-        var sum = 0.0
-        for j in 0..<classes { sum += Double(expf(row[j] - maximum)) }
-        lossSum += (Double(maximum) + log(sum)) - Double(row[truth])
+        if averagingMirror {
+          lossSum -= log(max(Double(row[truth]), Double(Float.leastNonzeroMagnitude)))
+        } else {
+          let maximum = row[best]
+          var sum = 0.0
+          for j in 0..<classes { sum += Double(expf(row[j] - maximum)) }
+          lossSum += (Double(maximum) + log(sum)) - Double(row[truth])
+        }
         confusion[truth][best] += 1
         let higher = (0..<classes).filter { row[$0] > row[truth] }.count
         if higher < 5 { top5Hits += 1 }

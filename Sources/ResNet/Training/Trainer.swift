@@ -92,6 +92,8 @@ public final class Trainer {
     previous: (epochs: [EpochRecord], gradients: [GradientRecord])?
   ) throws {
     try model.network.freeze(options.freeze)
+    let augmentation = Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip)
+    model.spec.augmentation = augmentation
     let timed = collective.map { TimedCollective($0) }
     self.collective = timed
     self.model = model
@@ -103,22 +105,16 @@ public final class Trainer {
     let shard = collective.map { Shard(index: $0.rank, count: $0.size) }
     trainLoader = DataLoader(
       split: train, batchSize: options.batchSize, preprocessing: preprocessing,
-      augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
-      shuffle: true, seed: options.seed, dropLast: train.count > options.batchSize, workers: options.workers,
+      augmentation: augmentation, shuffle: true, seed: options.seed, dropLast: train.count > options.batchSize,
+      workers: options.workers,
       shard: shard)
     validationLoader = DataLoader(
       split: validation, batchSize: options.batchSize, preprocessing: preprocessing, shuffle: false,
       workers: options.workers, shard: shard)
     let network = model.network
-    let tuned = options.freeze != .none || options.backboneRateScale != 1
-    let frozen = network.frozenStateNames
     optimizer = SGD(
       parameters: network.parameters, momentum: options.momentum, weightDecay: options.weightDecay,
-      nesterov: options.nesterov,
-      rateScales: tuned
-        ? network.namedParameters().map { name, _ in
-          frozen.contains(name) ? 0 : name.hasPrefix("fc.") ? 1 : options.backboneRateScale
-        } : nil)
+      nesterov: options.nesterov, rateScales: network.learningRateScales(backbone: options.backboneRateScale))
     classWeights =
       options.classWeights == .balanced ? Self.balancedWeights(train.countsPerClass(model.spec.classes.count)) : nil
     loss = SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing, classWeights: classWeights)

@@ -17,6 +17,17 @@ alone or combined with the other variants):
   grad.<name>          d loss / d parameter
   after.<name>         BN running_mean / running_var / num_batches_tracked after the training forward
 __metadata__ carries resnet.config as the Swift side expects it.
+
+finetune_source.safetensors is a torchvision-named network saved as `safetensors.torch.save_file` saves a
+state_dict (no metadata); finetune_<part>.safetensors hold two fine-tuning steps from it with a new
+3-class head, `part` frozen (requires_grad off, its modules in eval mode, as Keras's `trainable = False`)
+and the rest trained by torch.optim.SGD, the backbone's parameter group at a scaled rate:
+  head.fc.weight, head.fc.bias     the new head before the steps
+  input.<k>, labels.<k>            the batch of step k (1, 2)
+  logits.<k>, loss.<k>             step k's training-mode logits and loss (label smoothing 0.1)
+  after.<name>                     every state tensor after both steps
+
+`python3 make_fixtures.py [NAME…]` writes only the named fixtures (all when none is named).
 """
 import json
 import os
@@ -203,10 +214,9 @@ class Net(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def make(name, cfg, batch, seed):
-    torch.manual_seed(seed)
-    net = Net(cfg)
-    with torch.no_grad():  # non-trivial BN parameters and running statistics
+def randomize(net):
+    """Non-trivial BN parameters and running statistics, and ReZero scales away from 0."""
+    with torch.no_grad():
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5)
@@ -216,6 +226,12 @@ def make(name, cfg, batch, seed):
                 m.num_batches_tracked.fill_(3)
             if isinstance(m, (ReZeroBasicBlock, ReZeroBottleneck)) or getattr(m, "rezero", False):  # away from 0, so F's gradients count
                 m.alpha.uniform_(0.3, 1.2)
+
+
+def make(name, cfg, batch, seed):
+    torch.manual_seed(seed)
+    net = Net(cfg)
+    randomize(net)
     x = torch.randn(batch, cfg["in_channels"], cfg["input_height"], cfg["input_width"])
     labels = torch.randint(0, cfg["num_classes"], (batch,))
     out = {f"state.{k}": v.clone() for k, v in net.state_dict().items()}
@@ -241,7 +257,57 @@ def make(name, cfg, batch, seed):
     save_file(out, os.path.join(HERE, f"{name}.safetensors"), metadata={"resnet.config": json.dumps(cfg)})
 
 
+def make_finetune(source_cfg, seed, frozen, backbone_scale):
+    """The fine-tuning fixtures (see the docstring); `frozen` names the last frozen part."""
+    torch.manual_seed(seed)
+    net = Net(source_cfg)
+    randomize(net)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(HERE, "finetune_source.safetensors"))
+    net.fc = nn.Linear(net.fc.in_features, 3)
+    out = {"head.fc.weight": net.fc.weight.detach().clone(), "head.fc.bias": net.fc.bias.detach().clone()}
+    parts = ["stem"] + [f"layer{s + 1}" for s in range(net.stages)]
+    last = len(parts) - 1 if frozen == "backbone" else parts.index(frozen)
+    frozen_modules = [net.conv1, net.bn1] + [getattr(net, f"layer{s + 1}") for s in range(last)]
+    if frozen == "backbone" and net.preact:
+        frozen_modules.append(net.bn_final)
+    for m in frozen_modules:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    head = [net.fc.weight, net.fc.bias]
+    backbone = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("fc.")]
+    groups = [{"params": head}] + ([{"params": backbone, "lr": 0.1 * backbone_scale}] if backbone else [])
+    sgd = torch.optim.SGD(groups, lr=0.1, momentum=0.9, weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    for k in (1, 2):
+        net.train()
+        for m in frozen_modules:
+            m.eval()
+        x = torch.randn(4, source_cfg["in_channels"], source_cfg["input_height"], source_cfg["input_width"])
+        labels = torch.randint(0, 3, (4,))
+        sgd.zero_grad()
+        logits = net(x)
+        loss = loss_fn(logits, labels)
+        loss.backward()
+        sgd.step()
+        out[f"input.{k}"], out[f"labels.{k}"] = x, labels.to(torch.int64)
+        out[f"logits.{k}"], out[f"loss.{k}"] = logits.detach(), loss.detach().reshape(1)
+    for k, v in net.state_dict().items():
+        out[f"after.{k}"] = v.clone()
+    out = {k: v.contiguous() for k, v in out.items()}
+    save_file(out, os.path.join(HERE, f"finetune_{frozen}.safetensors"),
+              metadata={"backbone_lr_scale": str(backbone_scale)})
+
+
 if __name__ == "__main__":
+    import sys
+    wanted = set(sys.argv[1:])
+    if not wanted or "finetune" in wanted:
+        finetune = {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5], "in_channels": 3,
+                    "num_classes": 6, "input_height": 19, "input_width": 17}
+        make_finetune(finetune, seed=20, frozen="backbone", backbone_scale=1.0)
+        make_finetune(finetune, seed=20, frozen="layer1", backbone_scale=0.1)
+    if wanted:
+        sys.exit(0)
     make("cifar_basic", {"stem": "cifar", "block": "basic", "layers": [2, 1, 1], "widths": [4, 8, 8],
                          "in_channels": 3, "num_classes": 5, "input_height": 9, "input_width": 8}, batch=6, seed=1)
     make("imagenet_bottleneck", {"stem": "imagenet", "block": "bottleneck", "layers": [1, 2], "widths": [3, 5],
