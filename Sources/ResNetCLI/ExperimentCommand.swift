@@ -6,8 +6,8 @@ import ResNet
 struct ExperimentCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "experiment",
-    abstract: "Experiments on residual networks: plain against residual training, block deletion.",
-    subcommands: [DegradationCommand.self, LesionCommand.self])
+    abstract: "Experiments on residual networks: plain against residual training, block deletion, transfer.",
+    subcommands: [DegradationCommand.self, LesionCommand.self, TransferCommand.self])
 }
 
 /// `resnet experiment lesion`: test accuracy with each residual block deleted in turn.

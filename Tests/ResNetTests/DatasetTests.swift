@@ -239,3 +239,29 @@ struct DatasetTests {
     #expect(limited.train == 3 && limited.test == 0)
   }
 }
+
+@Suite struct DatasetRestrictionTests {
+  @Test func someClassesRelabelledWithAFewTrainingImagesEach() throws {
+    let dataset = try Dataset.open(DataLoaderTests.mini)
+    let part = try dataset.restricted(toClasses: [7, 2], trainPerClass: 3, seed: 4)
+    #expect(part.classes == [dataset.classes[7], dataset.classes[2]])
+    #expect(part.train.countsPerClass(2) == [3, 3])
+    #expect(part.test.countsPerClass(2) == [dataset.test.countsPerClass(10)[7], dataset.test.countsPerClass(10)[2]])
+    // Each image is one of the original class's images.
+    for split in [(part.train, dataset.train), (part.test, dataset.test)] {
+      for i in 0..<split.0.count {
+        let old = [7, 2][Int(split.0.labels[i])]
+        let path = try #require(split.0.path(at: i))
+        let index = try #require((0..<split.1.count).first { split.1.path(at: $0) == path })
+        #expect(Int(split.1.labels[index]) == old)
+      }
+    }
+    // Another seed draws other images; the same seed the same ones.
+    let again = try dataset.restricted(toClasses: [7, 2], trainPerClass: 3, seed: 4)
+    let other = try dataset.restricted(toClasses: [7, 2], trainPerClass: 3, seed: 5)
+    let paths = { (d: Dataset) in (0..<d.train.count).map { d.train.path(at: $0)! } }
+    #expect(paths(again) == paths(part) && paths(other) != paths(part))
+    #expect(throws: DatasetError.self) { try dataset.restricted(toClasses: [2, 2]) }
+    #expect(throws: DatasetError.self) { try dataset.restricted(toClasses: [10]) }
+  }
+}

@@ -65,17 +65,33 @@ public enum Charts {
   public static func gradientNorms(
     _ series: [(name: String, norms: [Double])], title: String, legendColumns: Int? = nil
   ) -> String {
+    onePanel(
+      title: title, panelTitle: "‖∂L/∂x‖ at each block's input (log scale)", series: series.map { ($0.name, $0.norms) },
+      scale: .log, xLabel: "block", legendColumns: legendColumns)
+  }
+
+  /// Test accuracy per epoch, in percent, one line per series (a run, or a mean over runs).
+  public static func testAccuracy(_ series: [(name: String, accuracies: [Double])], title: String) -> String {
+    onePanel(
+      title: title, panelTitle: "test accuracy", series: series.map { ($0.name, $0.accuracies) }, scale: .percent,
+      xLabel: "epoch", legendColumns: nil)
+  }
+
+  /// A titled picture of one line chart, the series' points at 1, 2, 3, … on the x axis.
+  private static func onePanel(
+    title: String, panelTitle: String, series: [(name: String, values: [Double])], scale: ChartAxis.Scale,
+    xLabel: String, legendColumns: Int?
+  ) -> String {
     let colors = ["#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
-    let width = 560.0
-    let height = 320.0
+    let (width, height) = (560.0, 320.0)
     var svg = SVG(width: width + 80, height: height + 100)
     svg.text(x: 20, y: 24, title, size: 15, weight: "bold")
-    let blocks = series.map(\.norms.count).max() ?? 1
+    let points = series.map(\.values.count).max() ?? 1
     svg.lineChart(
-      x: 70, y: 70, width: width - 40, height: height - 20, title: "‖∂L/∂x‖ at each block's input (log scale)",
-      xs: (1...max(1, blocks)).map(Double.init),
-      series: series.enumerated().map { i, s in (name: s.name, color: colors[i % colors.count], values: s.norms) },
-      scale: .log, xLabel: "block", legendColumns: legendColumns)
+      x: 70, y: 70, width: width - 40, height: height - 20, title: panelTitle,
+      xs: (1...max(1, points)).map(Double.init),
+      series: series.enumerated().map { i, s in (name: s.name, color: colors[i % colors.count], values: s.values) },
+      scale: scale, xLabel: xLabel, legendColumns: legendColumns)
     return svg.finished
   }
 
