@@ -230,8 +230,10 @@ struct TransferCommand: ParsableCommand {
       each seed (\(seeds.map(String.init).joined(separator: ", "))), \(epochs) epochs at batch \(shotBatchSize), \
       tested on all \(target.test.count) of their test images. From scratch and the frozen backbone at \
       learning rate \(lr), fine-tuning everything at \(finetuneLr); cosine schedule, the default \
-      augmentation. Accuracy after the last epoch (not the best one, which the test images would choose);
+      augmentation. Accuracy after the last epoch (not the best one, which the test images would choose); \
       training time excludes the per-epoch test.
+
+      Command: `\((["resnet"] + CommandLine.arguments.dropFirst()).joined(separator: " "))`
 
       | run | test accuracy, mean | min – max | each seed | training time, mean |
       |---|---|---|---|---|
