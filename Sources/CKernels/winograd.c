@@ -12,6 +12,8 @@
 
 typedef float rn_w16 __attribute__((ext_vector_type(16), aligned(4)));
 typedef float rn_w8 __attribute__((ext_vector_type(8), aligned(4)));
+typedef int32_t rn_wi16 __attribute__((ext_vector_type(16), aligned(4)));
+typedef int32_t rn_wi8 __attribute__((ext_vector_type(8), aligned(4)));
 
 #define RN_EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 #define RN_ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
@@ -143,10 +145,10 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
 }
 
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
-                        const float *bias, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
-                        ptrdiff_t end_tile, float *output) {
-  RN_DISPATCH(rn_winograd_output, m, channels, ldm, matrix_stride, bias, height, width, first_tile, end_tile,
-              output);
+                        const float *bias, const float *residual, int32_t relu, ptrdiff_t height, ptrdiff_t width,
+                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *output) {
+  RN_DISPATCH(rn_winograd_output, m, channels, ldm, matrix_stride, bias, residual, relu, height, width, first_tile,
+              end_tile, output);
 }
 
 void rn_winograd_gradient_output(const float *gradient, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,

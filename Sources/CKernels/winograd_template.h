@@ -183,9 +183,29 @@ RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load_chunk)
   return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31);
 }
 
+// The output epilogue of 16 (or 8) floats bound for `target`: plus the residual at the same place
+// in `residual`'s planes (when not NULL), then max(·, 0) keeping NaN (when relu).
+#define RN_EPILOGUE(type, itype, v, target)                                                        \
+  do {                                                                                             \
+    if (residual) v += *(const type *)(residual + ((target) - output));                            \
+    if (relu) v = (type)((itype)v & ~(v < 0));                                                     \
+  } while (0)
+
+// rn_store_range with the epilogue: lanes lo ..< hi of v (plus the residual's same lanes), to base.
+RN_WATTR static inline void RN_W(rn_store_range_epilogue)(float *base, rn_w16 v, ptrdiff_t lo, ptrdiff_t hi,
+                                                          const float *residual_base, int relu) {
+  if (lo < 0) lo = 0;
+  if (hi > 16) hi = 16;
+  if (hi <= lo) return;
+  if (residual_base) v += RN_W(rn_load16)(residual_base, RN_LANES(lo, hi));
+  if (relu) v = (rn_w16)((rn_wi16)v & ~(v < 0));
+  RN_W(rn_store_range)(base, v, lo, hi);
+}
+
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_output_groups)(
     const int groups, const int contiguous, const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms, const float *bias,
-    ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *output) {
+    const float *residual, int relu, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile,
+    float *output) {
   const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2, p = 16 / groups;
   const ptrdiff_t first_row = first_tile / tiles_w, last_row = (end_tile - 1) / tiles_w;
   for (ptrdiff_t ty = first_row; ty <= last_row; ty += groups) {
@@ -223,27 +243,40 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
         if (full) {
           // Group k's 2·p floats go to columns 2·tx ... of rows 2·(ty + k) and 2·(ty + k) + 1.
           float *row = plane + 2 * ty * width + 2 * tx;
+#define RN_STORE16(target, value)                   \
+  do {                                              \
+    rn_w16 v16 = (value);                           \
+    RN_EPILOGUE(rn_w16, rn_wi16, v16, (target));    \
+    *(rn_w16 *)(target) = v16;                      \
+  } while (0)
+#define RN_STORE8(target, value)                    \
+  do {                                              \
+    rn_w8 v8 = (value);                             \
+    RN_EPILOGUE(rn_w8, rn_wi8, v8, (target));       \
+    *(rn_w8 *)(target) = v8;                        \
+  } while (0)
           if (groups == 1) {
-            *(rn_w16 *)row = top[0];
-            *(rn_w16 *)(row + 16) = top[1];
-            *(rn_w16 *)(row + width) = bottom[0];
-            *(rn_w16 *)(row + width + 16) = bottom[1];
+            RN_STORE16(row, top[0]);
+            RN_STORE16(row + 16, top[1]);
+            RN_STORE16(row + width, bottom[0]);
+            RN_STORE16(row + width + 16, bottom[1]);
           } else if (groups == 2) {
-            *(rn_w16 *)row = top[0];
-            *(rn_w16 *)(row + width) = bottom[0];
-            *(rn_w16 *)(row + 2 * width) = top[1];
-            *(rn_w16 *)(row + 3 * width) = bottom[1];
+            RN_STORE16(row, top[0]);
+            RN_STORE16(row + width, bottom[0]);
+            RN_STORE16(row + 2 * width, top[1]);
+            RN_STORE16(row + 3 * width, bottom[1]);
           } else {
             for (int half = 0; half < 2; half++) {
               float *pair = row + 4 * half * width;  // groups 2·half and 2·half + 1
-              *(rn_w8 *)pair = __builtin_shufflevector(top[half], top[half], 0, 1, 2, 3, 4, 5, 6, 7);
-              *(rn_w8 *)(pair + width) = __builtin_shufflevector(bottom[half], bottom[half], 0, 1, 2, 3, 4, 5, 6, 7);
-              *(rn_w8 *)(pair + 2 * width) =
-                __builtin_shufflevector(top[half], top[half], 8, 9, 10, 11, 12, 13, 14, 15);
-              *(rn_w8 *)(pair + 3 * width) =
-                __builtin_shufflevector(bottom[half], bottom[half], 8, 9, 10, 11, 12, 13, 14, 15);
+              RN_STORE8(pair, __builtin_shufflevector(top[half], top[half], 0, 1, 2, 3, 4, 5, 6, 7));
+              RN_STORE8(pair + width, __builtin_shufflevector(bottom[half], bottom[half], 0, 1, 2, 3, 4, 5, 6, 7));
+              RN_STORE8(pair + 2 * width, __builtin_shufflevector(top[half], top[half], 8, 9, 10, 11, 12, 13, 14, 15));
+              RN_STORE8(pair + 3 * width,
+                        __builtin_shufflevector(bottom[half], bottom[half], 8, 9, 10, 11, 12, 13, 14, 15));
             }
           }
+#undef RN_STORE16
+#undef RN_STORE8
           continue;
         }
         for (ptrdiff_t k = 0; k < groups; k++) {
@@ -254,9 +287,12 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
           float *row = plane + h * width + 2 * tx - first;  // where float 0 would go
           for (int half = 0; half < 2; half++) {
             if (f_hi <= 16 * half || f_lo >= 16 * (half + 1)) continue;
-            RN_W(rn_store_range)(row + 16 * half, top[half], f_lo - 16 * half, f_hi - 16 * half);
+            float *target = row + 16 * half;
+            RN_W(rn_store_range_epilogue)(target, top[half], f_lo - 16 * half, f_hi - 16 * half,
+                                          residual ? residual + (target - output) : NULL, relu);
             if (h + 1 < height)
-              RN_W(rn_store_range)(row + width + 16 * half, bottom[half], f_lo - 16 * half, f_hi - 16 * half);
+              RN_W(rn_store_range_epilogue)(target + width, bottom[half], f_lo - 16 * half, f_hi - 16 * half,
+                                            residual ? residual + (target + width - output) : NULL, relu);
           }
         }
       }
@@ -265,11 +301,12 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
 }
 
 RN_WATTR static void RN_W(rn_winograd_output)(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms,
-                                              const float *bias, ptrdiff_t height, ptrdiff_t width,
-                                              ptrdiff_t first_tile, ptrdiff_t end_tile, float *output) {
-#define RN_OUTPUT(groups, contiguous)                                                                         \
-  RN_W(rn_winograd_output_groups)(groups, contiguous, m, channels, ldm, ms, bias, height, width, first_tile, \
-                                  end_tile, output)
+                                              const float *bias, const float *residual, int relu, ptrdiff_t height,
+                                              ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile,
+                                              float *output) {
+#define RN_OUTPUT(groups, contiguous)                                                                      \
+  RN_W(rn_winograd_output_groups)(groups, contiguous, m, channels, ldm, ms, bias, residual, relu, height, \
+                                  width, first_tile, end_tile, output)
   RN_BY_LAYOUT((width + 1) / 2, RN_OUTPUT);
 #undef RN_OUTPUT
 }

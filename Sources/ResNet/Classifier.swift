@@ -11,9 +11,13 @@ import Foundation
 ///
 /// Images are prepared as the checkpoint's `resnet.preprocess` says (colour, resize, center crop,
 /// normalization), so any size and colour of input works. With `averagingMirror`, each prediction is the
-/// mean of the probabilities of the image and its mirror image (test-time flips). Not safe to use from
-/// several threads at once.
-public final class Classifier {
+/// mean of the probabilities of the image and its mirror image (test-time flips).
+///
+/// It runs the network through an ``InferenceModel`` built once at `init` (BatchNorm folded, fused
+/// epilogues, weights prepared), and is `Sendable`: one classifier may serve any number of concurrent
+/// tasks, which share its weights read-only and each get activation memory of their own. An image's
+/// result is the same bits whether it is classified alone, in a batch, or concurrently with others.
+public final class Classifier: Sendable {
   /// One class and its probability.
   public struct Prediction: Sendable, Equatable {
     /// Class name.
@@ -24,36 +28,35 @@ public final class Classifier {
     public let probability: Float
   }
 
-  /// The model, run in inference mode.
-  public let model: Model
+  /// The model's description: classes, preprocessing, architecture.
+  public let spec: ModelSpec
+  /// The network compiled for inference on the preprocessing's image size.
+  public let engine: InferenceModel
   /// The decoder used for files.
-  public var decoder = ImageDecoder()
+  public let decoder: ImageDecoder
   /// Whether predictions average the probabilities of each image and its left–right mirror image.
   public let averagingMirror: Bool
 
   /// Loads the checkpoint at `path` (validated; see ``Model/init(contentsOf:inputSize:)``).
   public convenience init(contentsOf path: String) throws {
-    self.init(model: try Model(contentsOf: path))
-  }
-
-  /// A classifier over a loaded model.
-  public init(model: Model) {
-    self.model = model
-    averagingMirror = false
+    try self.init(model: try Model(contentsOf: path))
   }
 
   /// A classifier over a loaded model that, with `averagingMirror`, averages each image's
   /// probabilities with its mirror image's. Throws when the model records that it was trained
   /// without horizontal flips (its mirror images are inputs it has not learned); a model that records
   /// no augmentation (a torchvision state_dict) is taken as trained with them, as torchvision's are.
-  public init(model: Model, averagingMirror: Bool) throws {
+  /// The classifier copies the weights: later changes to `model` are not seen.
+  public init(model: Model, averagingMirror: Bool = false, decoder: ImageDecoder = ImageDecoder()) throws {
     if averagingMirror, model.spec.augmentation?.horizontalFlip == false {
       throw TestTimeFlipError(
         description:
           "the model was trained without horizontal flips (--no-flip), so test-time flips (--tta) would show it mirror images it never learned"
       )
     }
-    self.model = model
+    spec = model.spec
+    engine = try InferenceModel(model: model)
+    self.decoder = decoder
     self.averagingMirror = averagingMirror
   }
 
@@ -77,19 +80,19 @@ public final class Classifier {
   /// The `top` most probable classes of each image, classified as one batch.
   public func classify(_ images: [Image], top: Int = 5) -> [[Prediction]] {
     guard !images.isEmpty else { return [] }
-    let p = model.spec.preprocessing
+    let p = spec.preprocessing
     let input = Tensor(shape: [images.count, p.channels, p.height, p.width])
     let size = p.channels * p.height * p.width
     for (i, image) in images.enumerated() {
       p.prepare(image).normalize(into: input.pointer + i * size, mean: p.mean, std: p.std)
     }
     let probabilities = self.probabilities(input)
-    let classes = model.spec.classes.count
+    let classes = spec.classes.count
     return (0..<images.count).map { i in
       let row = Array(UnsafeBufferPointer(start: probabilities.pointer + i * classes, count: classes))
       return row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
         .prefix(max(0, top)).map {
-          Prediction(label: model.spec.classes[$0], index: $0, probability: row[$0])
+          Prediction(label: spec.classes[$0], index: $0, probability: row[$0])
         }
     }
   }
@@ -97,7 +100,7 @@ public final class Classifier {
   /// Softmax probabilities [N, classes] for an input tensor already prepared and normalized
   /// ([N, channels, height, width]), averaged with the mirror images' with ``averagingMirror``.
   public func probabilities(_ input: Tensor) -> Tensor {
-    model.network.probabilities(input, averagingMirror: averagingMirror)
+    engine.probabilities(input, averagingMirror: averagingMirror)
   }
 }
 

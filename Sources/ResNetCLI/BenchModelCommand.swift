@@ -46,15 +46,20 @@ struct BenchInferCommand: ParsableCommand {
     commandName: "infer",
     abstract: "Inference speed: an inference-mode forward pass on a random batch.",
     discussion: """
-      Prints {"impl":"resnet","what":"infer",…} as `resnet bench train` does.
+      Prints {"impl":"resnet","what":"infer",…} as `resnet bench train` does. Times the inference engine \
+      that classify and eval use (BatchNorm folded, fused epilogues, weights prepared once); --graph times \
+      the training graph's inference-mode forward instead.
       """)
 
   @OptionGroup var options: BenchModelOptions
 
-  func run() throws { try runModelBench(options, train: false) }
+  @Flag(help: "Time the training graph's inference-mode forward instead of the inference engine.")
+  var graph = false
+
+  func run() throws { try runModelBench(options, train: false, graph: graph) }
 }
 
-private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
+private func runModelBench(_ options: BenchModelOptions, train: Bool, graph: Bool = false) throws {
   let config = try options.architecture.configuration()
   if let threads = options.threads { ThreadPool.shared.limitThreads(to: threads) }
   let net = try Network(configuration: config, seed: 0)
@@ -64,6 +69,8 @@ private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
   let labels = (0..<options.batch).map { _ in Int(generator.next() % UInt64(config.numClasses)) }
   let loss = SoftmaxCrossEntropy()
   let sgd = SGD(parameters: net.parameters, momentum: 0.9, weightDecay: 1e-4)
+  let engine =
+    train || graph ? nil : try InferenceModel(network: net, height: config.inputHeight, width: config.inputWidth)
   var times: [Double] = []
   let clock = ContinuousClock()
   for step in 0..<(3 + options.steps) {
@@ -73,6 +80,8 @@ private func runModelBench(_ options: BenchModelOptions, train: Bool) throws {
       _ = loss.forward(logits: net.forward(x, training: true), labels: labels)
       net.backward(loss.backward())
       sgd.step(learningRate: 0.1)
+    } else if let engine {
+      _ = engine.logits(x)
     } else {
       _ = net.forward(x, training: false)
     }

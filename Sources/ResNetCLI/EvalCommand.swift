@@ -41,13 +41,13 @@ struct EvalCommand: ParsableCommand {
   func run() throws {
     let path = try model ?? shippedModel()
     let model = try Model(contentsOf: path, inputSize: inputSize)
-    _ = try testTimeFlipped(path) { try Classifier(model: model, averagingMirror: tta) }
+    let classifier = try testTimeFlipped(path) { try Classifier(model: model, averagingMirror: tta) }
     let spec = model.spec
     let dataset = try dataOptions.open()
     let data = try withModelLabels(split == "test" ? dataset.test : dataset.train, of: dataset, for: spec)
     let loader = DataLoader(
       split: data, batchSize: batchSize, preprocessing: spec.preprocessing, shuffle: false)
-    let result = try Evaluation.run(model.network, loader: loader, averagingMirror: tta)
+    let result = try Evaluation.run(classifier.engine, loader: loader, averagingMirror: tta)
     if let warning = loader.skippedWarning() { printError("warning: \(warning)") }
     print("model: \(path)" + (tta ? " (test-time flips: each image averaged with its mirror image)" : ""))
     print(

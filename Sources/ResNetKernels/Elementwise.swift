@@ -1,3 +1,5 @@
+import CKernels
+
 /// `y = max(x, 0)` over `count` elements (NaN stays NaN, as in PyTorch); `y` may be `x`.
 public func reluForward(
   input x: UnsafePointer<Float>, count: Int, output y: UnsafeMutablePointer<Float>,
@@ -88,4 +90,23 @@ public func scaledResidualReluBackward(
 /// Per-chunk sums written by the pool's threads, each to its own slot.
 private struct SendableDoubles: @unchecked Sendable {
   let base: UnsafeMutablePointer<Double>
+}
+
+/// `y = [relu](x·scale[c] + shift[c])` over `batch` samples of `scale.count` channels of `pixels`
+/// floats each (NCHW): an inference-mode BatchNorm folded to one affine map per channel. Planes are
+/// shared out over the threads; each is computed alone, so the bits never depend on the thread count.
+public func channelAffineForward(
+  input x: UnsafePointer<Float>, batch: Int, scale: [Float], shift: [Float], pixels: Int, relu: Bool,
+  output y: UnsafeMutablePointer<Float>, threads: Int? = nil, pool: ThreadPool = .shared
+) {
+  precondition(scale.count == shift.count, "channelAffineForward: \(scale.count) scales, \(shift.count) shifts")
+  let channels = scale.count
+  let (source, target) = (SendablePointer(UnsafeMutablePointer(mutating: x)), SendablePointer(y))
+  parallelRanges(batch * channels, work: batch * channels * pixels, threads: threads, pool: pool) { planes in
+    for plane in planes {
+      let c = plane % channels
+      rn_plane_affine(
+        source.base + plane * pixels, nil, target.base + plane * pixels, pixels, scale[c], shift[c], relu ? 1 : 0)
+    }
+  }
 }

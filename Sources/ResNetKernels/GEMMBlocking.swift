@@ -41,6 +41,13 @@ public enum ConvolutionBlocking {
   /// The fewest input and output channels for which a 3×3 stride-1 convolution takes Winograd's
   /// F(2×2, 3×3): with fewer, the transforms cost more than the multiplies they save.
   public static let winogradMinimumChannels = 8
+  /// The fewest tiles per plane (of 2×2 output pixels) for which a prepared inference convolution takes
+  /// Winograd's path: on smaller planes its transformed weight, 16/9 the size of the weight, is read
+  /// for too few tiles to pay (measured: ResNet-18's 7×7 layer4 at batch 1).
+  public static let winogradInferenceMinimumTiles = 32
+  /// The largest transformed weight (bytes) for which a prepared inference convolution takes
+  /// Winograd's path on planes of fewer tiles: one that stays in L2 is reread cheaply.
+  public static let winogradInferenceSmallWeightBytes = 1 << 20
   /// Tiles per block of the Winograd weight gradient: the depth of its GEMMs.
   public static let winogradGradientBlock = 64
   /// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).

@@ -69,6 +69,27 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
 
   public var description: String { "\(name) (\(mr)x\(nr))" }
 
+  /// `C (m × n) = A (m × depth) · B (depth × n)` by slices of at most `kc` rows of B: slice `pc ..< pc
+  /// + kcur` of B comes from `slice(pc, kcur)` (its start and row stride: packed just then, or in place)
+  /// and is added to C after the first. Every column's sum runs over the same slices in the same order
+  /// whatever `n` and the column's place, so a column's bits never depend on its neighbours.
+  @inline(__always)
+  func multiply(
+    _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, m: Int, n: Int, depth: Int, kc: Int,
+    a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafePointer<Float>, ldb: Int)
+  ) {
+    var pc = 0
+    while pc < depth {
+      let kcur = min(kc, depth - pc)
+      let (b, ldb) = slice(pc, kcur)
+      multiply(
+        variants, m: m, n: n, depth: kcur, a: a + pc, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+        scales: rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1))
+      pc += kcur
+    }
+  }
+
   /// `C = alpha·A·B + beta·C` for an `m × n` block over one depth slice, one
   /// register tile at a time, row panels outer: A (`m × depth`) read in place with row stride `lda`;
   /// B (`depth × n`) with row stride `ldb`, its rows read as whole vectors (up to `nr − 1` floats

@@ -32,14 +32,7 @@ func implicitConvolutionForward(
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
   let y = SendablePointer(output)
-  // Where row (c, i, j) of the column matrix starts in the padded sample (a table: cheaper in the
-  // packing loop than stepping (c, i, j) there).
-  let taps = g.kernelHeight * g.kernelWidth
-  let offsets = (0..<k).map { row in
-    let (c, tap) = row.quotientAndRemainder(dividingBy: taps)
-    let (i, j) = tap.quotientAndRemainder(dividingBy: g.kernelWidth)
-    return c * planeCount + i * g.dilationHeight * (g.width + 2 * g.padWidth) + j * g.dilationWidth
-  }
+  let offsets = g.paddedRowOffsets
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, batch))
   let queue = WorkQueue(count: batch)
   pool.run(participants: participants) { _ in
@@ -59,14 +52,11 @@ func implicitConvolutionForward(
             var j0 = 0
             while j0 < pixels {
               let ncols = min(nr, pixels - j0)
-              var pc = 0
-              while pc < k {
-                let kcur = min(kc, k - pc)
+              kernel.multiply(
+                variants, m: outputChannels, n: ncols, depth: k, kc: kc, a: w.base, lda: k, c: out + j0, ldc: pixels
+              ) { pc, kcur in
                 rn_pack_unfolded(padded, offsets.baseAddress! + pc, kcur, geometry, j0, ncols, nr, panel)
-                kernel.multiply(
-                  variants, m: outputChannels, n: ncols, depth: kcur, a: w.base + pc, lda: k, b: panel, ldb: nr,
-                  c: out + j0, ldc: pixels, scales: rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1))
-                pc += kcur
+                return (UnsafePointer(panel), nr)
               }
               j0 += nr
             }
@@ -114,6 +104,21 @@ extension ConvGeometry {
         let target = flipped + (c * outputChannels + o) * taps  // flipped[c, o]: kh × kw
         for t in 0..<taps { target[t] = source[taps - 1 - t] }
       }
+    }
+  }
+}
+
+extension ConvGeometry {
+  /// Where each row (c, i, j) of the column matrix starts in a zero-framed copy of the sample
+  /// (`rn_pad_sample`'s): `columnRows` offsets, a table being cheaper in the packing loop than
+  /// stepping (c, i, j) there.
+  var paddedRowOffsets: [Int] {
+    let taps = kernelHeight * kernelWidth
+    let planeCount = (height + 2 * padHeight) * (width + 2 * padWidth)
+    return (0..<columnRows).map { row in
+      let (c, tap) = row.quotientAndRemainder(dividingBy: taps)
+      let (i, j) = tap.quotientAndRemainder(dividingBy: kernelWidth)
+      return c * planeCount + i * dilationHeight * (width + 2 * padWidth) + j * dilationWidth
     }
   }
 }

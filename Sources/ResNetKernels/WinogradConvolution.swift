@@ -44,7 +44,6 @@ func winogradConvolutionForward(
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
   let y = SendablePointer(output)
-  let kc = GEMMBlocking.kc
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, items))
   let queue = WorkQueue(count: items)
   pool.run(participants: participants) { _ in
@@ -72,22 +71,12 @@ func winogradConvolutionForward(
             rn_winograd_input(
               x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
           }
-          for xi in 0..<16 {
-            let a = uPointer.base + xi * outputChannels * channels  // U[ξ]: O × C
-            let panel = v + xi * vMatrix  // V[ξ]: C × width, row stride ldv
-            let c = m + xi * mMatrix  // M[ξ]: O × width
-            var pc = 0
-            while pc < channels {
-              let kcur = min(kc, channels - pc)
-              kernel.multiply(
-                variants, m: outputChannels, n: ncols, depth: kcur, a: a + pc, lda: channels, b: panel + pc * ldv,
-                ldb: ldv, c: c, ldc: width, scales: rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1))
-              pc += kcur
-            }
-          }
+          winogradProducts(
+            kernel, variants, u: uPointer.base, outputChannels: outputChannels, channels: channels, v: v, ldv: ldv,
+            vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols)
           forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
             rn_winograd_output(
-              m + column, outputChannels, width, mMatrix, biasPointer?.base, g.height, g.width, t0, t1,
+              m + column, outputChannels, width, mMatrix, biasPointer?.base, nil, 0, g.height, g.width, t0, t1,
               y.base + (first + s) * outputChannels * g.outputPixels)
           }
           j0 += width
@@ -95,6 +84,24 @@ func winogradConvolutionForward(
       }
     }
     convolutionScratch.give(scratch)
+  }
+}
+
+/// The 16 GEMMs of a block of `tiles` tiles: `M[ξ] (O × tiles) = U[ξ] (O × C) · V[ξ] (C × tiles)`,
+/// U's 16 matrices `outputChannels × channels` apart, V's `vMatrix` apart (rows `ldv` apart), M's
+/// `mMatrix` apart (rows `ldm` apart).
+@inline(__always)
+func winogradProducts(
+  _ kernel: GEMMKernel, _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, u: UnsafePointer<Float>,
+  outputChannels: Int, channels: Int, v: UnsafePointer<Float>, ldv: Int, vMatrix: Int, m: UnsafeMutablePointer<Float>,
+  ldm: Int, mMatrix: Int, tiles: Int
+) {
+  for xi in 0..<16 {
+    let panel = v + xi * vMatrix  // V[ξ]: C × tiles, row stride ldv
+    kernel.multiply(
+      variants, m: outputChannels, n: tiles, depth: channels, kc: GEMMBlocking.kc,
+      a: u + xi * outputChannels * channels, lda: channels, c: m + xi * mMatrix, ldc: ldm
+    ) { pc, _ in (panel + pc * ldv, ldv) }
   }
 }
 

@@ -34,6 +34,8 @@ struct PyTorchParityTests {
     let labels = try file.integers("labels").map { Int($0) }
 
     Self.expectClose(net.forward(input, training: false), try file.tensor("eval.logits"), 1e-4, "inference logits")
+    let engine = try InferenceModel(network: net, height: input.shape[2], width: input.shape[3])
+    Self.expectClose(engine.logits(input), try file.tensor("eval.logits"), 1e-4, "inference engine's logits")
 
     let loss = SoftmaxCrossEntropy(labelSmoothing: 0.1)
     let logits = net.forward(input, training: true)

@@ -14,7 +14,7 @@ import Testing
 
   @Test func theMeanOfTheImagesAndTheirMirrorImagesProbabilities() throws {
     let (model, test) = try Self.setup()
-    let plain = Classifier(model: model)
+    let plain = try Classifier(model: model)
     let flipped = try Classifier(model: model, averagingMirror: true)
     let classes = model.spec.classes.count
     var differs = false

@@ -134,12 +134,14 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
 /// The output transform of F(2×2, 3×3) for tiles first_tile ..< end_tile: for each of `channels`
 /// planes and each tile t (as above), y = Aᵀ·m·A (+ bias[c] when bias is not NULL), m[ξ] read at
-/// m[ξ·matrix_stride + c·ldm + t − first_tile], written to the output planes (height × width, NCHW)
-/// with the tiles' rows and columns past the plane dropped. Reads are whole 16-tile vectors around the
-/// tiles: up to RN_WINOGRAD_OUTPUT_READ_SLACK floats before each row's first tile and after its last are read (not used).
+/// m[ξ·matrix_stride + c·ldm + t − first_tile], then + residual (when not NULL: planes laid out as the
+/// output's, read at the same places), then max(y, 0) keeping NaN (when relu is non-zero), written to the
+/// output planes (height × width, NCHW) with the tiles' rows and columns past the plane dropped. Reads
+/// are whole 16-tile vectors around the tiles: up to RN_WINOGRAD_OUTPUT_READ_SLACK floats before each
+/// row's first tile and after its last are read (not used).
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
-                        const float *bias, ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
-                        ptrdiff_t end_tile, float *output);
+                        const float *bias, const float *residual, int32_t relu, ptrdiff_t height, ptrdiff_t width,
+                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *output);
 /// The output-gradient side of the F(2×2, 3×3) weight gradient for tiles first_tile ..< end_tile:
 /// with the output gradient of one sample laid out pixel by pixel (height × width × channels), writes
 /// each tile's A·dY·Aᵀ (dY its 2×2 block at rows 2·ty, 2·ty + 1 and columns 2·tx, 2·tx + 1, zero past

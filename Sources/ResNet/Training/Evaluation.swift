@@ -30,7 +30,32 @@ public struct Evaluation: Sendable {
     _ network: Network, loader: DataLoader, collective: (any Collective)? = nil,
     deletingBlocks deletedBlocks: Set<Int> = [], averagingMirror: Bool = false
   ) throws -> Evaluation {
-    let classes = network.configuration.numClasses
+    try run(
+      classes: network.configuration.numClasses, loader: loader, collective: collective,
+      probabilities: averagingMirror
+    ) { images in
+      averagingMirror
+        ? network.probabilities(images, averagingMirror: true, deletingBlocks: deletedBlocks)
+        : network.forward(images, deletingBlocks: deletedBlocks)
+    }
+  }
+
+  /// Runs the inference engine over every batch of `loader`'s epoch 0, as
+  /// ``run(_:loader:collective:deletingBlocks:averagingMirror:)`` runs a network.
+  public static func run(
+    _ engine: InferenceModel, loader: DataLoader, collective: (any Collective)? = nil, averagingMirror: Bool = false
+  ) throws -> Evaluation {
+    try run(classes: engine.classes, loader: loader, collective: collective, probabilities: averagingMirror) {
+      averagingMirror ? engine.probabilities($0, averagingMirror: true) : engine.logits($0)
+    }
+  }
+
+  /// The evaluation of the scores `score` gives each batch ([batch, classes]): logits, or
+  /// probabilities when `probabilities`.
+  private static func run(
+    classes: Int, loader: DataLoader, collective: (any Collective)?, probabilities: Bool,
+    score: (Tensor) -> Tensor
+  ) throws -> Evaluation {
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
     var lossSum = 0.0
     var top5Hits = 0
@@ -39,15 +64,12 @@ public struct Evaluation: Sendable {
     while let batch = try iterator.next() {
       guard batch.count > 0 else { continue }  // a shard's empty part of a short last batch
       // [batch, classes]: logits, or the averaged probabilities (same order, so the same argmax).
-      let scores =
-        averagingMirror
-        ? network.probabilities(batch.images, averagingMirror: true, deletingBlocks: deletedBlocks)
-        : network.forward(batch.images, deletingBlocks: deletedBlocks)
+      let scores = score(batch.images)
       for i in 0..<batch.count {
         let row = scores.pointer + i * classes
         let truth = Int(batch.labels[i])
         let best = Logits.argmax(row, count: classes)
-        if averagingMirror {
+        if probabilities {
           lossSum -= log(max(Double(row[truth]), Double(Float.leastNonzeroMagnitude)))
         } else {
           let maximum = row[best]

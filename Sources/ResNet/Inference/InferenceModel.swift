@@ -1,0 +1,144 @@
+import Foundation
+import ResNetKernels
+
+/// A network frozen for inference on inputs of one size, built once from a ``Network`` (or a ``Model``):
+/// every BatchNorm that follows a convolution folded into it, the bias, the residual add and the ReLU
+/// applied by the convolution as it writes its output, 3×3 weights transformed for Winograd's path at
+/// load, each convolution's algorithm chosen by its geometry alone, and the activations in a few
+/// buffers planned once (``InferencePlan``).
+///
+/// An image's logits are the same bits alone or in any batch, for any thread count. Safe to share:
+/// the weights are read-only, and each call takes activation memory of its own (kept for reuse), so
+/// any number of tasks may call it at once. It copies the weights: later changes to the network are
+/// not seen.
+///
+/// ```swift
+/// let engine = try InferenceModel(model: try Model(contentsOf: "Models/fashion-mnist.safetensors"))
+/// let logits = engine.logits(batch)  // [N, classes]
+/// ```
+public final class InferenceModel: Sendable {
+  /// Input channels, height and width of one image.
+  public let inputShape: (channels: Int, height: Int, width: Int)
+  /// Classes (logits per image).
+  public let classes: Int
+  /// Each convolution's torchvision name and the path it takes, in order.
+  public let convolutions: [(name: String, path: PreparedConvolution.Path)]
+  private let steps: [InferenceStep]
+  private let plan: InferencePlan
+  private let features: (value: Int, channels: Int, pixels: Int)  // what the classifier reads
+  private let maxPoolOutputs: Int  // max pool winners per image
+  private let fcWeight: [Float]  // classes × features.channels
+  private let fcBias: [Float]  // classes
+  private let arenas = InferenceArenas()
+
+  /// The network compiled for inputs of `height` × `width` (its configuration's channels).
+  public init(network: Network, height: Int, width: Int) throws {
+    let c = network.configuration
+    var builder = InferenceBuilder(channels: c.inChannels, height: height, width: width)
+    let result = try builder.add(network)
+    let shapes = builder.shapes
+    inputShape = shapes[0]
+    classes = c.numClasses
+    convolutions = builder.convolutions
+    steps = builder.steps
+    plan = InferencePlan(
+      steps: steps, sizes: shapes.map { $0.channels * $0.height * $0.width }, result: result)
+    features = (result, shapes[result].channels, shapes[result].height * shapes[result].width)
+    maxPoolOutputs = steps.reduce(0) { most, step in
+      guard case .maxPool(let g, _, _) = step else { return most }
+      return max(most, g.channels * g.outputPixels)
+    }
+    precondition(network.fc.inFeatures == features.channels, "InferenceModel: classifier width")
+    fcWeight = Array(UnsafeBufferPointer(start: network.fc.weight.value.pointer, count: classes * features.channels))
+    fcBias = Array(UnsafeBufferPointer(start: network.fc.bias.value.pointer, count: classes))
+  }
+
+  /// The model's network compiled for its preprocessing's image size.
+  public convenience init(model: Model) throws {
+    let p = model.spec.preprocessing
+    try self.init(network: model.network, height: p.height, width: p.width)
+  }
+
+  /// Floats of activation memory one image needs (the plan's slots added up).
+  public var activationFloatsPerImage: Int { plan.slotFloats.reduce(0, +) }
+
+  /// The logits `[N, classes]` of a batch `[N, channels, height, width]` (prepared and normalized as
+  /// the model expects).
+  public func logits(_ input: Tensor) -> Tensor {
+    precondition(
+      input.rank == 4 && input.shape[1] == inputShape.channels && input.shape[2] == inputShape.height
+        && input.shape[3] == inputShape.width,
+      "InferenceModel: input \(input.shape) for images of \(inputShape)")
+    let batch = input.shape[0]
+    let out = Tensor(shape: [batch, classes])
+    guard batch > 0 else { return out }
+    let arena = arenas.take(slotFloats: plan.slotFloats.map { $0 * batch }, argmax: maxPoolOutputs * batch)
+    defer { arenas.give(arena) }
+    let pool = ThreadPool.shared
+    let address = { (value: Int) -> UnsafeMutablePointer<Float> in
+      value == 0 ? input.pointer : arena.slots[self.plan.slots[value]!].pointer
+    }
+    for step in steps { step.run(batch: batch, address: address, argmax: arena.argmax, pool: pool) }
+    // Global average pool, then the classifier: logits = features · Wᵀ + b.
+    let pooled = arena.pooled.reserve(batch * features.channels)  // N × features
+    globalAveragePoolForward(
+      input: address(features.value), planes: batch * features.channels, plane: features.pixels, output: pooled,
+      pool: pool)
+    for i in 0..<batch { (out.pointer + i * classes).update(from: fcBias, count: classes) }
+    sgemm(
+      .none, .transposed, m: batch, n: classes, k: features.channels, a: pooled, lda: features.channels, b: fcWeight,
+      ldb: features.channels, beta: 1, c: out.pointer, ldc: classes, pool: pool)
+    return out
+  }
+
+  /// Softmax probabilities `[N, classes]` of a prepared batch; with `averagingMirror`, each row the
+  /// mean of the image's and its left–right mirror image's.
+  public func probabilities(_ input: Tensor, averagingMirror: Bool = false) -> Tensor {
+    let out = softmaxRows(logits(input))
+    guard averagingMirror else { return out }
+    let mirrored = softmaxRows(logits(input.mirroredHorizontally()))
+    for i in 0..<out.count { out.pointer[i] = (out.pointer[i] + mirrored.pointer[i]) / 2 }
+    return out
+  }
+}
+
+/// Each row of `[N, classes]` logits turned into probabilities.
+func softmaxRows(_ logits: Tensor) -> Tensor {
+  let (n, classes) = (logits.shape[0], logits.shape[1])
+  let out = Tensor(shape: [n, classes])
+  for i in 0..<n { Logits.softmax(logits.pointer + i * classes, count: classes, into: out.pointer + i * classes) }
+  return out
+}
+
+/// One call's activation memory: a buffer per slot of the plan, the max pool's winners and the pooled
+/// features.
+final class InferenceArena: @unchecked Sendable {
+  var slots: [ScratchBuffer] = []
+  var argmax = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+  var argmaxCapacity = 1
+  let pooled = ScratchBuffer()
+
+  deinit { argmax.deallocate() }
+}
+
+/// The arenas not in use, so that concurrent calls each get their own and later calls reuse them.
+final class InferenceArenas: @unchecked Sendable {
+  private let lock = NSLock()
+  private var free: [InferenceArena] = []
+
+  /// An arena with at least `slotFloats[i]` floats in slot `i` and room for `argmax` winners.
+  func take(slotFloats: [Int], argmax: Int) -> InferenceArena {
+    let arena = lock.withLock { free.popLast() } ?? InferenceArena()
+    while arena.slots.count < slotFloats.count { arena.slots.append(ScratchBuffer()) }
+    for (slot, floats) in zip(arena.slots, slotFloats) { slot.reserve(floats) }
+    if arena.argmaxCapacity < argmax {
+      arena.argmax.deallocate()
+      arena.argmax = .allocate(capacity: argmax)
+      arena.argmaxCapacity = argmax
+    }
+    return arena
+  }
+
+  /// Returns an arena for reuse.
+  func give(_ arena: InferenceArena) { lock.withLock { free.append(arena) } }
+}

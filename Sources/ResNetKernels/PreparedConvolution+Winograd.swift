@@ -1,0 +1,61 @@
+import CKernels
+
+extension PreparedConvolution {
+  /// Winograd's F(2×2, 3×3) with the weight transformed at load (see
+  /// ``winogradConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``
+  /// for the transforms and the block layout). The tiles of the whole batch, sample after sample, are
+  /// cut into blocks of one or two register tiles' width, and the threads take blocks as they come
+  /// free: one image's tiles are shared out over the threads as well as a batch's. A tile's result does
+  /// not depend on its block or its place in it (each column of a GEMM is computed alone, over the same
+  /// `kc` slices), and the output transform adds the bias and the residual and applies the ReLU as it
+  /// writes.
+  func winogradForward(
+    _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
+    threads: Int?, pool: ThreadPool
+  ) {
+    let g = geometry
+    let kernel = GEMMKernel.best
+    let (channels, o) = (g.channels, outputChannels)
+    let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
+    let width = channels <= 32 && o <= 32 ? 2 * kernel.nr : kernel.nr
+    let columns = batch * tiles  // every tile of the batch, sample after sample
+    let blocks = (columns + width - 1) / width
+    let ldv = width + vectorSlack  // V's rows: a block's tiles, then what the input transform may write past them
+    let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
+    let vCount = 16 * vMatrix + vectorSlack  // V: 16 × C × ldv, packed panels per ξ
+    let mMatrix = oddLineStride(o * width)  // M[ξ] apart
+    let mCount = 16 * mMatrix + 2 * winogradOutputReadSlack  // M: 16 × O × width, with read slack either side
+    let u = SendablePointer(transformed!)
+    let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+    let bias = SendablePointer(UnsafeMutablePointer(mutating: epilogue.bias))
+    let residual = epilogue.residual.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+    let relu: Int32 = epilogue.relu ? 1 : 0
+    let y = SendablePointer(output)
+    let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, blocks))
+    let queue = WorkQueue(count: blocks)
+    pool.run(participants: participants) { _ in
+      let scratch = convolutionScratch.take(vCount + mCount)
+      let v = scratch.pointer  // 16 × C × ldv
+      let m = v + vCount + winogradOutputReadSlack  // 16 × O × width
+      kernel.variants.withUnsafeBufferPointer { variants in
+        while let block = queue.claim() {
+          let j0 = block * width
+          let ncols = min(width, columns - j0)
+          forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
+            rn_winograd_input(x.base + s * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+          }
+          winogradProducts(
+            kernel, variants, u: u.base, outputChannels: o, channels: channels, v: v, ldv: ldv, vMatrix: vMatrix, m: m,
+            ldm: width, mMatrix: mMatrix, tiles: ncols)
+          forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
+            let at = s * o * g.outputPixels  // output[s]: O × Ho·Wo
+            rn_winograd_output(
+              m + column, o, width, mMatrix, bias.base, residual.map { $0.base + at }, relu, g.height, g.width, t0,
+              t1, y.base + at)
+          }
+        }
+      }
+      convolutionScratch.give(scratch)
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import CKernels
+
+/// A convolution prepared once for inference on inputs of one size: its weight and bias final (a
+/// BatchNorm already folded in), its algorithm chosen from its geometry, and for Winograd's path its
+/// weight already transformed. ``forward(_:batch:output:residual:relu:threads:pool:)`` writes
+/// `[relu](conv(x) + bias [+ residual])` with the bias, the residual add and the ReLU applied as each
+/// part of the output is written, not in a pass of their own.
+///
+/// Every output value comes from the same operations in the same order whatever the batch it is in,
+/// whatever the thread count and whichever thread computes it: the algorithm depends on the geometry
+/// alone, each path's sums run over the same `kc` slices of the same micro-kernels, and the bias, the
+/// residual and the ReLU follow the whole sum. So an image's result is the same bits alone or in any
+/// batch. Immutable after `init`: one instance may serve any number of concurrent callers, each with
+/// its own input and output.
+public final class PreparedConvolution: @unchecked Sendable {
+  /// How the output is computed.
+  public enum Path: String, Sendable {
+    /// Winograd's F(2×2, 3×3) with the weight transformed at load; tiles of the whole batch in blocks
+    /// shared out over the threads.
+    case winograd
+    /// Implicit GEMM: panels of the column matrix packed from a zero-framed copy of the sample, parts
+    /// of each sample's columns shared out over the threads.
+    case implicit
+    /// im2col of groups of samples (none for a pointwise convolution of one sample), then one GEMM per group.
+    case gemm
+  }
+
+  /// The geometry of one input sample.
+  public let geometry: ConvGeometry
+  /// Output channels.
+  public let outputChannels: Int
+  /// The path every call takes.
+  public let path: Path
+  /// The weight, `outputChannels × geometry.columnRows` (OIHW flattened).
+  let weight: UnsafeMutablePointer<Float>
+  /// The bias, `outputChannels`.
+  let bias: UnsafeMutablePointer<Float>
+  /// Winograd's U = G·g·Gᵀ of every kernel: 16 × outputChannels × channels (Winograd's path only).
+  let transformed: UnsafeMutablePointer<Float>?
+
+  /// Prepares a convolution of geometry `g` to `outputChannels` with `weight` (`outputChannels ×
+  /// g.columnRows`) and `bias` (`outputChannels`; zeros when nil).
+  public init(geometry g: ConvGeometry, outputChannels: Int, weight: [Float], bias: [Float]?) {
+    precondition(weight.count == outputChannels * g.columnRows, "PreparedConvolution: weight size")
+    precondition(bias == nil || bias!.count == outputChannels, "PreparedConvolution: bias size")
+    geometry = g
+    self.outputChannels = outputChannels
+    path = Self.path(geometry: g, outputChannels: outputChannels)
+    self.weight = allocateAlignedFloats(weight.count)
+    self.weight.initialize(from: weight, count: weight.count)
+    self.bias = allocateAlignedFloats(outputChannels)
+    self.bias.initialize(from: bias ?? [Float](repeating: 0, count: outputChannels), count: outputChannels)
+    if path == .winograd {
+      let u = allocateAlignedFloats(16 * outputChannels * g.channels)
+      winogradTransformWeight(self.weight, outputChannels: outputChannels, channels: g.channels, into: u)
+      transformed = u
+    } else {
+      transformed = nil
+    }
+  }
+
+  deinit {
+    weight.deallocate()
+    bias.deallocate()
+    transformed?.deallocate()
+  }
+
+  /// The path for geometry `g` to `outputChannels`: Winograd for a 3×3, stride-1, padding-1
+  /// convolution with enough channels (``ConvolutionBlocking/winogradMinimumChannels``) whose planes
+  /// have at least ``ConvolutionBlocking/winogradInferenceMinimumTiles`` tiles (on smaller planes the
+  /// transformed weight, 16/9 the size of the weight, is read for too few tiles); otherwise implicit
+  /// GEMM for other stride-1 kernels, otherwise im2col + GEMM.
+  public static func path(geometry g: ConvGeometry, outputChannels: Int) -> Path {
+    let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
+    let transformedBytes = 16 * outputChannels * g.channels * MemoryLayout<Float>.stride
+    if g.takesWinogradPath(outputChannels: outputChannels)
+      && (tiles >= ConvolutionBlocking.winogradInferenceMinimumTiles
+        || transformedBytes <= ConvolutionBlocking.winogradInferenceSmallWeightBytes)
+    {
+      return .winograd
+    }
+    return g.takesImplicitPath(outputChannels: outputChannels) ? .implicit : .gemm
+  }
+
+  /// Writes `[relu](conv(input) + bias [+ residual])` for `batch` samples: `input` is `batch ×
+  /// geometry.inputCount` floats (NCHW), `output` and `residual` `batch × outputChannels × Ho × Wo`.
+  /// `output` must not overlap `input` or `residual`.
+  public func forward(
+    _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>,
+    residual: UnsafePointer<Float>? = nil, relu: Bool, threads: Int? = nil, pool: ThreadPool = .shared
+  ) {
+    guard batch > 0 else { return }
+    let epilogue = ConvolutionEpilogue(bias: bias, residual: residual, relu: relu)
+    switch path {
+    case .winograd:
+      winogradForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
+    case .implicit:
+      implicitForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
+    case .gemm:
+      gemmForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
+    }
+  }
+
+  /// im2col of groups of samples (``ConvolutionGrouping``), one GEMM per group into a staging matrix
+  /// (or straight into the output for one sample), then the epilogue while copying into NCHW. With
+  /// fewer groups than threads, the groups go one after another, each GEMM split over the threads.
+  private func gemmForward(
+    _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
+    threads: Int?, pool: ThreadPool
+  ) {
+    let g = geometry
+    let (k, pixels, o) = (g.columnRows, g.outputPixels, outputChannels)
+    let grouping = ConvolutionGrouping(geometry: g, batch: batch)
+    let ld = grouping.rowStride
+    let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount))
+    let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+    let y = SendablePointer(output)
+    let w = SendablePointer(weight)
+    // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each.
+    func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
+      let sample = x.base + first * g.inputCount
+      let direct = count == 1  // one sample: its column matrix's rows are ld = pixels apart, C is the output
+      let ldb = direct ? pixels : ld
+      let columns: UnsafePointer<Float>
+      if direct && g.isPointwise {
+        columns = UnsafePointer(sample)
+      } else {
+        im2col(sample, geometry: g, batch: count, into: scratch, ldc: ldb, threads: inner, pool: pool)
+        columns = UnsafePointer(scratch)  // K × count·pixels, row stride ldb
+      }
+      let staged = direct ? y.base + first * o * pixels : scratch + k * ld  // O × count·pixels, row stride ldb
+      sgemm(
+        .none, .none, m: o, n: count * pixels, k: k, a: w.base, lda: k, b: columns, ldb: ldb, c: staged, ldc: ldb,
+        threads: inner, pool: pool)
+      epilogue.apply(
+        staged: staged, ld: ldb, samples: first..<(first + count), channels: o, pixels: pixels, output: y.base,
+        threads: inner, pool: pool)
+    }
+    let scratchFloats = (k + o) * ld
+    if grouping.groups >= participants && participants > 1 {
+      grouping.run(threads: participants, pool: pool, scratchFloats: scratchFloats) { first, count, scratch in
+        group(first, count, scratch, inner: 1)
+      }
+      return
+    }
+    let scratch = convolutionScratch.take(scratchFloats)
+    defer { convolutionScratch.give(scratch) }
+    for index in 0..<grouping.groups {
+      let first = index * grouping.samples
+      group(first, min(grouping.samples, batch - first), scratch.pointer, inner: participants)
+    }
+  }
+}
+
+/// What a prepared convolution applies to each output value after its sum: `[relu](sum + bias[o]
+/// [+ residual])`, the residual laid out as the output.
+struct ConvolutionEpilogue {
+  let bias: UnsafePointer<Float>
+  let residual: UnsafePointer<Float>?
+  let relu: Bool
+
+  init(bias: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool) {
+    self.bias = UnsafePointer(bias)
+    self.residual = residual
+    self.relu = relu
+  }
+
+  /// Applies the epilogue to output pixels `columns` of channel `o` of sample `s`: `values` (those
+  /// pixels' sums) go to the output at the same place, in place when they are already there.
+  @inline(__always)
+  func apply(
+    _ values: UnsafePointer<Float>, sample s: Int, channel o: Int, columns: Range<Int>, channels: Int, pixels: Int,
+    output: UnsafeMutablePointer<Float>
+  ) {
+    let at = (s * channels + o) * pixels + columns.lowerBound
+    rn_plane_affine(
+      values, residual.map { $0 + at }, output + at, columns.count, 1, bias[o], relu ? 1 : 0)
+  }
+
+  /// Applies the epilogue to samples `samples` whose sums are in `staged` (`channels` rows of
+  /// `samples.count · pixels` floats, row stride `ld`), writing them to `output` (NCHW); channels shared
+  /// out over `threads` threads.
+  func apply(
+    staged: UnsafePointer<Float>, ld: Int, samples: Range<Int>, channels: Int, pixels: Int,
+    output: UnsafeMutablePointer<Float>, threads: Int, pool: ThreadPool
+  ) {
+    let source = SendablePointer(UnsafeMutablePointer(mutating: staged))
+    let target = SendablePointer(output)
+    parallelRanges(channels, work: 2 * channels * pixels * samples.count, threads: threads, pool: pool) { range in
+      for o in range {
+        for (i, s) in samples.enumerated() {
+          apply(
+            source.base + o * ld + i * pixels, sample: s, channel: o, columns: 0..<pixels, channels: channels,
+            pixels: pixels, output: target.base)
+        }
+      }
+    }
+  }
+}
+
+extension ConvolutionEpilogue: @unchecked Sendable {}
