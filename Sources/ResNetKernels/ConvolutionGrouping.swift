@@ -47,4 +47,24 @@ public struct ConvolutionGrouping: Sendable {
       convolutionScratch.give(scratch)
     }
   }
+
+  /// Runs `body(first sample, sample count, scratch, inner)` for every group: with at least as many
+  /// groups as `threads` (more than one), the groups shared out over the threads as ``run(threads:pool:scratchFloats:_:)``
+  /// does, each with `inner` = 1; otherwise one group after another on the calling thread with `inner`
+  /// = `threads`, for the body to share out the group's work itself.
+  func runSharing(
+    threads: Int, pool: ThreadPool, scratchFloats: Int,
+    _ body: (_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, _ inner: Int) -> Void
+  ) {
+    if groups >= threads && threads > 1 {
+      run(threads: threads, pool: pool, scratchFloats: scratchFloats) { body($0, $1, $2, 1) }
+      return
+    }
+    let scratch = convolutionScratch.take(scratchFloats)
+    defer { convolutionScratch.give(scratch) }
+    for index in 0..<groups {
+      let first = index * samples
+      body(first, min(samples, batchSize - first), scratch.pointer, threads)
+    }
+  }
 }

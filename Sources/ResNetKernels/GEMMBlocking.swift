@@ -48,6 +48,9 @@ public enum ConvolutionBlocking {
   /// The largest transformed weight (bytes) for which a prepared inference convolution takes
   /// Winograd's path on planes of fewer tiles: one that stays in L2 is reread cheaply.
   public static let winogradInferenceSmallWeightBytes = 1 << 20
+  /// Columns per chunk of a prepared convolution's GEMM: each chunk's output gets its bias, residual
+  /// and ReLU while it is still in L2 (a chunk of 256 output channels is 512 KiB).
+  public static let epilogueChunkColumns = 512
   /// Tiles per block of the Winograd weight gradient: the depth of its GEMMs.
   public static let winogradGradientBlock = 64
   /// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).

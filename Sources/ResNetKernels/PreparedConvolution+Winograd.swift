@@ -5,10 +5,10 @@ extension PreparedConvolution {
   /// ``winogradConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``
   /// for the transforms and the block layout). The tiles of the whole batch, sample after sample, are
   /// cut into blocks of one or two register tiles' width, and the threads take blocks as they come
-  /// free: one image's tiles are shared out over the threads as well as a batch's. A tile's result does
-  /// not depend on its block or its place in it (each column of a GEMM is computed alone, over the same
-  /// `kc` slices), and the output transform adds the bias and the residual and applies the ReLU as it
-  /// writes.
+  /// free — with few blocks (one small image), each block's output channels in parts, so that the
+  /// threads get even shares. A tile's result does not depend on its block, its place in it or the
+  /// channels computed with it (each element of a GEMM is computed alone, over the same `kc` slices),
+  /// and the output transform adds the bias and the residual and applies the ReLU as it writes.
   func winogradForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -31,27 +31,42 @@ extension PreparedConvolution {
     let residual = epilogue.residual.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
     let relu: Int32 = epilogue.relu ? 1 : 0
     let y = SendablePointer(output)
-    let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, blocks))
-    let queue = WorkQueue(count: blocks)
+    let threadCount = max(1, min(threads ?? pool.threadCount, pool.threadCount))
+    // Channel parts per block: enough units for even shares (≥ 4 per thread), parts of at least 32
+    // channels in whole register tiles.
+    var parts = 1
+    while blocks * parts < 4 * threadCount && o / (2 * parts) >= 32 { parts *= 2 }
+    let partRows = roundUp((o + parts - 1) / parts, kernel.mr)
+    let units = blocks * parts
+    let participants = min(threadCount, units)
+    let queue = WorkQueue(count: units)
     pool.run(participants: participants) { _ in
       let scratch = convolutionScratch.take(vCount + mCount)
       let v = scratch.pointer  // 16 × C × ldv
       let m = v + vCount + winogradOutputReadSlack  // 16 × O × width
       kernel.variants.withUnsafeBufferPointer { variants in
-        while let block = queue.claim() {
+        var transformed = -1  // the block whose V is in `v`
+        while let unit = queue.claim() {
+          let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
+          let rows = min(o, part * partRows)..<min(o, (part + 1) * partRows)
           let j0 = block * width
           let ncols = min(width, columns - j0)
-          forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
-            rn_winograd_input(x.base + s * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+          if block != transformed {
+            forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
+              rn_winograd_input(
+                x.base + s * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+            }
+            transformed = block
           }
+          guard !rows.isEmpty else { continue }
           winogradProducts(
-            kernel, variants, u: u.base, outputChannels: o, channels: channels, v: v, ldv: ldv, vMatrix: vMatrix, m: m,
-            ldm: width, mMatrix: mMatrix, tiles: ncols)
+            kernel, variants, u: u.base, outputChannels: o, rows: rows, channels: channels, v: v, ldv: ldv,
+            vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols)
           forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
-            let at = s * o * g.outputPixels  // output[s]: O × Ho·Wo
+            let at = (s * o + rows.lowerBound) * g.outputPixels  // output[s, rows]: rows × Ho·Wo
             rn_winograd_output(
-              m + column, o, width, mMatrix, bias.base, residual.map { $0.base + at }, relu, g.height, g.width, t0,
-              t1, y.base + at)
+              m + rows.lowerBound * width + column, rows.count, width, mMatrix, bias.base + rows.lowerBound,
+              residual.map { $0.base + at }, relu, g.height, g.width, t0, t1, y.base + at)
           }
         }
       }

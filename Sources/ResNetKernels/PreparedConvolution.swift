@@ -23,6 +23,9 @@ public final class PreparedConvolution: @unchecked Sendable {
     case implicit
     /// im2col of groups of samples (none for a pointwise convolution of one sample), then one GEMM per group.
     case gemm
+    /// The same GEMM transposed — pixels as rows, channels as columns — with the weight packed at load:
+    /// for more output channels than output pixels.
+    case packedWeight
   }
 
   /// The geometry of one input sample.
@@ -37,6 +40,8 @@ public final class PreparedConvolution: @unchecked Sendable {
   let bias: UnsafeMutablePointer<Float>
   /// Winograd's U = G·g·Gᵀ of every kernel: 16 × outputChannels × channels (Winograd's path only).
   let transformed: UnsafeMutablePointer<Float>?
+  /// The weight packed by ``packWeight(_:outputChannels:columnRows:nr:)`` (the packed-weight path only).
+  let packedWeight: UnsafeMutablePointer<Float>?
 
   /// Prepares a convolution of geometry `g` to `outputChannels` with `weight` (`outputChannels ×
   /// g.columnRows`) and `bias` (`outputChannels`; zeros when nil).
@@ -57,19 +62,26 @@ public final class PreparedConvolution: @unchecked Sendable {
     } else {
       transformed = nil
     }
+    packedWeight =
+      path == .packedWeight
+      ? Self.packWeight(self.weight, outputChannels: outputChannels, columnRows: g.columnRows, nr: GEMMKernel.best.nr)
+      : nil
   }
 
   deinit {
     weight.deallocate()
     bias.deallocate()
     transformed?.deallocate()
+    packedWeight?.deallocate()
   }
 
   /// The path for geometry `g` to `outputChannels`: Winograd for a 3×3, stride-1, padding-1
   /// convolution with enough channels (``ConvolutionBlocking/winogradMinimumChannels``) whose planes
   /// have at least ``ConvolutionBlocking/winogradInferenceMinimumTiles`` tiles (on smaller planes the
   /// transformed weight, 16/9 the size of the weight, is read for too few tiles); otherwise implicit
-  /// GEMM for other stride-1 kernels, otherwise im2col + GEMM.
+  /// GEMM for other stride-1 kernels of at most ``GEMMBlocking/directBMaximumRows`` output channels,
+  /// otherwise im2col + GEMM — transposed, with the weight packed at load, when the output has more
+  /// channels than pixels.
   public static func path(geometry g: ConvGeometry, outputChannels: Int) -> Path {
     let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
     let transformedBytes = 16 * outputChannels * g.channels * MemoryLayout<Float>.stride
@@ -79,7 +91,8 @@ public final class PreparedConvolution: @unchecked Sendable {
     {
       return .winograd
     }
-    return g.takesImplicitPath(outputChannels: outputChannels) ? .implicit : .gemm
+    if g.takesImplicitPath(outputChannels: outputChannels) { return .implicit }
+    return g.outputPixels < outputChannels ? .packedWeight : .gemm
   }
 
   /// Writes `[relu](conv(input) + bias [+ residual])` for `batch` samples: `input` is `batch ×
@@ -98,12 +111,15 @@ public final class PreparedConvolution: @unchecked Sendable {
       implicitForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
     case .gemm:
       gemmForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
+    case .packedWeight:
+      packedWeightForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
     }
   }
 
-  /// im2col of groups of samples (``ConvolutionGrouping``), one GEMM per group into a staging matrix
-  /// (or straight into the output for one sample), then the epilogue while copying into NCHW. With
-  /// fewer groups than threads, the groups go one after another, each GEMM split over the threads.
+  /// im2col of groups of samples (``ConvolutionGrouping``), then each group's GEMM into a staging matrix
+  /// (or straight into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns``
+  /// columns, each chunk given the epilogue (into NCHW) while it is in cache. With fewer groups than
+  /// threads, the groups go one after another, their chunks shared out over the threads.
   private func gemmForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -129,26 +145,43 @@ public final class PreparedConvolution: @unchecked Sendable {
         columns = UnsafePointer(scratch)  // K × count·pixels, row stride ldb
       }
       let staged = direct ? y.base + first * o * pixels : scratch + k * ld  // O × count·pixels, row stride ldb
-      sgemm(
-        .none, .none, m: o, n: count * pixels, k: k, a: w.base, lda: k, b: columns, ldb: ldb, c: staged, ldc: ldb,
-        threads: inner, pool: pool)
-      epilogue.apply(
-        staged: staged, ld: ldb, samples: first..<(first + count), channels: o, pixels: pixels, output: y.base,
-        threads: inner, pool: pool)
+      // The GEMM by chunks of columns, each given the epilogue while it is in cache.
+      let n = count * pixels
+      // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
+      let most = ConvolutionBlocking.epilogueChunkColumns
+      let chunkCount = inner * ((n + inner * most - 1) / (inner * most))
+      let chunk = roundUp((n + chunkCount - 1) / chunkCount, GEMMKernel.best.width)
+      let chunks = (n + chunk - 1) / chunk
+      let (b, c) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
+      func compute(_ index: Int) {
+        let j0 = index * chunk
+        let j1 = min(n, j0 + chunk)
+        sgemm(
+          .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: b.base + j0, ldb: ldb, c: c.base + j0, ldc: ldb,
+          threads: 1, pool: pool)
+        var j = j0
+        while j < j1 {  // the chunk's part of each sample
+          let s = j / pixels
+          let end = min(j1, (s + 1) * pixels)
+          for channel in 0..<o {
+            epilogue.apply(
+              c.base + channel * ldb + j, sample: first + s, channel: channel,
+              columns: (j - s * pixels)..<(end - s * pixels), channels: o, pixels: pixels, output: y.base)
+          }
+          j = end
+        }
+      }
+      if inner == 1 || chunks == 1 {
+        for index in 0..<chunks { compute(index) }
+      } else {
+        let queue = WorkQueue(count: chunks)
+        pool.run(participants: min(inner, chunks)) { _ in
+          while let index = queue.claim() { compute(index) }
+        }
+      }
     }
     let scratchFloats = (k + o) * ld
-    if grouping.groups >= participants && participants > 1 {
-      grouping.run(threads: participants, pool: pool, scratchFloats: scratchFloats) { first, count, scratch in
-        group(first, count, scratch, inner: 1)
-      }
-      return
-    }
-    let scratch = convolutionScratch.take(scratchFloats)
-    defer { convolutionScratch.give(scratch) }
-    for index in 0..<grouping.groups {
-      let first = index * grouping.samples
-      group(first, min(grouping.samples, batch - first), scratch.pointer, inner: participants)
-    }
+    grouping.runSharing(threads: participants, pool: pool, scratchFloats: scratchFloats, group)
   }
 }
 

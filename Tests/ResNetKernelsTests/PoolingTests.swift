@@ -45,13 +45,7 @@ struct PoolingTests {
     ])
   func matchesDefinition(g: ConvGeometry) {
     let planes = 5
-    // Small integers, so windows often hold ties; −∞ in plane 1, NaNs in plane 3 (plane 4 all NaN-free).
-    var x = randomMatrix(rows: 1, columns: planes * g.height * g.width, ld: planes * g.height * g.width, seed: 31)
-      .map { ($0 * 2).rounded() }
-    let plane = g.height * g.width
-    for i in stride(from: plane, to: 2 * plane, by: 2) { x[i] = -.infinity }
-    for i in stride(from: 3 * plane, to: 4 * plane, by: 5) { x[i] = .nan }
-    x[3 * plane + plane - 1] = .nan
+    let x = Self.input(planes: planes, g)
     var y = [Float](repeating: 7, count: planes * g.outputPixels)
     var argmax = [Int32](repeating: -9, count: y.count)
     x.withUnsafeBufferPointer { xp in
@@ -65,5 +59,42 @@ struct PoolingTests {
     let expected = directMaxPool(x, planes: planes, g)
     #expect(bitwiseEqual(y, expected.values), "\(g): values")
     #expect(argmax == expected.argmax, "\(g): winners")
+  }
+
+  /// Small integers, so windows often hold ties; −∞ in plane 1, NaNs in plane 3 (plane 4 all NaN-free).
+  static func input(planes: Int, _ g: ConvGeometry) -> [Float] {
+    var x = randomMatrix(rows: 1, columns: planes * g.height * g.width, ld: planes * g.height * g.width, seed: 31)
+      .map { ($0 * 2).rounded() }
+    let plane = g.height * g.width
+    for i in stride(from: plane, to: 2 * plane, by: 2) { x[i] = -.infinity }
+    for i in stride(from: 3 * plane, to: 4 * plane, by: 5) { x[i] = .nan }
+    x[3 * plane + plane - 1] = .nan
+    return x
+  }
+
+  @Test(
+    "inference max pooling gives the definition's values",
+    arguments: [
+      ConvGeometry(channels: 1, height: 112, width: 112, kernel: 3, stride: 2, padding: 1)!,
+      ConvGeometry(channels: 1, height: 37, width: 71, kernel: 3, stride: 2, padding: 1)!,
+      ConvGeometry(channels: 1, height: 9, width: 11, kernel: 3, stride: 2, padding: 1)!,
+      ConvGeometry(channels: 1, height: 40, width: 40, kernel: 2, stride: 2, padding: 0)!,
+      ConvGeometry(channels: 1, height: 7, width: 36, kernel: 3, stride: 1, padding: 1)!,
+      ConvGeometry(channels: 1, height: 10, width: 5, kernel: (2, 3), stride: (3, 1), padding: (1, 1))!,
+      ConvGeometry(channels: 1, height: 9, width: 40, kernel: 3, stride: 2, padding: 1, dilation: 2)!,
+    ])
+  func inferenceMatchesDefinition(g: ConvGeometry) {
+    let planes = 5
+    let x = Self.input(planes: planes, g)
+    var y = [Float](repeating: 7, count: planes * g.outputPixels)
+    x.withUnsafeBufferPointer { xp in
+      y.withUnsafeMutableBufferPointer { yp in
+        maxPoolInference(input: xp.baseAddress!, planes: planes, geometry: g, output: yp.baseAddress!)
+      }
+    }
+    let expected = directMaxPool(x, planes: planes, g).values
+    // NaN wherever the definition has NaN (its payload aside), the same bits elsewhere.
+    let bad = zip(y, expected).enumerated().filter { !($1.0.isNaN ? $1.1.isNaN : $1.0.bitPattern == $1.1.bitPattern) }
+    #expect(bad.isEmpty, "\(g) \(bad.prefix(5)) of \(bad.count)")
   }
 }

@@ -8,9 +8,9 @@ import Testing
 /// every convolution path; its batch and thread invariance; concurrent use; its memory plan.
 @Suite("Inference engine")
 struct InferenceModelTests {
-  /// Small networks of every variant; sizes chosen so that all three convolution paths run
-  /// (Winograd on 16×16 planes of 8+ channels, implicit on 8×8 and on the 1-channel stem, GEMM on the
-  /// strided and 1×1 convolutions).
+  /// Small networks of every variant; sizes chosen so that every convolution path runs (Winograd on
+  /// 16×16 planes of 8+ channels, implicit on the 1-channel stem and small planes of few channels, GEMM
+  /// on strided and 1×1 convolutions, packed-weight GEMM where channels outnumber pixels).
   static let variants: [(name: String, configuration: NetworkConfiguration)] = {
     func cifar(_ block: NetworkConfiguration.Block, preact: Bool = false) -> NetworkConfiguration {
       NetworkConfiguration(
@@ -73,7 +73,7 @@ struct InferenceModelTests {
     let paths = try Self.variants.flatMap { _, c in
       try InferenceModel(network: Self.network(c), height: c.inputHeight, width: c.inputWidth).convolutions.map(\.path)
     }
-    #expect(Set(paths) == [.winograd, .implicit, .gemm])
+    #expect(Set(paths) == [.winograd, .implicit, .gemm, .packedWeight])
   }
 
   @Test("an image's logits are the same bits alone, in any batch and for any thread count")

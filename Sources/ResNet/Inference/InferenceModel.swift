@@ -26,7 +26,6 @@ public final class InferenceModel: Sendable {
   private let steps: [InferenceStep]
   private let plan: InferencePlan
   private let features: (value: Int, channels: Int, pixels: Int)  // what the classifier reads
-  private let maxPoolOutputs: Int  // max pool winners per image
   private let fcWeight: [Float]  // classes × features.channels
   private let fcBias: [Float]  // classes
   private let arenas = InferenceArenas()
@@ -44,10 +43,6 @@ public final class InferenceModel: Sendable {
     plan = InferencePlan(
       steps: steps, sizes: shapes.map { $0.channels * $0.height * $0.width }, result: result)
     features = (result, shapes[result].channels, shapes[result].height * shapes[result].width)
-    maxPoolOutputs = steps.reduce(0) { most, step in
-      guard case .maxPool(let g, _, _) = step else { return most }
-      return max(most, g.channels * g.outputPixels)
-    }
     precondition(network.fc.inFeatures == features.channels, "InferenceModel: classifier width")
     fcWeight = Array(UnsafeBufferPointer(start: network.fc.weight.value.pointer, count: classes * features.channels))
     fcBias = Array(UnsafeBufferPointer(start: network.fc.bias.value.pointer, count: classes))
@@ -72,13 +67,13 @@ public final class InferenceModel: Sendable {
     let batch = input.shape[0]
     let out = Tensor(shape: [batch, classes])
     guard batch > 0 else { return out }
-    let arena = arenas.take(slotFloats: plan.slotFloats.map { $0 * batch }, argmax: maxPoolOutputs * batch)
+    let arena = arenas.take(slotFloats: plan.slotFloats.map { $0 * batch })
     defer { arenas.give(arena) }
     let pool = ThreadPool.shared
     let address = { (value: Int) -> UnsafeMutablePointer<Float> in
       value == 0 ? input.pointer : arena.slots[self.plan.slots[value]!].pointer
     }
-    for step in steps { step.run(batch: batch, address: address, argmax: arena.argmax, pool: pool) }
+    for step in steps { step.run(batch: batch, address: address, pool: pool) }
     // Global average pool, then the classifier: logits = features · Wᵀ + b.
     let pooled = arena.pooled.reserve(batch * features.channels)  // N × features
     globalAveragePoolForward(
@@ -110,15 +105,10 @@ func softmaxRows(_ logits: Tensor) -> Tensor {
   return out
 }
 
-/// One call's activation memory: a buffer per slot of the plan, the max pool's winners and the pooled
-/// features.
+/// One call's activation memory: a buffer per slot of the plan, and the pooled features.
 final class InferenceArena: @unchecked Sendable {
   var slots: [ScratchBuffer] = []
-  var argmax = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-  var argmaxCapacity = 1
   let pooled = ScratchBuffer()
-
-  deinit { argmax.deallocate() }
 }
 
 /// The arenas not in use, so that concurrent calls each get their own and later calls reuse them.
@@ -126,16 +116,11 @@ final class InferenceArenas: @unchecked Sendable {
   private let lock = NSLock()
   private var free: [InferenceArena] = []
 
-  /// An arena with at least `slotFloats[i]` floats in slot `i` and room for `argmax` winners.
-  func take(slotFloats: [Int], argmax: Int) -> InferenceArena {
+  /// An arena with at least `slotFloats[i]` floats in slot `i`.
+  func take(slotFloats: [Int]) -> InferenceArena {
     let arena = lock.withLock { free.popLast() } ?? InferenceArena()
     while arena.slots.count < slotFloats.count { arena.slots.append(ScratchBuffer()) }
     for (slot, floats) in zip(arena.slots, slotFloats) { slot.reserve(floats) }
-    if arena.argmaxCapacity < argmax {
-      arena.argmax.deallocate()
-      arena.argmax = .allocate(capacity: argmax)
-      arena.argmaxCapacity = argmax
-    }
     return arena
   }
 

@@ -28,11 +28,8 @@ enum InferenceStep: @unchecked Sendable {
     }
   }
 
-  /// Runs the step over `batch` images, `address(v)` being where value `v` lives; `argmax` is scratch
-  /// for the max pool's winners (`batch × channels × Ho·Wo` of them).
-  func run(
-    batch: Int, address: (Int) -> UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, pool: ThreadPool
-  ) {
+  /// Runs the step over `batch` images, `address(v)` being where value `v` lives.
+  func run(batch: Int, address: (Int) -> UnsafeMutablePointer<Float>, pool: ThreadPool) {
     switch self {
     case .convolution(let conv, let input, let residual, let relu, let output):
       conv.forward(
@@ -43,9 +40,8 @@ enum InferenceStep: @unchecked Sendable {
         input: address(input), batch: batch, scale: scale, shift: shift, pixels: pixels, relu: relu,
         output: address(output), pool: pool)
     case .maxPool(let g, let input, let output):
-      maxPoolForward(
-        input: address(input), planes: batch * g.channels, geometry: g, output: address(output), argmax: argmax,
-        pool: pool)
+      maxPoolInference(
+        input: address(input), planes: batch * g.channels, geometry: g, output: address(output), pool: pool)
     }
   }
 }

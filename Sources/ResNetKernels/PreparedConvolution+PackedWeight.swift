@@ -1,0 +1,105 @@
+import CKernels
+
+extension PreparedConvolution {
+  /// The weight packed at load as the B operand of ``packedWeightForward(_:batch:output:epilogue:threads:pool:)``:
+  /// for each panel of `nr` output channels, its `columnRows × nr` block of `weightᵀ` (row k: the
+  /// panel's channels' tap k, zero past the last channel), panels `columnRows · nr` floats apart.
+  static func packWeight(
+    _ weight: UnsafePointer<Float>, outputChannels: Int, columnRows k: Int, nr: Int
+  ) -> UnsafeMutablePointer<Float> {
+    let panels = (outputChannels + nr - 1) / nr
+    let packed = allocateAlignedFloats(panels * k * nr)
+    packed.initialize(repeating: 0, count: panels * k * nr)
+    for o in 0..<outputChannels {
+      let target = packed + (o / nr) * k * nr + o % nr  // column o % nr of panel o / nr
+      for row in 0..<k { target[row * nr] = weight[o * k + row] }
+    }
+    return packed
+  }
+
+  /// The convolution as `Cᵀ (pixels × O) = columnsᵀ (pixels × K) · weightᵀ (K × O)`, for layers with
+  /// more output channels than output pixels (a small plane: ResNet's later stages at batch 1): the
+  /// pixels are the GEMM's rows, read in place from the column matrix, and the channels its columns,
+  /// whole register tiles of the weight packed once at load — so few pixels waste little of a tile, and
+  /// the weight streams from memory in the order the micro-kernel reads it. Samples go in groups
+  /// (``ConvolutionGrouping``); a group's register-tile panels of channels are shared out over the
+  /// threads, or, with at least as many groups as threads, the groups are. The result, transposed back,
+  /// gets the epilogue on its way into NCHW.
+  ///
+  /// Each output value is the sum over the same `kc` slices in the same order as on any other path of
+  /// this class's, whatever the group it is in.
+  func packedWeightForward(
+    _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
+    threads: Int?, pool: ThreadPool
+  ) {
+    let g = geometry
+    let kernel = GEMMKernel.best
+    let (mr, nr) = (kernel.mr, kernel.nr)
+    let (k, pixels, o) = (g.columnRows, g.outputPixels, outputChannels)
+    let kc = min(GEMMBlocking.kc, k)
+    let grouping = ConvolutionGrouping(geometry: g, batch: batch)
+    let ld = grouping.rowStride
+    let panels = (o + nr - 1) / nr
+    let threadCount = max(1, min(threads ?? pool.threadCount, pool.threadCount))
+    let x = SendablePointer(UnsafeMutablePointer(mutating: input))
+    let y = SendablePointer(output)
+    let w = SendablePointer(packedWeight!)
+    // Channel panels `range` of one group whose column matrix is `columns` (K × n, row stride ldb):
+    // Cᵀ rows of n pixels, row stride o, into `staged`.
+    func multiply(
+      _ range: Range<Int>, columns: UnsafePointer<Float>, ldb: Int, n: Int, staged: UnsafeMutablePointer<Float>
+    ) {
+      kernel.variants.withUnsafeBufferPointer { variants in
+        for panel in range {
+          let b = w.base + panel * k * nr  // K × nr
+          let width = min(nr, o - panel * nr)
+          var pc = 0
+          while pc < k {
+            let kcur = min(kc, k - pc)
+            let scales = rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
+            var i = 0
+            while i < n {
+              let rows = min(mr, n - i)
+              // A[r][kk] = columns[pc + kk][i + r]: pixels along a row of the column matrix.
+              variants[kernel.variantIndex(rows: rows, columns: width)](
+                kcur, columns + pc * ldb + i, 1, ldb, b + pc * nr, nr, staged + i * o + panel * nr, o, scales, width,
+                nil)
+              i += mr
+            }
+            pc += kcur
+          }
+        }
+      }
+    }
+    // One group: the column matrix, the panels (over `inner` threads), then Cᵀ transposed into NCHW
+    // with the epilogue.
+    func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
+      let sample = x.base + first * g.inputCount
+      let n = count * pixels
+      let ldb = count == 1 ? pixels : ld
+      let columns: UnsafePointer<Float>
+      if count == 1 && g.isPointwise {
+        columns = UnsafePointer(sample)
+      } else {
+        im2col(sample, geometry: g, batch: count, into: scratch, ldc: ldb, threads: inner, pool: pool)
+        columns = UnsafePointer(scratch)  // K × n, row stride ldb
+      }
+      let staged = scratch + k * ld  // n × O: Cᵀ
+      let planar = staged + n * o  // O × n: C
+      let parts = min(inner, panels)
+      if parts == 1 {
+        multiply(0..<panels, columns: columns, ldb: ldb, n: n, staged: staged)
+      } else {
+        let shares = split(tiles: panels, into: parts)
+        let (c, s) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
+        pool.run(participants: parts) { multiply(shares[$0], columns: c.base, ldb: ldb, n: n, staged: s.base) }
+      }
+      rn_transpose_planes(staged, n, o, planar)
+      epilogue.apply(
+        staged: planar, ld: n, samples: first..<(first + count), channels: o, pixels: pixels, output: y.base,
+        threads: inner, pool: pool)
+    }
+    let scratchFloats = k * ld + 2 * grouping.columns * o + vectorSlack
+    grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
+  }
+}
