@@ -62,30 +62,36 @@ struct BenchInferCommand: ParsableCommand {
 private func runModelBench(_ options: BenchModelOptions, train: Bool, graph: Bool = false) throws {
   let config = try options.architecture.configuration()
   if let threads = options.threads { ThreadPool.shared.limitThreads(to: threads) }
-  let net = try Network(configuration: config, seed: 0)
   let x = Tensor(
     shape: [options.batch, config.inChannels, config.inputHeight, config.inputWidth], randomNormalSeed: 1)
-  var generator = SeededGenerator(seed: 2)
-  let labels = (0..<options.batch).map { _ in Int(generator.next() % UInt64(config.numClasses)) }
-  let loss = SoftmaxCrossEntropy()
-  let sgd = SGD(parameters: net.parameters, momentum: 0.9, weightDecay: 1e-4)
-  let engine =
-    train || graph ? nil : try InferenceModel(network: net, height: config.inputHeight, width: config.inputWidth)
-  var times: [Double] = []
-  let clock = ContinuousClock()
-  for step in 0..<(3 + options.steps) {
-    let start = clock.now
-    if train {
+  let step: () -> Void
+  if train {
+    let net = try Network(configuration: config, seed: 0)
+    var generator = SeededGenerator(seed: 2)
+    let labels = (0..<options.batch).map { _ in Int(generator.next() % UInt64(config.numClasses)) }
+    let loss = SoftmaxCrossEntropy()
+    let sgd = SGD(parameters: net.parameters, momentum: 0.9, weightDecay: 1e-4)
+    step = {
       net.zeroGradients()
       _ = loss.forward(logits: net.forward(x, training: true), labels: labels)
       net.backward(loss.backward())
       sgd.step(learningRate: 0.1)
-    } else if let engine {
-      _ = engine.logits(x)
-    } else {
-      _ = net.forward(x, training: false)
     }
-    if step >= 3 { times.append(seconds(clock.now - start)) }
+  } else if graph {
+    let net = try Network(configuration: config, seed: 0)
+    step = { _ = net.forward(x, training: false) }
+  } else {
+    // The network is gone once the engine is built, as in `classify`.
+    let engine = try InferenceModel(
+      network: try Network(configuration: config, seed: 0), height: config.inputHeight, width: config.inputWidth)
+    step = { _ = engine.logits(x) }
+  }
+  var times: [Double] = []
+  let clock = ContinuousClock()
+  for index in 0..<(3 + options.steps) {
+    let start = clock.now
+    step()
+    if index >= 3 { times.append(seconds(clock.now - start)) }
   }
   let median = median(times)
   print(

@@ -22,7 +22,7 @@ extension PreparedConvolution {
     let partColumns = implicitPartColumns
     let parts = (pixels + partColumns - 1) / partColumns
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
-    let w = SendablePointer(weight)
+    let w = SendablePointer(weight!)
     let y = SendablePointer(output)
     let offsets = g.paddedRowOffsets
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, batch * parts))

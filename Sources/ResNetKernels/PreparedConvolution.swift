@@ -34,8 +34,9 @@ public final class PreparedConvolution: @unchecked Sendable {
   public let outputChannels: Int
   /// The path every call takes.
   public let path: Path
-  /// The weight, `outputChannels × geometry.columnRows` (OIHW flattened).
-  let weight: UnsafeMutablePointer<Float>
+  /// The weight, `outputChannels × geometry.columnRows` (OIHW flattened), kept for the paths that read
+  /// it as it is (the implicit and GEMM paths; the others keep only their own form of it).
+  let weight: UnsafeMutablePointer<Float>?
   /// The bias, `outputChannels`.
   let bias: UnsafeMutablePointer<Float>
   /// Winograd's U = G·g·Gᵀ of every kernel: 16 × outputChannels × channels (Winograd's path only).
@@ -51,25 +52,28 @@ public final class PreparedConvolution: @unchecked Sendable {
     geometry = g
     self.outputChannels = outputChannels
     path = Self.path(geometry: g, outputChannels: outputChannels)
-    self.weight = allocateAlignedFloats(weight.count)
-    self.weight.initialize(from: weight, count: weight.count)
+    let original = allocateAlignedFloats(weight.count)  // O × C·k·k
+    original.initialize(from: weight, count: weight.count)
     self.bias = allocateAlignedFloats(outputChannels)
     self.bias.initialize(from: bias ?? [Float](repeating: 0, count: outputChannels), count: outputChannels)
-    if path == .winograd {
+    switch path {
+    case .winograd:
       let u = allocateAlignedFloats(16 * outputChannels * g.channels)
-      winogradTransformWeight(self.weight, outputChannels: outputChannels, channels: g.channels, into: u)
-      transformed = u
-    } else {
-      transformed = nil
+      winogradTransformWeight(original, outputChannels: outputChannels, channels: g.channels, into: u)
+      (self.weight, transformed, packedWeight) = (nil, u, nil)
+      original.deallocate()
+    case .packedWeight:
+      let packed = Self.packWeight(
+        original, outputChannels: outputChannels, columnRows: g.columnRows, nr: GEMMKernel.best.nr)
+      (self.weight, transformed, packedWeight) = (nil, nil, packed)
+      original.deallocate()
+    case .implicit, .gemm:
+      (self.weight, transformed, packedWeight) = (original, nil, nil)
     }
-    packedWeight =
-      path == .packedWeight
-      ? Self.packWeight(self.weight, outputChannels: outputChannels, columnRows: g.columnRows, nr: GEMMKernel.best.nr)
-      : nil
   }
 
   deinit {
-    weight.deallocate()
+    weight?.deallocate()
     bias.deallocate()
     transformed?.deallocate()
     packedWeight?.deallocate()
@@ -131,7 +135,7 @@ public final class PreparedConvolution: @unchecked Sendable {
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let y = SendablePointer(output)
-    let w = SendablePointer(weight)
+    let w = SendablePointer(weight!)
     // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
       let sample = x.base + first * g.inputCount

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Inference against the deployment runtimes: `resnet bench infer` beside PyTorch, ONNX Runtime and
+OpenVINO (f32, and bf16 where the CPU has it) on torchvision's ResNet-18 and ResNet-50 at 3×224×224,
+batch 1 and 32, the same threads, alternating; prints the Markdown table of medians and ratios and
+writes it as an SVG chart. Peak RSS at batch 1 comes from `resnet bench infer` and from
+`torch_peer.py` (PyTorch eager).
+
+These machines are shared and noisy: each configuration runs `--rounds` times on each side, one side
+after the other, and only the medians are compared. The peers come from the venv given by --python:
+
+  python3 -m venv /tmp/peer && /tmp/peer/bin/pip install -r Benchmarks/requirements.txt
+
+Usage:
+  swift build -c release
+  python3 Benchmarks/inference.py [--python /tmp/peer/bin/python] [--rounds 3] [--threads 2]
+                                  [--only resnet18:1,resnet50:1,resnet18:32,resnet50:32] [--svg inference.svg]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from xml.sax.saxutils import escape
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CONFIGURATIONS = ["resnet18:1", "resnet50:1", "resnet18:32", "resnet50:32"]
+PEERS = ["torch", "onnxruntime", "openvino f32", "openvino bf16"]
+TITLES = {"resnet": "resnet", "torch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino f32": "OpenVINO f32",
+          "openvino bf16": "OpenVINO bf16"}
+COLOURS = {"resnet": "#1f77b4", "torch": "#7f7f7f", "onnxruntime": "#2ca02c", "openvino f32": "#d62728",
+           "openvino bf16": "#ff9896"}
+
+
+def run_json_lines(command):
+    """Runs a command and returns the JSON objects it printed on stdout, one per line."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"inference: {' '.join(command)} failed ({done.returncode}):\n{done.stderr.strip()[-2000:]}")
+    objects = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if not objects:
+        sys.exit(f"inference: {' '.join(command)} printed no JSON")
+    return objects
+
+
+def peer_name(impl):
+    """'onnxruntime 1.32.0' → 'onnxruntime'; 'openvino 2026.4.1 bf16' → 'openvino bf16'; 'torch 2.15…' → 'torch'."""
+    words = impl.split()
+    return words[0] + (" " + words[2] if words[0] == "openvino" and len(words) > 2 else "")
+
+
+def chart(rows, threads, path):
+    """Horizontal bars of images per second, one group per configuration, each group scaled to its fastest."""
+    bar, gap, left, width = 16, 14, 250, 420
+    height = 60 + sum(len(r["values"]) * bar + gap + 22 for r in rows) + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 140}" height="{height}" '
+           'font-family="DejaVu Sans, sans-serif" font-size="12">',
+           '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="12" y="24" font-size="15" font-weight="bold">Inference, images per second '
+           f'(median, {threads} threads, longer is faster)</text>']
+    y = 52
+    for r in rows:
+        out.append(f'<text x="12" y="{y + 12}" font-weight="bold">{escape(r["title"])}</text>')
+        y += 20
+        fastest = max(v["images_per_s"] for v in r["values"].values())
+        for name, v in r["values"].items():
+            length = width * v["images_per_s"] / fastest
+            out.append(f'<text x="{left - 8}" y="{y + bar - 4}" text-anchor="end">{escape(TITLES[name])}</text>')
+            out.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar - 3}" fill="{COLOURS[name]}"/>')
+            out.append(f'<text x="{left + length + 6:.1f}" y="{y + bar - 4}">{v["images_per_s"]:.1f} '
+                       f'({v["ms"]:.1f} ms)</text>')
+            y += bar
+        y += gap
+    out.append("</svg>")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(out) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python", default="/tmp/peer/bin/python",
+                        help="a Python with Benchmarks/requirements.txt installed")
+    parser.add_argument("--resnet", default=os.path.join(ROOT, ".build", "release", "resnet"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", default=",".join(CONFIGURATIONS), help="model:batch, comma-separated")
+    parser.add_argument("--svg", default="inference.svg", help="where the chart goes")
+    args = parser.parse_args()
+    for path, what in [(args.resnet, "resnet (swift build -c release)"), (args.python, "--python")]:
+        if not os.path.exists(path):
+            sys.exit(f"inference: {path} not found ({what})")
+    configurations = []
+    for item in args.only.split(","):
+        model, _, batch = item.partition(":")
+        if model not in ("resnet18", "resnet50") or not batch.isdigit() or int(batch) < 1:
+            sys.exit(f"inference: {item!r} is not resnet18:B or resnet50:B")
+        configurations.append((model, int(batch)))
+
+    rows = []
+    for model, batch in configurations:
+        steps, runs = ("20", "20") if batch == 1 else ("5", "5")
+        samples = {}
+        for _ in range(args.rounds):
+            mine = run_json_lines([args.resnet, "bench", "infer", "--model", model, "--input", "3x224x224",
+                                   "--classes", "1000", "--batch", str(batch), "--steps", steps,
+                                   "--threads", str(args.threads)])[-1]
+            samples.setdefault("resnet", []).append(mine["ms_per_step"])
+            for peer in run_json_lines([args.python, os.path.join(HERE, "infer_peers.py"), "--models", model,
+                                        "--batch", str(batch), "--runs", runs, "--threads", str(args.threads)]):
+                samples.setdefault(peer_name(peer["impl"]), []).append(peer["ms_per_batch"])
+        values = {name: {"ms": statistics.median(ms), "images_per_s": batch * 1000 / statistics.median(ms)}
+                  for name, ms in samples.items()}
+        rows.append({"title": f"{model}, batch {batch}", "model": model, "batch": batch, "values": values})
+
+    rss = {}
+    for model in sorted({m for m, _ in configurations}):
+        what = "infer" + model.removeprefix("resnet")
+        mine = run_json_lines([args.resnet, "bench", "infer", "--model", model, "--input", "3x224x224",
+                               "--classes", "1000", "--batch", "1", "--steps", "5", "--threads", str(args.threads)])
+        theirs = run_json_lines([args.python, os.path.join(HERE, "torch_peer.py"), "--what", what, "--batch", "1",
+                                 "--steps", "5", "--threads", str(args.threads)])
+        rss[model] = (mine[-1]["peak_rss_mb"], theirs[-1]["peak_rss_mb"])
+
+    present = [p for p in PEERS if any(p in r["values"] for r in rows)]
+    print(f"Medians of {args.rounds} alternating rounds, {args.threads} threads, 3×224×224; ms per batch, "
+          "and each peer's time over resnet's (above 1: resnet is faster).\n")
+    print("| model, batch | resnet | " + " | ".join(TITLES[p] for p in present) + " |")
+    print("|---|---|" + "---|" * len(present))
+    for r in rows:
+        ours = r["values"]["resnet"]["ms"]
+        cells = [f'{r["values"][p]["ms"]:.1f} ({r["values"][p]["ms"] / ours:.2f}×)' if p in r["values"] else "—"
+                 for p in present]
+        print(f'| {r["model"]}, {r["batch"]} | {ours:.1f} | ' + " | ".join(cells) + " |")
+    print("\n| peak RSS, batch 1 | resnet | PyTorch |\n|---|---|---|")
+    for model, (ours, theirs) in rss.items():
+        print(f"| {model} | {ours:.0f} MB | {theirs:.0f} MB |")
+    chart(rows, args.threads, args.svg)
+    print(f"\nwrote {args.svg}")
+
+
+if __name__ == "__main__":
+    main()
