@@ -23,8 +23,8 @@ extension PreparedConvolution {
   /// whole register tiles of the weight packed once at load — so few pixels waste little of a tile, and
   /// the weight streams from memory in the order the micro-kernel reads it. Samples go in groups
   /// (``ConvolutionGrouping``); a group's register-tile panels of channels are shared out over the
-  /// threads, or, with at least as many groups as threads, the groups are. The result, transposed back,
-  /// gets the epilogue on its way into NCHW.
+  /// threads, or, with at least as many groups as threads, the groups are. The result is transposed
+  /// into NCHW by blocks of channels, each plane given the epilogue in place as soon as it is written.
   ///
   /// Each output value is the sum over the same `kc` slices in the same order as on any other path of
   /// this class's, whatever the group it is in.
@@ -85,7 +85,6 @@ extension PreparedConvolution {
         columns = UnsafePointer(scratch)  // K × n, row stride ldb
       }
       let staged = scratch + k * ld  // n × O: Cᵀ
-      let planar = staged + n * o  // O × n: C
       let parts = min(inner, panels)
       if parts == 1 {
         multiply(0..<panels, columns: columns, ldb: ldb, n: n, staged: staged)
@@ -94,12 +93,27 @@ extension PreparedConvolution {
         let (c, s) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
         pool.run(participants: parts) { multiply(shares[$0], columns: c.base, ldb: ldb, n: n, staged: s.base) }
       }
-      rn_transpose_planes(staged, n, o, planar)
-      epilogue.apply(
-        staged: planar, ld: n, samples: first..<(first + count), channels: o, pixels: pixels, output: y.base,
-        threads: inner, pool: pool)
+      // Cᵀ into NCHW by 16 × 16 blocks transposed in registers, 64 channels of a sample at a time,
+      // each plane then given the epilogue in place while in cache.
+      let cT = SendablePointer(staged)
+      let channelBlocks = (o + 63) / 64
+      parallelRanges(channelBlocks, work: 2 * n * o, threads: inner, pool: pool) { blocks in
+        for block in blocks {
+          let c0 = block * 64
+          let depth = min(64, o - c0)
+          for s in 0..<count {
+            let planes = y.base + ((first + s) * o + c0) * pixels  // output[first + s, c0 ..< c0 + depth]
+            rn_pack_columns(cT.base + s * pixels * o + c0, o, pixels, depth, pixels, planes)
+            for c in c0..<(c0 + depth) {
+              epilogue.apply(
+                planes + (c - c0) * pixels, sample: first + s, channel: c, columns: 0..<pixels, channels: o,
+                pixels: pixels, output: y.base)
+            }
+          }
+        }
+      }
     }
-    let scratchFloats = k * ld + 2 * grouping.columns * o + vectorSlack
+    let scratchFloats = k * ld + grouping.columns * o + vectorSlack
     grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
   }
 }
