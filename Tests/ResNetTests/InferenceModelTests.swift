@@ -119,6 +119,19 @@ struct InferenceModelTests {
     #expect(concurrent == sequential)
   }
 
+  @Test("the shipped model: the engine's evaluation of the mini test set equals the training graph's")
+  func shippedModelEvaluation() throws {
+    let root = ReadmeExampleTests.repository
+    let model = try Model(contentsOf: root.appendingPathComponent("Models/fashion-mnist.safetensors").path)
+    let dataset = try Dataset.open(root.appendingPathComponent("Data/fashion-mnist-mini").path)
+    let loader = DataLoader(split: dataset.test, batchSize: 64, preprocessing: model.spec.preprocessing, shuffle: false)
+    let graph = try Evaluation.run(model.network, loader: loader)
+    let engine = try Evaluation.run(InferenceModel(model: model), loader: loader)
+    #expect(engine.count == 500)
+    #expect(engine.confusion == graph.confusion, "top-1 of every image")
+    #expect(abs(engine.loss - graph.loss) <= 1e-5 * graph.loss)
+  }
+
   @Test("activations take a few buffers, not one per layer")
   func memoryPlan() throws {
     let c = try NetworkConfiguration.named("resnet50", inChannels: 3, numClasses: 10, inputHeight: 64, inputWidth: 64)
