@@ -50,6 +50,14 @@ struct InfoCommand: ParsableCommand {
       "training step, batch \(batch): \(megabytes(activations)) of layer outputs and input-gradient buffers, "
         + "\(megabytes(workspace)) im2col workspace, \(megabytes(3 * parameters)) of weights, gradients and momentum")
     print("  total \(megabytes(activations + workspace + 3 * parameters))")
+    let engine = try InferenceModel(network: net, height: config.inputHeight, width: config.inputWidth)
+    let paths = PreparedConvolution.Path.allCases.compactMap { path -> String? in
+      let count = engine.convolutions.filter { $0.path == path }.count
+      return count == 0 ? nil : "\(count) \(path.rawValue)"
+    }
+    print(
+      "inference (classify, eval): convolutions by path: \(paths.joined(separator: ", ")); "
+        + "\(megabytes(engine.activationFloatsPerImage)) of activations per image")
   }
 }
 

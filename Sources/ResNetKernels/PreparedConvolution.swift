@@ -14,7 +14,7 @@ import CKernels
 /// its own input and output.
 public final class PreparedConvolution: @unchecked Sendable {
   /// How the output is computed.
-  public enum Path: String, Sendable {
+  public enum Path: String, Sendable, CaseIterable {
     /// Winograd's F(2×2, 3×3) with the weight transformed at load; tiles of the whole batch in blocks
     /// shared out over the threads.
     case winograd
@@ -25,7 +25,7 @@ public final class PreparedConvolution: @unchecked Sendable {
     case gemm
     /// The same GEMM transposed — pixels as rows, channels as columns — with the weight packed at load:
     /// for more output channels than output pixels.
-    case packedWeight
+    case packedWeight = "packed-weight"
   }
 
   /// The geometry of one input sample.
