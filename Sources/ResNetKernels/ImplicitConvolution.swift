@@ -23,11 +23,7 @@ func implicitConvolutionForward(
   let k = g.columnRows
   let kc = min(GEMMBlocking.kc, k)
   let pixels = g.outputPixels
-  let planeCount = (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)  // one padded plane
-  // The padded sample, then slack for rn_pack_unfolded's whole-vector reads; the panel, then slack for
-  // its overhang.
-  let panelOffset = roundUp(g.channels * planeCount, cacheLineFloats) + vectorSlack
-  let scratchFloats = panelOffset + roundUp(kc * nr, cacheLineFloats) + vectorSlack
+  let (panelOffset, scratchFloats) = g.implicitScratch(depth: kc, nr: nr)
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let w = SendablePointer(UnsafeMutablePointer(mutating: weight))
   let biasPointer = bias.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
@@ -109,6 +105,15 @@ extension ConvGeometry {
 }
 
 extension ConvGeometry {
+  /// The implicit path's scratch per participant: the zero-framed sample, then slack for
+  /// `rn_pack_unfolded`'s whole-vector reads; at `panelOffset` one packed panel (`depth × nr`), then
+  /// slack for its overhang; `floats` in all.
+  func implicitScratch(depth: Int, nr: Int) -> (panelOffset: Int, floats: Int) {
+    let planeCount = (height + 2 * padHeight) * (width + 2 * padWidth)  // one padded plane
+    let panelOffset = roundUp(channels * planeCount, cacheLineFloats) + vectorSlack
+    return (panelOffset, panelOffset + roundUp(depth * nr, cacheLineFloats) + vectorSlack)
+  }
+
   /// Where each row (c, i, j) of the column matrix starts in a zero-framed copy of the sample
   /// (`rn_pad_sample`'s): `columnRows` offsets, a table being cheaper in the packing loop than
   /// stepping (c, i, j) there.

@@ -16,9 +16,7 @@ extension PreparedConvolution {
     let nr = kernel.nr
     let (k, o, pixels) = (g.columnRows, outputChannels, g.outputPixels)
     let kc = min(GEMMBlocking.kc, k)
-    let planeCount = (g.height + 2 * g.padHeight) * (g.width + 2 * g.padWidth)  // one padded plane
-    let panelOffset = roundUp(g.channels * planeCount, cacheLineFloats) + vectorSlack
-    let scratchFloats = panelOffset + roundUp(kc * nr, cacheLineFloats) + vectorSlack
+    let (panelOffset, scratchFloats) = g.implicitScratch(depth: kc, nr: nr)
     let partColumns = implicitPartColumns
     let parts = (pixels + partColumns - 1) / partColumns
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))

@@ -74,16 +74,9 @@ extension PreparedConvolution {
     // One group: the column matrix, the panels (over `inner` threads), then Cᵀ transposed into NCHW
     // with the epilogue.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
-      let sample = x.base + first * g.inputCount
       let n = count * pixels
-      let ldb = count == 1 ? pixels : ld
-      let columns: UnsafePointer<Float>
-      if count == 1 && g.isPointwise {
-        columns = UnsafePointer(sample)
-      } else {
-        im2col(sample, geometry: g, batch: count, into: scratch, ldc: ldb, threads: inner, pool: pool)
-        columns = UnsafePointer(scratch)  // K × n, row stride ldb
-      }
+      let (columns, ldb) = columnMatrix(
+        x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)  // K × n
       let staged = scratch + k * ld  // n × O: Cᵀ
       let parts = min(inner, panels)
       if parts == 1 {

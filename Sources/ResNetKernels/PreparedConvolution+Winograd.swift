@@ -17,14 +17,11 @@ extension PreparedConvolution {
     let kernel = GEMMKernel.best
     let (channels, o) = (g.channels, outputChannels)
     let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
-    let width = channels <= 32 && o <= 32 ? 2 * kernel.nr : kernel.nr
+    let layout = WinogradBlockLayout(channels: channels, outputChannels: o, nr: kernel.nr)
+    let (width, ldv, vMatrix, vCount, mMatrix, mCount) =
+      (layout.width, layout.ldv, layout.vMatrix, layout.vCount, layout.mMatrix, layout.mCount)
     let columns = batch * tiles  // every tile of the batch, sample after sample
     let blocks = (columns + width - 1) / width
-    let ldv = width + vectorSlack  // V's rows: a block's tiles, then what the input transform may write past them
-    let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
-    let vCount = 16 * vMatrix + vectorSlack  // V: 16 × C × ldv, packed panels per ξ
-    let mMatrix = oddLineStride(o * width)  // M[ξ] apart
-    let mCount = 16 * mMatrix + 2 * winogradOutputReadSlack  // M: 16 × O × width, with read slack either side
     let u = SendablePointer(transformed!)
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let bias = SendablePointer(UnsafeMutablePointer(mutating: epilogue.bias))

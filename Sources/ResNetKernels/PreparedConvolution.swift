@@ -138,17 +138,10 @@ public final class PreparedConvolution: @unchecked Sendable {
     let w = SendablePointer(weight!)
     // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
-      let sample = x.base + first * g.inputCount
-      let direct = count == 1  // one sample: its column matrix's rows are ld = pixels apart, C is the output
-      let ldb = direct ? pixels : ld
-      let columns: UnsafePointer<Float>
-      if direct && g.isPointwise {
-        columns = UnsafePointer(sample)
-      } else {
-        im2col(sample, geometry: g, batch: count, into: scratch, ldc: ldb, threads: inner, pool: pool)
-        columns = UnsafePointer(scratch)  // K × count·pixels, row stride ldb
-      }
-      let staged = direct ? y.base + first * o * pixels : scratch + k * ld  // O × count·pixels, row stride ldb
+      let (columns, ldb) = columnMatrix(
+        x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
+      // One sample: C is the output itself (rows pixels apart).
+      let staged = count == 1 ? y.base + first * o * pixels : scratch + k * ld  // O × count·pixels, row stride ldb
       // The GEMM by chunks of columns, each given the epilogue while it is in cache.
       let n = count * pixels
       // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
@@ -189,6 +182,24 @@ public final class PreparedConvolution: @unchecked Sendable {
   }
 }
 
+extension PreparedConvolution {
+  /// The column matrix (`geometry.columnRows × count·pixels`) of samples `first ..< first + count` of
+  /// `input`, and its row stride: one sample of a pointwise convolution is its own column matrix (rows
+  /// `pixels` apart); otherwise im2col into `scratch`, rows `pixels` apart for one sample and `ld` for a
+  /// group.
+  func columnMatrix(
+    _ input: UnsafePointer<Float>, first: Int, count: Int, ld: Int, scratch: UnsafeMutablePointer<Float>,
+    threads: Int, pool: ThreadPool
+  ) -> (columns: UnsafePointer<Float>, ld: Int) {
+    let g = geometry
+    let sample = input + first * g.inputCount
+    let ldb = count == 1 ? g.outputPixels : ld
+    if count == 1 && g.isPointwise { return (sample, ldb) }
+    im2col(sample, geometry: g, batch: count, into: scratch, ldc: ldb, threads: threads, pool: pool)
+    return (UnsafePointer(scratch), ldb)
+  }
+}
+
 /// What a prepared convolution applies to each output value after its sum: `[relu](sum + bias[o]
 /// [+ residual])`, the residual laid out as the output.
 struct ConvolutionEpilogue {
@@ -212,26 +223,6 @@ struct ConvolutionEpilogue {
     let at = (s * channels + o) * pixels + columns.lowerBound
     rn_plane_affine(
       values, residual.map { $0 + at }, output + at, columns.count, 1, bias[o], relu ? 1 : 0)
-  }
-
-  /// Applies the epilogue to samples `samples` whose sums are in `staged` (`channels` rows of
-  /// `samples.count · pixels` floats, row stride `ld`), writing them to `output` (NCHW); channels shared
-  /// out over `threads` threads.
-  func apply(
-    staged: UnsafePointer<Float>, ld: Int, samples: Range<Int>, channels: Int, pixels: Int,
-    output: UnsafeMutablePointer<Float>, threads: Int, pool: ThreadPool
-  ) {
-    let source = SendablePointer(UnsafeMutablePointer(mutating: staged))
-    let target = SendablePointer(output)
-    parallelRanges(channels, work: 2 * channels * pixels * samples.count, threads: threads, pool: pool) { range in
-      for o in range {
-        for (i, s) in samples.enumerated() {
-          apply(
-            source.base + o * ld + i * pixels, sample: s, channel: o, columns: 0..<pixels, channels: channels,
-            pixels: pixels, output: target.base)
-        }
-      }
-    }
   }
 }
 

@@ -25,17 +25,11 @@ func winogradConvolutionForward(
   let nr = kernel.nr
   let channels = g.channels
   let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
-  // Tiles per block: two register tiles' width where V and M of a block stay small (≤ 32 channels
-  // each way), so that fewer of the transforms' chunks of 16 tiles straddle two blocks.
-  let width = channels <= 32 && outputChannels <= 32 ? 2 * nr : nr
+  let layout = WinogradBlockLayout(channels: channels, outputChannels: outputChannels, nr: nr)
+  let (width, ldv, vMatrix, vCount, mMatrix, mCount) =
+    (layout.width, layout.ldv, layout.vMatrix, layout.vCount, layout.mMatrix, layout.mCount)
   let samples = winogradSamplesPerItem(tiles: tiles, nr: width, batch: batch)
   let items = (batch + samples - 1) / samples
-  let ldv = width + vectorSlack  // V's rows: a block's tiles, then what the input transform may write past them
-  let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
-  let vCount = 16 * vMatrix + vectorSlack  // V: 16 × C × ldv, packed panels per ξ
-  // M: 16 × O × width, with slack either side for the output transform's whole-vector reads.
-  let mMatrix = oddLineStride(outputChannels * width)  // M[ξ] apart
-  let mCount = 16 * mMatrix + 2 * winogradOutputReadSlack
   let u = convolutionScratch.take(16 * outputChannels * channels)  // U: 16 × O × C
   winogradTransformWeight(
     weight, outputChannels: outputChannels, channels: channels, into: u.pointer, threads: threads, pool: pool)
@@ -84,6 +78,31 @@ func winogradConvolutionForward(
       }
     }
     convolutionScratch.give(scratch)
+  }
+}
+
+/// The scratch layout of one block of tiles of a Winograd forward pass: V (the block's transformed
+/// input tiles) and M (their products with U), each as 16 matrices.
+struct WinogradBlockLayout {
+  /// Tiles per block: two register tiles' width where V and M of a block stay small (≤ 32 channels
+  /// each way), so that fewer of the transforms' chunks of 16 tiles straddle two blocks; else one.
+  let width: Int
+  /// V's row stride: a block's tiles, then what the input transform may write past them.
+  let ldv: Int
+  /// Floats from one of V's 16 matrices (C × ldv) to the next, and V's whole size.
+  let vMatrix: Int, vCount: Int
+  /// Floats from one of M's 16 matrices (O × width) to the next, and M's whole size with slack either
+  /// side for the output transform's whole-vector reads.
+  let mMatrix: Int, mCount: Int
+
+  /// The layout for `channels` in, `outputChannels` out and register tiles `nr` columns wide.
+  init(channels: Int, outputChannels: Int, nr: Int) {
+    width = channels <= 32 && outputChannels <= 32 ? 2 * nr : nr
+    ldv = width + vectorSlack
+    vMatrix = oddLineStride(channels * ldv)
+    vCount = 16 * vMatrix + vectorSlack
+    mMatrix = oddLineStride(outputChannels * width)
+    mCount = 16 * mMatrix + 2 * winogradOutputReadSlack
   }
 }
 

@@ -89,20 +89,8 @@ public final class InferenceModel: Sendable {
   /// Softmax probabilities `[N, classes]` of a prepared batch; with `averagingMirror`, each row the
   /// mean of the image's and its left–right mirror image's.
   public func probabilities(_ input: Tensor, averagingMirror: Bool = false) -> Tensor {
-    let out = softmaxRows(logits(input))
-    guard averagingMirror else { return out }
-    let mirrored = softmaxRows(logits(input.mirroredHorizontally()))
-    for i in 0..<out.count { out.pointer[i] = (out.pointer[i] + mirrored.pointer[i]) / 2 }
-    return out
+    softmaxProbabilities(input, averagingMirror: averagingMirror, logits: logits)
   }
-}
-
-/// Each row of `[N, classes]` logits turned into probabilities.
-func softmaxRows(_ logits: Tensor) -> Tensor {
-  let (n, classes) = (logits.shape[0], logits.shape[1])
-  let out = Tensor(shape: [n, classes])
-  for i in 0..<n { Logits.softmax(logits.pointer + i * classes, count: classes, into: out.pointer + i * classes) }
-  return out
 }
 
 /// One call's activation memory: a buffer per slot of the plan, and the pooled features.

@@ -8,21 +8,26 @@ extension Network {
   public func probabilities(
     _ input: Tensor, averagingMirror: Bool = false, deletingBlocks deletedBlocks: Set<Int> = []
   ) -> Tensor {
-    let logits = forward(input, deletingBlocks: deletedBlocks)
-    let (n, classes) = (logits.shape[0], logits.shape[1])
-    let out = Tensor(shape: [n, classes])
-    for i in 0..<n {
-      Logits.softmax(logits.pointer + i * classes, count: classes, into: out.pointer + i * classes)
-    }
-    guard averagingMirror else { return out }
-    let mirrored = forward(input.mirroredHorizontally(), deletingBlocks: deletedBlocks)
-    var row = [Float](repeating: 0, count: classes)
-    for i in 0..<n {
-      Logits.softmax(mirrored.pointer + i * classes, count: classes, into: &row)
-      for j in 0..<classes { out.pointer[i * classes + j] = (out.pointer[i * classes + j] + row[j]) / 2 }
-    }
-    return out
+    softmaxProbabilities(input, averagingMirror: averagingMirror) { forward($0, deletingBlocks: deletedBlocks) }
   }
+}
+
+/// Softmax probabilities [N, classes] of `logits(input)`; with `averagingMirror`, each row the mean of
+/// the image's and its left–right mirror image's.
+func softmaxProbabilities(_ input: Tensor, averagingMirror: Bool, logits: (Tensor) -> Tensor) -> Tensor {
+  let out = softmaxRows(logits(input))
+  guard averagingMirror else { return out }
+  let mirrored = softmaxRows(logits(input.mirroredHorizontally()))
+  for i in 0..<out.count { out.pointer[i] = (out.pointer[i] + mirrored.pointer[i]) / 2 }
+  return out
+}
+
+/// Each row of `[N, classes]` logits turned into probabilities.
+func softmaxRows(_ logits: Tensor) -> Tensor {
+  let (n, classes) = (logits.shape[0], logits.shape[1])
+  let out = Tensor(shape: [n, classes])
+  for i in 0..<n { Logits.softmax(logits.pointer + i * classes, count: classes, into: out.pointer + i * classes) }
+  return out
 }
 
 extension Tensor {
