@@ -14,7 +14,7 @@ public struct ResNetCommand: ParsableCommand {
     abstract: "Train and run convolutional ResNet image classifiers on the CPU.",
     subcommands: [
       TrainCommand.self, ClassifyCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self,
-      DatasetCommand.self, ExperimentCommand.self,
+      DatasetCommand.self, ExperimentCommand.self, ExportCommand.self,
     ]
   )
 

@@ -18,13 +18,21 @@ extension Model {
       case .batchCount(let bn): writer.add(name, integers: [bn.batchesTracked], shape: [])
       }
     }
-    writer.metadata["resnet.config"] = spec.configuration.jsonString()
-    writer.metadata["resnet.classes"] = try jsonText(spec.classes)
-    writer.metadata["resnet.preprocess"] = try jsonText(PreprocessRecord(spec.preprocessing))
-    if let augmentation = spec.augmentation {
-      writer.metadata["resnet.augmentation"] = try jsonText(AugmentationRecord(augmentation))
-    }
+    writer.metadata = try metadata()
     return writer
+  }
+
+  /// The `resnet.config`, `resnet.classes`, `resnet.preprocess` and (when known) `resnet.augmentation`
+  /// strings that describe the model in a checkpoint's metadata and an ONNX file's `metadata_props`.
+  func metadata() throws -> [String: String] {
+    var metadata = [
+      "resnet.config": spec.configuration.jsonString(), "resnet.classes": try jsonText(spec.classes),
+      "resnet.preprocess": try jsonText(PreprocessRecord(spec.preprocessing)),
+    ]
+    if let augmentation = spec.augmentation {
+      metadata["resnet.augmentation"] = try jsonText(AugmentationRecord(augmentation))
+    }
+    return metadata
   }
 
   /// Saves the model to `path`, atomically (temporary file, fsync, rename).
@@ -33,10 +41,15 @@ extension Model {
   }
 
   /// Reads the checkpoint at `path`, validating the file, the metadata and every tensor's name, dtype
-  /// and shape against the configuration. `inputSize` sets the input of a torchvision state_dict (see
+  /// and shape against the configuration; a path ending in `.onnx` is read as an ONNX file
+  /// (``init(onnxContentsOf:inputSize:)``). `inputSize` sets the input of a torchvision state_dict (see
   /// ``ModelSpec/inferred(from:inputSize:)``).
   public convenience init(contentsOf path: String, inputSize: Int? = nil) throws {
-    try self.init(file: try SafeTensorsFile(contentsOf: path), inputSize: inputSize)
+    if path.lowercased().hasSuffix(".onnx") {
+      try self.init(onnxContentsOf: path, inputSize: inputSize)
+    } else {
+      try self.init(file: try SafeTensorsFile(contentsOf: path), inputSize: inputSize)
+    }
   }
 
   /// The model of an opened safetensors file (see ``init(contentsOf:inputSize:)``). A file without this
@@ -55,11 +68,18 @@ extension ModelSpec {
   /// The description held by a checkpoint's metadata, validated; for a file without `resnet.config`,
   /// the description ``inferred(from:inputSize:)`` from a torchvision state_dict's shapes.
   init(file: SafeTensorsFile, inputSize: Int?) throws {
-    func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: file.path, reason: reason) }
-    guard let configText = file.metadata["resnet.config"] else {
+    guard file.metadata["resnet.config"] != nil else {
       self = try Self.inferred(from: file, inputSize: inputSize)
       return
     }
+    try self.init(metadata: file.metadata, path: file.path)
+  }
+
+  /// The description held by `metadata` (a checkpoint's, or an ONNX file's `metadata_props`), which
+  /// must have `resnet.config`; errors name `path`.
+  init(metadata: [String: String], path: String) throws {
+    func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: path, reason: reason) }
+    let configText = metadata["resnet.config", default: ""]
     let configuration: NetworkConfiguration
     do {
       configuration = try JSONDecoder().decode(NetworkConfiguration.self, from: Data(configText.utf8))
@@ -70,7 +90,7 @@ extension ModelSpec {
     let classes: [String]
     do {
       classes = try JSONDecoder().decode(
-        [String].self, from: Data(file.metadata["resnet.classes", default: ""].utf8))
+        [String].self, from: Data(metadata["resnet.classes", default: ""].utf8))
     } catch {
       throw fail("resnet.classes is missing or not a JSON list of names")
     }
@@ -81,7 +101,7 @@ extension ModelSpec {
     let preprocessing: Preprocessing
     do {
       let record = try JSONDecoder().decode(
-        PreprocessRecord.self, from: Data(file.metadata["resnet.preprocess", default: ""].utf8))
+        PreprocessRecord.self, from: Data(metadata["resnet.preprocess", default: ""].utf8))
       preprocessing = try record.preprocessing(for: configuration)
     } catch let error as SafeTensorsError {
       throw error
@@ -89,7 +109,7 @@ extension ModelSpec {
       throw fail("resnet.preprocess is missing or malformed: \(error)")
     }
     var augmentation: Augmentation?
-    if let text = file.metadata["resnet.augmentation"] {
+    if let text = metadata["resnet.augmentation"] {
       guard let record = try? JSONDecoder().decode(AugmentationRecord.self, from: Data(text.utf8)),
         (0...65536).contains(record.cropPadding)
       else {
@@ -137,14 +157,23 @@ extension ModelSpec {
       stem: imagenet ? .imagenet : .cifar, block: bottleneck ? .bottleneck : .basic, layers: layers,
       widths: widths, inChannels: channels, numClasses: fc.shape[0], inputHeight: side, inputWidth: side)
     do { try configuration.validate() } catch { throw fail("inferred configuration: \(error)") }
+    guard let preprocessing = torchvisionPreprocessing(channels: channels, height: side, width: side) else {
+      throw fail("\(channels) input channels: only 1 or 3 are images")
+    }
+    return ModelSpec(
+      configuration: configuration, classes: (0..<fc.shape[0]).map { String($0) }, preprocessing: preprocessing)
+  }
+
+  /// torchvision's ImageNet recipe for an input of `height` × `width`: the shorter side resized to 256/224
+  /// of the input's, center crop, ImageNet mean and std (their average for one channel); nil unless
+  /// `channels` is 1 or 3.
+  static func torchvisionPreprocessing(channels: Int, height: Int, width: Int) -> Preprocessing? {
+    guard channels == 1 || channels == 3 else { return nil }
     let mean = channels == 3 ? imageNetMean : [Float](repeating: 0.449, count: channels)
     let std = channels == 3 ? imageNetStd : [Float](repeating: 0.226, count: channels)
-    guard channels == 1 || channels == 3 else { throw fail("\(channels) input channels: only 1 or 3 are images") }
-    return ModelSpec(
-      configuration: configuration, classes: (0..<fc.shape[0]).map { String($0) },
-      preprocessing: Preprocessing(
-        color: channels == 1 ? .gray : .rgb, resize: side * 256 / 224, height: side, width: side,
-        mean: mean, std: std))
+    return Preprocessing(
+      color: channels == 1 ? .gray : .rgb, resize: min(height, width) * 256 / 224, height: height, width: width,
+      mean: mean, std: std)
   }
 }
 
