@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of Fuzz/corpus (standard library only; run from the repository root).
+"""Writes the seed corpora of Fuzz/corpus (standard library only; run from the repository root after
+`swift build -c release`, whose `resnet export` writes two of the ONNX seeds).
 
 Images, IDX and CIFAR seeds are copies of the test fixtures; the safetensors seeds are three tiny but
 complete checkpoints written here byte by byte, so the fuzzer starts from files the loader accepts:
 a CIFAR-stem basic-block net with this tool's metadata, an ImageNet-stem bottleneck net with a
 projection shortcut, and the same bottleneck net as a bare torchvision state_dict (no metadata).
+The ONNX seeds are the two tiny checkpoints exported by `resnet export` and the CIFAR ResNet of the
+import fixtures as torch.onnx.export writes it (TorchScript exporter, dynamo exporter, BatchNorm kept).
 """
 import json
 import os
 import shutil
 import struct
+import subprocess
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(ROOT, "..", "Tests", "ResNetTests", "Fixtures")
@@ -94,6 +98,12 @@ def main():
     for name, (tensors, metadata) in seeds.items():
         with open(os.path.join(folder, name + ".safetensors"), "wb") as f:
             f.write(safetensors(tensors, metadata))
+    onnx = os.path.join(FIXTURES, "onnx")
+    copy("onnx", [os.path.join(onnx, f"cifar_basic_{kind}.onnx") for kind in ("torchscript", "dynamo", "unfolded")])
+    resnet = os.path.join(ROOT, "..", ".build", "release", "resnet")
+    for name in ("basic_cifar", "bottleneck_imagenet"):
+        subprocess.run([resnet, "export", os.path.join(folder, name + ".safetensors"), "--to",
+                        os.path.join(ROOT, "corpus", "onnx", name + ".onnx")], check=True)
 
 
 if __name__ == "__main__":

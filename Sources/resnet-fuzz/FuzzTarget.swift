@@ -23,6 +23,9 @@ enum FuzzTarget: String, CaseIterable {
   /// Safetensors parsing, every tensor read, then the checkpoint loader (metadata, configuration,
   /// network, state).
   case safetensors
+  /// ONNX parsing (the protobuf reader), the graph match (ours node for node, or torch.onnx.export's
+  /// ResNet pattern), the network and its state; an accepted model is exported again.
+  case onnx
 
   /// Runs the target on `bytes`; returns the error the input was refused with, or nil if it was
   /// accepted.
@@ -48,6 +51,7 @@ enum FuzzTarget: String, CaseIterable {
             { _ = try CIFARFile.split(name: "train", paths: [path], labelBytes: 2, classCount: 100) })
         }
       case .safetensors: try Self.loadCheckpoint(bytes)
+      case .onnx: _ = try Model(onnxBytes: [UInt8](bytes), path: "input").onnxBytes()
       }
       return nil
     } catch {

@@ -38,6 +38,31 @@ struct ONNXImportTests {
     }
   }
 
+  @Test(
+    "torchvision's resnet18…152 exported by PyTorch give its logits (Tests/ONNX/check_torchvision.py)",
+    .enabled(
+      if: ProcessInfo.processInfo.environment["RESNET_TORCHVISION_ONNX"] != nil,
+      "run by Tests/ONNX/check_torchvision.py, which exports the models with torch"))
+  func torchvisionFullSize() throws {
+    let folder = ProcessInfo.processInfo.environment["RESNET_TORCHVISION_ONNX"]!
+    var report = ""
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".onnx") }.sorted()
+    #expect(!names.isEmpty)
+    for name in names {
+      let base = String(name.prefix { $0 != "_" })
+      let fixture = try SafeTensorsFile(contentsOf: folder + "/" + base + ".safetensors")
+      let (input, expected) = (try fixture.tensor("input"), try fixture.tensor("logits"))
+      let model = try Model(contentsOf: folder + "/" + name)
+      let engine = try InferenceModel(model: model).logits(input)
+      let graph = model.network.forward(input, training: false)
+      let scale = expected.maxMagnitude
+      func error(_ t: Tensor) -> Float { zip(t.scalars, expected.scalars).map { abs($0 - $1) }.max()! / scale }
+      #expect(error(engine) <= 1e-4 && error(graph) <= 1e-4, "\(name)")
+      report += "\(name): \(model.spec.configuration.jsonString()) engine \(error(engine)) graph \(error(graph))\n"
+    }
+    try report.write(toFile: folder + "/errors.txt", atomically: true, encoding: .utf8)
+  }
+
   @Test("a folded graph whose input size is dynamic takes --input-size")
   func inputSize() throws {
     let model = try Model(contentsOf: Self.path("cifar_basic_torchscript.onnx"), inputSize: 20)

@@ -7,7 +7,7 @@ import Testing
 @Suite struct FuzzRegressionTests {
   static let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("../../Fuzz").standardized
-  static let targets = ["png", "jpeg", "idx", "cifar", "safetensors"]
+  static let targets = ["png", "jpeg", "idx", "cifar", "safetensors", "onnx"]
 
   /// The files of `Fuzz/folder/target`, sorted (none if the folder does not exist).
   static func inputs(_ folder: String, _ target: String) -> [String] {
