@@ -82,19 +82,33 @@ public final class Classifier: Sendable {
     guard !images.isEmpty else { return [] }
     let p = spec.preprocessing
     let input = Tensor(shape: [images.count, p.channels, p.height, p.width])
-    let size = p.channels * p.height * p.width
     for (i, image) in images.enumerated() {
-      p.prepare(image).normalize(into: input.pointer + i * size, mean: p.mean, std: p.std)
+      prepare(image, into: input.pointer + i * inputCount)
     }
     let probabilities = self.probabilities(input)
     let classes = spec.classes.count
     return (0..<images.count).map { i in
-      let row = Array(UnsafeBufferPointer(start: probabilities.pointer + i * classes, count: classes))
-      return row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
-        .prefix(max(0, top)).map {
-          Prediction(label: spec.classes[$0], index: $0, probability: row[$0])
-        }
+      predictions(Array(UnsafeBufferPointer(start: probabilities.pointer + i * classes, count: classes)), top: top)
     }
+  }
+
+  /// Values in one image's input (channels × height × width).
+  public var inputCount: Int { spec.preprocessing.channels * spec.preprocessing.height * spec.preprocessing.width }
+
+  /// Writes `image`, prepared and normalized as the model's preprocessing says, to `input`
+  /// (``inputCount`` values: one image of the batch ``probabilities(_:)`` takes).
+  public func prepare(_ image: Image, into input: UnsafeMutablePointer<Float>) {
+    let p = spec.preprocessing
+    p.prepare(image).normalize(into: input, mean: p.mean, std: p.std)
+  }
+
+  /// The `top` most probable classes of one image's `probabilities` (a row of ``probabilities(_:)``),
+  /// most probable first; equal probabilities in class order.
+  public func predictions(_ probabilities: [Float], top: Int) -> [Prediction] {
+    probabilities.indices.sorted {
+      probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1)
+    }
+    .prefix(max(0, top)).map { Prediction(label: spec.classes[$0], index: $0, probability: probabilities[$0]) }
   }
 
   /// Softmax probabilities [N, classes] for an input tensor already prepared and normalized

@@ -87,10 +87,7 @@ struct ClassifyCommand: ParsableCommand {
 
   private func report(file: String, _ predictions: [Classifier.Prediction]) {
     if json {
-      let top = predictions.map {
-        #"{"class":\#(jsonString($0.label)),"index":\#($0.index),"probability":\#($0.probability)}"#
-      }
-      print(#"{"file":\#(jsonString(file)),"top":[\#(top.joined(separator: ","))]}"#)
+      print(Classifier.jsonObject(file: file, predictions: predictions))
     } else {
       print(file)
       for p in predictions { print(String(format: "  %6.2f%%  %@", 100 * p.probability, p.label)) }
@@ -99,7 +96,7 @@ struct ClassifyCommand: ParsableCommand {
 
   private func report(file: String, error: String) {
     if json {
-      print(#"{"file":\#(jsonString(file)),"error":\#(jsonString(error))}"#)
+      print(Classifier.jsonObject(file: file, error: error))
     } else {
       printError("error: \(error)")
     }
@@ -134,13 +131,6 @@ func testTimeFlipped<T>(_ path: String, _ make: () throws -> T) throws -> T {
   } catch let error as TestTimeFlipError {
     throw CLIError(description: "\(path): \(error)")
   }
-}
-
-/// `s` as a JSON string literal.
-func jsonString(_ s: String) -> String {
-  let data = try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-  let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
-  return String(array.dropFirst().dropLast())
 }
 
 /// A failure to report as "error: <description>" with exit status 1.
