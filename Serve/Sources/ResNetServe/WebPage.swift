@@ -14,6 +14,7 @@ enum WebPage {
       #drop { border: 2px dashed #999; border-radius: 8px; padding: 2rem; text-align: center; cursor: pointer; }
       #drop.over { border-color: #2a6ebb; background: #eef4fb; }
       #preview { max-width: 8rem; max-height: 8rem; margin-top: 1rem; image-rendering: pixelated; }
+      #preview[src] { width: 6rem; }
       .row { display: grid; grid-template-columns: 10rem 1fr 4rem; gap: .5rem; align-items: center; margin: .3rem 0; }
       .bar { background: #2a6ebb; height: 1rem; border-radius: 3px; }
       .pct { text-align: right; font-variant-numeric: tabular-nums; }
