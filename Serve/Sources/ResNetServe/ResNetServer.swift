@@ -26,6 +26,7 @@ public final class ResNetServer: Sendable {
   private let options: ServerOptions
   private let metrics = ServerMetrics()
   private let draining = FirstAnswer<Bool>()
+  private let decoding: DecodeSlots
   private let logger: Logger
 
   /// A server for `models` (name, model) with `options`; `logger` gets one line per request.
@@ -38,6 +39,7 @@ public final class ResNetServer: Sendable {
     names = models.map(\.name)
     self.options = options
     self.logger = logger
+    decoding = DecodeSlots(options.concurrentDecodes)
   }
 
   /// Listens until SIGTERM or SIGINT, then stops accepting connections, answers every request already
@@ -169,17 +171,22 @@ public final class ResNetServer: Sendable {
     _ bytes: [UInt8], file: String, _ model: ServedModel, top: Int, arrival: ContinuousClock.Instant
   ) async -> Answer {
     let classifier = model.classifier
-    let input: [Float]
-    do {
+    await decoding.acquire()
+    let prepared = Result { () throws -> [Float] in
       let image = try classifier.decoder.decode(bytes, name: file)
-      input = [Float](unsafeUninitializedCapacity: classifier.inputCount) { buffer, count in
+      return [Float](unsafeUninitializedCapacity: classifier.inputCount) { buffer, count in
         classifier.prepare(image, into: buffer.baseAddress!)
         count = classifier.inputCount
       }
-    } catch let error as ImageError {
+    }
+    await decoding.release()
+    let input: [Float]
+    switch prepared {
+    case .success(let values): input = values
+    case .failure(let error as ImageError):
       let status: HTTPResponse.Status = error.kind == .notAnImage ? .badRequest : .unprocessableContent
       return Answer(status: status, json: Classifier.jsonObject(file: file, error: "\(error)"))
-    } catch {
+    case .failure(let error):
       return Answer(status: .unprocessableContent, json: Classifier.jsonObject(file: file, error: "\(error)"))
     }
     let remaining = options.timeout - (ContinuousClock.now - arrival)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How `resnet-serve` listens, batches and limits requests.
 public struct ServerOptions: Sendable {
   /// The address and port to listen on (port 0: any free port, printed when listening).
@@ -15,6 +17,8 @@ public struct ServerOptions: Sendable {
   /// The time a request's body may take to arrive, beyond which it is answered 408 (a slow client
   /// holds no thread meanwhile, only its connection).
   public var bodyTimeout: Duration = .seconds(10)
+  /// Images decoded at once (the others wait their turn), which bounds the memory decoding takes.
+  public var concurrentDecodes = 2 * ProcessInfo.processInfo.activeProcessorCount
   /// Connections idle this long are closed.
   public var idleTimeout: Duration = .seconds(60)
 

@@ -121,8 +121,9 @@ struct RawHTTP {
     }
   }
 
-  /// Reads the response to EOF (the request said `Connection: close`) and parses it.
-  static func receive(_ fd: Int32) throws -> HTTPAnswer {
+  /// Reads the response to EOF (the request said `Connection: close`) and parses it; closes the socket
+  /// unless `keepOpen` (another thread still writing to it closes it when done).
+  static func receive(_ fd: Int32, keepOpen: Bool = false) throws -> HTTPAnswer {
     var data = [UInt8]()
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -130,7 +131,7 @@ struct RawHTTP {
       if n <= 0 { break }
       data += buffer[0..<n]
     }
-    close(fd)
+    if !keepOpen { close(fd) }
     guard let end = data.indices.dropLast(3).first(where: { data[$0..<$0 + 4] == [13, 10, 13, 10] }) else {
       throw HarnessError(reason: "no complete response head in \(data.count) bytes")
     }
