@@ -155,6 +155,25 @@ void rn_transpose_planes(const float *source, ptrdiff_t planes, ptrdiff_t pixels
 /// Prefetches the `count` floats at p into L2, a cache line at a time.
 void rn_prefetch(const float *p, ptrdiff_t count);
 
+/// bfloat16 GEMM (bf16_gemm.c): operands rounded to bf16, products accumulated in float32 as AVX512_BF16's
+/// vdpbf16ps does — natively where the CPU has it, else by an emulation that gives the same bits.
+/// `x` rounded to bf16, to nearest with ties to even (NaN stays NaN; a carry may round to infinity).
+uint16_t rn_bf16_round(float x);
+/// The float32 value of bf16 `h`.
+float rn_bf16_value(uint16_t h);
+/// Elements of A (m x k) and B (k x n) once packed: whole 8-row and 32-column panels, k rounded up to even.
+ptrdiff_t rn_bf16_packed_a_count(ptrdiff_t m, ptrdiff_t k);
+ptrdiff_t rn_bf16_packed_b_count(ptrdiff_t k, ptrdiff_t n);
+/// Rounds row-major A (m x k, row stride lda) to bf16 into panels of 8 rows, pairs of k adjacent.
+void rn_bf16_pack_a(const float *a, ptrdiff_t lda, ptrdiff_t m, ptrdiff_t k, uint16_t *out);
+/// Rounds row-major B (k x n, row stride ldb) to bf16 into panels of 32 columns, pairs of k adjacent.
+void rn_bf16_pack_b(const float *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, uint16_t *out);
+/// C (m x n, row stride ldc) = packed A · packed B. `native` non-zero: vdpbf16ps when the CPU has it.
+void rn_bf16_gemm(int32_t native, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint16_t *ap, const uint16_t *bp,
+                  float *c, ptrdiff_t ldc);
+/// 1 when the CPU has AVX512_BF16 (and AVX-512 F).
+int32_t rn_bf16_native_supported(void);
+
 #ifdef __cplusplus
 }
 #endif
