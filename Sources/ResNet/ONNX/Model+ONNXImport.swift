@@ -8,8 +8,9 @@ extension Model {
   /// The largest ONNX file read: protobuf's own limit of 2 GiB.
   public static let maximumONNXBytes = Int(Int32.max)
 
-  /// Reads the ONNX model at `path`. `inputSize` sets a square input for a file that does not say its
-  /// own (a dynamic height and width, no `resnet.*` metadata); otherwise it is the file's.
+  /// Reads the ONNX model at `path`. For a file without this tool's `resnet.*` metadata, `inputSize`
+  /// sets a square input; without it the input is the size the graph declares, or for a dynamic one
+  /// 224 (ImageNet stem) or 32 (CIFAR stem). A file with the metadata keeps its own size.
   public convenience init(onnxContentsOf path: String, inputSize: Int? = nil) throws {
     let bytes: [UInt8]
     do {
