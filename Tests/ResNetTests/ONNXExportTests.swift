@@ -19,19 +19,8 @@ struct ONNXExportTests {
   static func exported(_ name: String, batch: Int? = nil, opset: Int = 17) throws -> (
     model: Model, bytes: [UInt8], input: Tensor, pytorch: Tensor
   ) {
-    let file = try SafeTensorsFile(
-      contentsOf: PyTorchParityTests.fixtures.appendingPathComponent("\(name).safetensors").path)
-    let config = try JSONDecoder().decode(
-      NetworkConfiguration.self, from: Data(file.metadata["resnet.config", default: ""].utf8))
-    let net = try Network(configuration: config)
-    for (key, entry) in net.namedState() {
-      switch entry {
-      case .parameter(let p):
-        p.value.pointer.update(from: try file.tensor("state." + key).scalars, count: p.value.count)
-      case .buffer(let t): t.pointer.update(from: try file.tensor("state." + key).scalars, count: t.count)
-      case .batchCount(let bn): bn.batchesTracked = try file.integers("state." + key)[0]
-      }
-    }
+    let (file, net) = try PyTorchParityTests.fixture(name)
+    let config = net.configuration
     let channels = config.inChannels
     let spec = ModelSpec(
       configuration: config, classes: (0..<config.numClasses).map { "class \($0)" },

@@ -19,17 +19,7 @@ struct PyTorchParityTests {
       "cifar_basic_preact_unnormalized", "imagenet_basic_preact",
     ])
   func parity(name: String) throws {
-    let file = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("\(name).safetensors").path)
-    let config = try JSONDecoder().decode(
-      NetworkConfiguration.self, from: Data(file.metadata["resnet.config", default: ""].utf8))
-    let net = try Network(configuration: config)
-    for (key, entry) in net.namedState() {
-      switch entry {
-      case .parameter(let p): try copy(file.tensor("state." + key), into: p.value)
-      case .buffer(let t): try copy(file.tensor("state." + key), into: t)
-      case .batchCount(let bn): bn.batchesTracked = try file.integers("state." + key)[0]
-      }
-    }
+    let (file, net) = try Self.fixture(name)
     let input = try file.tensor("input")
     let labels = try file.integers("labels").map { Int($0) }
 
@@ -65,7 +55,23 @@ struct PyTorchParityTests {
     #expect(checked == file.entries.keys.filter { $0.hasPrefix("grad.") }.count - 1)
   }
 
-  private func copy(_ source: Tensor, into destination: Tensor) throws {
+  /// Fixture `name` and its network (`resnet.config`) holding the fixture's `state.*` tensors.
+  static func fixture(_ name: String) throws -> (file: SafeTensorsFile, network: Network) {
+    let file = try SafeTensorsFile(contentsOf: fixtures.appendingPathComponent("\(name).safetensors").path)
+    let config = try JSONDecoder().decode(
+      NetworkConfiguration.self, from: Data(file.metadata["resnet.config", default: ""].utf8))
+    let net = try Network(configuration: config)
+    for (key, entry) in net.namedState() {
+      switch entry {
+      case .parameter(let p): try copy(file.tensor("state." + key), into: p.value)
+      case .buffer(let t): try copy(file.tensor("state." + key), into: t)
+      case .batchCount(let bn): bn.batchesTracked = try file.integers("state." + key)[0]
+      }
+    }
+    return (file, net)
+  }
+
+  private static func copy(_ source: Tensor, into destination: Tensor) throws {
     #expect(source.shape == destination.shape)
     destination.pointer.update(from: source.pointer, count: min(source.count, destination.count))
   }

@@ -12,18 +12,16 @@ final class DynamicBatcher: @unchecked Sendable {
   private let maxBatch: Int
   private let maxDelay: Duration
   private let capacity: Int
-  private let metrics: ServerMetrics
-  private let model: String
+  private let metrics: ServerMetrics.ModelMetrics
   private let condition = NSCondition()
   private var queue: [PendingRequest] = []  // guarded by condition
 
   init(model: String, classifier: Classifier, options: ServerOptions, metrics: ServerMetrics) {
-    self.model = model
     self.classifier = classifier
     maxBatch = options.maxBatch
     maxDelay = options.maxDelay
     capacity = options.queueCapacity
-    self.metrics = metrics
+    self.metrics = metrics.model(model)
     let thread = Thread { [self] in run() }
     thread.name = "batcher \(model)"
     thread.start()
@@ -36,7 +34,7 @@ final class DynamicBatcher: @unchecked Sendable {
     let accepted = condition.withLock {
       guard queue.count < capacity else { return false }
       queue.append(request)
-      metrics.queueDepth(model: model, queue.count)
+      metrics.queueDepth.set(Double(queue.count))
       condition.signal()
       return true
     }
@@ -61,7 +59,7 @@ final class DynamicBatcher: @unchecked Sendable {
         while queue.count < maxBatch, condition.wait(until: until) {}
         let taken = Array(queue.prefix(maxBatch))
         queue.removeFirst(taken.count)
-        metrics.queueDepth(model: model, queue.count)
+        metrics.queueDepth.set(Double(queue.count))
         return taken.filter { !$0.answer.isAnswered }
       }
       guard !batch.isEmpty else { continue }
@@ -72,7 +70,7 @@ final class DynamicBatcher: @unchecked Sendable {
       }
       let probabilities = classifier.probabilities(input)
       let classes = classifier.spec.classes.count
-      metrics.batch(model: model, size: batch.count)
+      metrics.batchSize.record(Double(batch.count))
       for (i, request) in batch.enumerated() {
         request.answer.give(
           .success(Array(UnsafeBufferPointer(start: probabilities.pointer + i * classes, count: classes))))

@@ -22,19 +22,20 @@ final class ServerMetrics: Sendable {
     latency.record(duration)
   }
 
-  /// Records a batch of `size` images run by `model`.
-  func batch(model: String, size: Int) {
-    registry.makeValueHistogram(
-      name: "resnet_serve_batch_size", labels: [("model", model)], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-      help: "Images per batch run by the model"
-    ).record(Double(size))
+  /// A model's batch-size histogram and queue-depth gauge (made once per model, by its batcher).
+  struct ModelMetrics: Sendable {
+    let batchSize: ValueHistogram
+    let queueDepth: Gauge
   }
 
-  /// Sets `model`'s count of images waiting for a batch.
-  func queueDepth(model: String, _ depth: Int) {
-    registry.makeGauge(
-      name: "resnet_serve_queue_depth", labels: [("model", model)], help: "Images waiting for a batch"
-    ).set(Double(depth))
+  /// The metrics of the model called `model`.
+  func model(_ model: String) -> ModelMetrics {
+    ModelMetrics(
+      batchSize: registry.makeValueHistogram(
+        name: "resnet_serve_batch_size", labels: [("model", model)], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+        help: "Images per batch run by the model"),
+      queueDepth: registry.makeGauge(
+        name: "resnet_serve_queue_depth", labels: [("model", model)], help: "Images waiting for a batch"))
   }
 
   /// The text of `GET /metrics`.

@@ -157,23 +157,26 @@ extension ModelSpec {
       stem: imagenet ? .imagenet : .cifar, block: bottleneck ? .bottleneck : .basic, layers: layers,
       widths: widths, inChannels: channels, numClasses: fc.shape[0], inputHeight: side, inputWidth: side)
     do { try configuration.validate() } catch { throw fail("inferred configuration: \(error)") }
-    guard let preprocessing = torchvisionPreprocessing(channels: channels, height: side, width: side) else {
+    guard let spec = torchvision(configuration) else {
       throw fail("\(channels) input channels: only 1 or 3 are images")
     }
-    return ModelSpec(
-      configuration: configuration, classes: (0..<fc.shape[0]).map { String($0) }, preprocessing: preprocessing)
+    return spec
   }
 
-  /// torchvision's ImageNet recipe for an input of `height` × `width`: the shorter side resized to 256/224
-  /// of the input's, center crop, ImageNet mean and std (their average for one channel); nil unless
-  /// `channels` is 1 or 3.
-  static func torchvisionPreprocessing(channels: Int, height: Int, width: Int) -> Preprocessing? {
+  /// The description of a torchvision network of `configuration` that says nothing else of itself:
+  /// classes named by their index, images prepared by torchvision's ImageNet recipe for the input size
+  /// (the shorter side resized to 256/224 of the input's, center crop, ImageNet mean and std, their
+  /// average for one channel); nil unless the network reads 1 or 3 channels.
+  static func torchvision(_ configuration: NetworkConfiguration) -> ModelSpec? {
+    let (channels, height, width) = (configuration.inChannels, configuration.inputHeight, configuration.inputWidth)
     guard channels == 1 || channels == 3 else { return nil }
     let mean = channels == 3 ? imageNetMean : [Float](repeating: 0.449, count: channels)
     let std = channels == 3 ? imageNetStd : [Float](repeating: 0.226, count: channels)
-    return Preprocessing(
-      color: channels == 1 ? .gray : .rgb, resize: min(height, width) * 256 / 224, height: height, width: width,
-      mean: mean, std: std)
+    return ModelSpec(
+      configuration: configuration, classes: (0..<configuration.numClasses).map { String($0) },
+      preprocessing: Preprocessing(
+        color: channels == 1 ? .gray : .rgb, resize: min(height, width) * 256 / 224, height: height, width: width,
+        mean: mean, std: std))
   }
 }
 
@@ -222,18 +225,29 @@ extension Network {
   private func copy(
     _ file: SafeTensorsFile, _ name: String, _ stored: SafeTensorsFile.Entry, into tensor: Tensor
   ) throws {
-    guard stored.shape == tensor.shape else {
-      throw SafeTensorsError(
-        path: file.path,
-        reason: "tensor '\(name)' has shape \(stored.shape), the configuration needs \(tensor.shape)")
-    }
     let value = try file.tensor(name)
-    // A NaN or infinite weight (or a negative running variance) would only ever produce NaN
-    // probabilities: refuse the file instead of classifying with it.
-    try refuseInvalidValues(
-      value, name: name, path: file.path, nonNegative: name.hasSuffix("running_var"), holder: "checkpoint")
-    tensor.pointer.update(from: value.pointer, count: tensor.count)
+    try loadStateTensor(
+      name, shape: stored.shape, values: UnsafeBufferPointer(start: value.pointer, count: value.count), into: tensor,
+      path: file.path, holder: "checkpoint")
   }
+
+  /// Copies `values`, stored with `shape` as state tensor `name` of the file at `path`, into `tensor`:
+  /// refused when the shape is not the tensor's, and when a value is NaN or infinite (or a running
+  /// variance negative) — such a weight would only ever produce NaN probabilities. `holder` names what
+  /// is then damaged.
+  func loadStateTensor(
+    _ name: String, shape: [Int], values: UnsafeBufferPointer<Float>, into tensor: Tensor, path: String,
+    holder: String
+  ) throws {
+    guard shape == tensor.shape, values.count == tensor.count else {
+      throw SafeTensorsError(
+        path: path, reason: "tensor '\(name)' has shape \(shape), the configuration needs \(tensor.shape)")
+    }
+    try refuseInvalidValues(values, name: name, path: path, nonNegative: name.hasSuffix("running_var"), holder: holder)
+    guard let base = values.baseAddress else { return }
+    tensor.pointer.update(from: base, count: tensor.count)
+  }
+
 }
 
 /// The JSON of `resnet.preprocess`.
@@ -289,7 +303,15 @@ func jsonText<T: Encodable>(_ value: T) throws -> String {
 func refuseInvalidValues(
   _ tensor: Tensor, name: String, path: String, nonNegative: Bool = false, holder: String
 ) throws {
-  let values = UnsafeBufferPointer(start: tensor.pointer, count: tensor.count)
+  try refuseInvalidValues(
+    UnsafeBufferPointer(start: tensor.pointer, count: tensor.count), name: name, path: path,
+    nonNegative: nonNegative, holder: holder)
+}
+
+/// The same check on values not yet in a tensor.
+func refuseInvalidValues(
+  _ values: UnsafeBufferPointer<Float>, name: String, path: String, nonNegative: Bool = false, holder: String
+) throws {
   guard let bad = values.firstIndex(where: { !$0.isFinite || (nonNegative && $0 < 0) }) else { return }
   throw SafeTensorsError(
     path: path,

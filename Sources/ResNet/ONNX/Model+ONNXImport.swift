@@ -72,12 +72,10 @@ extension Model {
       inChannels: found.inChannels, numClasses: found.numClasses, inputHeight: height, inputWidth: width,
       norm: found.norm)
     do { try configuration.validate() } catch { throw ONNXError(path: path, reason: "\(error)") }
-    guard
-      let preprocessing = ModelSpec.torchvisionPreprocessing(
-        channels: found.inChannels, height: height, width: width)
-    else { throw ONNXError(path: path, reason: "\(found.inChannels) input channels: only 1 or 3 are images") }
-    return ModelSpec(
-      configuration: configuration, classes: (0..<found.numClasses).map { String($0) }, preprocessing: preprocessing)
+    guard let spec = ModelSpec.torchvision(configuration) else {
+      throw ONNXError(path: path, reason: "\(found.inChannels) input channels: only 1 or 3 are images")
+    }
+    return spec
   }
 }
 
@@ -131,13 +129,9 @@ extension Network {
       guard let stored = tensors[name] else {
         throw ONNXError(path: path, reason: "the graph has no tensor for '\(name)'")
       }
-      guard stored.dims == target.shape, stored.values.count == target.count else {
-        throw ONNXError(
-          path: path, reason: "tensor '\(name)' has dims \(stored.dims), the network needs \(target.shape)")
+      try stored.values.withUnsafeBufferPointer {
+        try loadStateTensor(name, shape: stored.dims, values: $0, into: target, path: path, holder: "ONNX file")
       }
-      target.pointer.update(from: stored.values, count: target.count)
-      try refuseInvalidValues(
-        target, name: name, path: path, nonNegative: name.hasSuffix("running_var"), holder: "ONNX file")
     }
   }
 }

@@ -60,8 +60,7 @@ extension ONNXGraphReader {
     while true {
       let r = readers(of: h)
       if r.count == 1, ["GlobalAveragePool", "ReduceMean"].contains(nodes[r[0]].opType) { break }
-      let blockIndex = found.layers.last ?? 0
-      (h, last, channels) = try block(from: h, after: last, channels: channels, index: blockIndex, &found)
+      (h, last, channels) = try block(from: h, after: last, &found)
     }
     guard !found.layers.isEmpty else { throw fail(last, "no residual block follows the stem") }
     try head(from: h, after: last, channels: channels, &found)
@@ -110,11 +109,13 @@ extension ONNXGraphReader {
     _ conv: Convolution, _ convName: String, _ bnName: String, _ found: inout Found
   ) throws -> (value: String, node: Int) {
     let c = conv.outChannels
-    let bias = found.tensors.removeValue(forKey: convName + ".bias")?.values
     guard found.norm == .batch else {
-      found.tensors[convName + ".bias"] = ([c], bias ?? [Float](repeating: 0, count: c))
+      if found.tensors[convName + ".bias"] == nil {
+        found.tensors[convName + ".bias"] = ([c], [Float](repeating: 0, count: c))
+      }
       return (conv.output, conv.node)
     }
+    let bias = found.tensors.removeValue(forKey: convName + ".bias")?.values
     let r = readers(of: conv.output)
     guard r.count == 1, nodes[r[0]].opType == "BatchNormalization" else {
       throw fail(conv.node, "in a graph whose stem has BatchNormalization, every Conv is followed by one")
@@ -146,7 +147,7 @@ extension ONNXGraphReader {
   /// identity or a projection shortcut, the Add and its Relu. Returns the block's output, last node and
   /// output channels.
   private mutating func block(
-    from x: String, after last: Int, channels: Int, index _: Int, _ found: inout Found
+    from x: String, after last: Int, _ found: inout Found
   ) throws -> (String, Int, Int) {
     let r = readers(of: x)
     if let odd = r.first(where: { !["Conv", "Add"].contains(nodes[$0].opType) }) {
