@@ -30,7 +30,7 @@ struct BenchTrainCommand: ParsableCommand {
     commandName: "train",
     abstract: "Training speed: forward, cross-entropy, backward and an SGD step on a random batch.",
     discussion: """
-      Prints {"impl":"resnet","what":"train","model":NAME,"batch":B,"threads":T,"images_per_s":R,\
+      Prints {"impl":"resnet","what":"train","model":NAME,"batch":B,"precision":P,"threads":T,"images_per_s":R,\
       "ms_per_step":MS,"peak_rss_mb":MB}, the median of --steps steps after 3 warm-up steps, as
       Benchmarks/torch_peer.py does (SGD lr 0.1, momentum 0.9, weight decay 1e-4).
       """)
@@ -56,10 +56,18 @@ struct BenchInferCommand: ParsableCommand {
   @Flag(help: "Time the training graph's inference-mode forward instead of the inference engine.")
   var graph = false
 
-  func run() throws { try runModelBench(options, train: false, graph: graph) }
+  @OptionGroup var precision: PrecisionOption
+
+  func validate() throws {
+    if graph && precision.precision != .f32 { throw ValidationError("--graph runs in f32 only.") }
+  }
+
+  func run() throws { try runModelBench(options, train: false, graph: graph, precision: precision.precision) }
 }
 
-private func runModelBench(_ options: BenchModelOptions, train: Bool, graph: Bool = false) throws {
+private func runModelBench(
+  _ options: BenchModelOptions, train: Bool, graph: Bool = false, precision: Precision = .f32
+) throws {
   let config = try options.architecture.configuration()
   if let threads = options.threads { ThreadPool.shared.limitThreads(to: threads) }
   let x = Tensor(
@@ -83,7 +91,8 @@ private func runModelBench(_ options: BenchModelOptions, train: Bool, graph: Boo
   } else {
     // The network is gone once the engine is built, as in `classify`.
     let engine = try InferenceModel(
-      network: try Network(configuration: config, seed: 0), height: config.inputHeight, width: config.inputWidth)
+      network: try Network(configuration: config, seed: 0), height: config.inputHeight, width: config.inputWidth,
+      precision: precision)
     step = { _ = engine.logits(x) }
   }
   var times: [Double] = []
@@ -95,7 +104,7 @@ private func runModelBench(_ options: BenchModelOptions, train: Bool, graph: Boo
   }
   let median = median(times)
   print(
-    #"{"impl":"resnet","what":"\#(train ? "train" : "infer")","model":"\#(options.architecture.model.lowercased())","batch":\#(options.batch),"threads":\#(ThreadPool.shared.threadCount),"images_per_s":\#(round1(Double(options.batch) / median)),"ms_per_step":\#(round2(median * 1000)),"peak_rss_mb":\#(round1(peakResidentMegabytes()))}"#
+    #"{"impl":"resnet","what":"\#(train ? "train" : "infer")","model":"\#(options.architecture.model.lowercased())","batch":\#(options.batch),"precision":"\#(precision)","threads":\#(ThreadPool.shared.threadCount),"images_per_s":\#(round1(Double(options.batch) / median)),"ms_per_step":\#(round2(median * 1000)),"peak_rss_mb":\#(round1(peakResidentMegabytes()))}"#
   )
 }
 

@@ -34,7 +34,7 @@ extension PreparedConvolution {
   ) {
     let g = geometry
     let kernel = GEMMKernel.best
-    let (mr, nr) = (kernel.mr, kernel.nr)
+    let (mr, nr) = bf16 == nil ? (kernel.mr, kernel.nr) : (BF16Kernel.mr, BF16Kernel.nr)
     let (k, pixels, o) = (g.columnRows, g.outputPixels, outputChannels)
     let kc = min(GEMMBlocking.kc, k)
     let grouping = ConvolutionGrouping(geometry: g, batch: batch)
@@ -43,12 +43,31 @@ extension PreparedConvolution {
     let threadCount = max(1, min(threads ?? pool.threadCount, pool.threadCount))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let y = SendablePointer(output)
-    let w = SendablePointer(packedWeight!)
+    let w = SendablePointer(packedWeight ?? bias)
+    let pairs = (k + 1) / 2
+    let ldp = roundUp(grouping.columns, cacheLineFloats) + mr  // bf16 pair rows' stride, in words
     // Channel panels `range` of one group whose column matrix is `columns` (K × n, row stride ldb):
     // Cᵀ rows of n pixels, row stride o, into `staged`.
     func multiply(
       _ range: Range<Int>, columns: UnsafePointer<Float>, ldb: Int, n: Int, staged: UnsafeMutablePointer<Float>
     ) {
+      if let bf16 {
+        // A is the columns' pair rows (⌈K/2⌉ × n words, stride ldp), read down its columns.
+        let a = UnsafeRawPointer(columns)
+        for panel in range {
+          let b = UnsafeRawPointer(bf16Weight!) + panel * pairs * nr * 4  // ⌈K/2⌉ × nr words
+          let width = min(nr, o - panel * nr)
+          var pc = 0
+          while pc < k {
+            let kcur = min(kc, k - pc)
+            bf16.multiply(
+              m: n, n: width, pairs: (kcur + 1) / 2, a: a + pc / 2 * ldp * 4, aRowStride: 1, aPairStride: ldp,
+              b: b + pc / 2 * nr * 4, ldb: nr, c: staged + panel * nr, ldc: o, accumulate: pc > 0)
+            pc += kcur
+          }
+        }
+        return
+      }
       kernel.variants.withUnsafeBufferPointer { variants in
         for panel in range {
           let b = w.base + panel * k * nr  // K × nr
@@ -75,9 +94,14 @@ extension PreparedConvolution {
     // with the epilogue.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
       let n = count * pixels
-      let (columns, ldb) = columnMatrix(
+      var (columns, ldb) = columnMatrix(
         x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)  // K × n
       let staged = scratch + k * ld  // n × O: Cᵀ
+      if bf16 != nil {
+        let pairRows = staged + grouping.columns * o + vectorSlack  // ⌈K/2⌉ × ldp words
+        rn_bf16_pair_rows(columns, ldb, k, n, pairRows, ldp)
+        (columns, ldb) = (UnsafePointer(pairRows), ldp)
+      }
       let parts = min(inner, panels)
       if parts == 1 {
         multiply(0..<panels, columns: columns, ldb: ldb, n: n, staged: staged)
@@ -106,7 +130,7 @@ extension PreparedConvolution {
         }
       }
     }
-    let scratchFloats = k * ld + grouping.columns * o + vectorSlack
+    let scratchFloats = k * ld + grouping.columns * o + vectorSlack + (bf16 == nil ? 0 : pairs * ldp)
     grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
   }
 }

@@ -15,14 +15,19 @@ extension PreparedConvolution {
   ) {
     let g = geometry
     let kernel = GEMMKernel.best
+    let (mr, nr) = bf16 == nil ? (kernel.mr, kernel.nr) : (BF16Kernel.mr, BF16Kernel.nr)
     let (channels, o) = (g.channels, outputChannels)
     let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
-    let layout = WinogradBlockLayout(channels: channels, outputChannels: o, nr: kernel.nr)
+    let layout = WinogradBlockLayout(channels: channels, outputChannels: o, nr: nr)
+    // bf16: V's 16 matrices as pair rows, ⌈C/2⌉ × width words each, vbMatrix words apart.
+    let pairs = bf16Pairs
+    let vbMatrix = oddLineStride(pairs * layout.width)
+    let vbCount = bf16 == nil ? 0 : 16 * vbMatrix
     let (width, ldv, vMatrix, vCount, mMatrix, mCount) =
       (layout.width, layout.ldv, layout.vMatrix, layout.vCount, layout.mMatrix, layout.mCount)
     let columns = batch * tiles  // every tile of the batch, sample after sample
     let blocks = (columns + width - 1) / width
-    let u = SendablePointer(transformed!)
+    let u = SendablePointer(transformed ?? UnsafeMutablePointer(mutating: epilogue.bias))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let bias = SendablePointer(UnsafeMutablePointer(mutating: epilogue.bias))
     let residual = epilogue.residual.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
@@ -33,16 +38,18 @@ extension PreparedConvolution {
     // channels in whole register tiles.
     var parts = 1
     while blocks * parts < 4 * threadCount && o / (2 * parts) >= 32 { parts *= 2 }
-    let partRows = roundUp((o + parts - 1) / parts, kernel.mr)
+    let partRows = roundUp((o + parts - 1) / parts, mr)
     let units = blocks * parts
     let participants = min(threadCount, units)
     let queue = WorkQueue(count: units)
     pool.run(participants: participants) { _ in
-      let scratch = convolutionScratch.take(vCount + mCount)
+      let scratch = convolutionScratch.take(vCount + mCount + vbCount)
       let v = scratch.pointer  // 16 × C × ldv
       let m = v + vCount + winogradOutputReadSlack  // 16 × O × width
+      let vb = UnsafeMutableRawPointer(v + vCount + mCount)  // bf16: 16 × ⌈C/2⌉ × width words
       kernel.variants.withUnsafeBufferPointer { variants in
         var transformed = -1  // the block whose V is in `v`
+        var converted = -1  // the block whose V is in `vb` (bf16)
         while let unit = queue.claim() {
           let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
           let rows = min(o, part * partRows)..<min(o, (part + 1) * partRows)
@@ -56,9 +63,26 @@ extension PreparedConvolution {
             transformed = block
           }
           guard !rows.isEmpty else { continue }
-          winogradProducts(
-            kernel, variants, u: u.base, outputChannels: o, rows: rows, channels: channels, v: v, ldv: ldv,
-            vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols)
+          if let bf16 {
+            if block != converted {
+              for xi in 0..<16 {
+                rn_bf16_pair_rows(v + xi * vMatrix, ldv, channels, ncols, vb + xi * vbMatrix * 4, width)
+              }
+              converted = block
+            }
+            for xi in 0..<16 {  // M[ξ] (rows × tiles) = U[ξ] (rows × C) · V[ξ] (C × tiles)
+              let panel = vb + xi * vbMatrix * 4
+              bf16.multiply(
+                m: rows.count, n: ncols, depth: channels, kc: GEMMBlocking.kc,
+                a: bf16Weight! + (xi * o + rows.lowerBound) * pairs * 4, lda: pairs,
+                c: m + xi * mMatrix + rows.lowerBound * width, ldc: width
+              ) { pc, _ in (UnsafeRawPointer(panel + pc / 2 * width * 4), width) }
+            }
+          } else {
+            winogradProducts(
+              kernel, variants, u: u.base, outputChannels: o, rows: rows, channels: channels, v: v, ldv: ldv,
+              vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols)
+          }
           forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
             let at = (s * o + rows.lowerBound) * g.outputPixels  // output[s, rows]: rows × Ho·Wo
             rn_winograd_output(

@@ -43,10 +43,25 @@ public final class PreparedConvolution: @unchecked Sendable {
   let transformed: UnsafeMutablePointer<Float>?
   /// The weight packed by ``packWeight(_:outputChannels:columnRows:nr:)`` (the packed-weight path only).
   let packedWeight: UnsafeMutablePointer<Float>?
+  /// The precision of the products.
+  public let precision: Precision
+  /// The bf16 micro-kernels (bf16 only).
+  let bf16: BF16Kernel?
+  /// In bf16, the path's form of the weight rounded to bf16, in 32-bit words of two (and no float32
+  /// form): the weight's rows (implicit and GEMM paths: O × ⌈K/2⌉ words), U's 16 matrices' rows
+  /// (Winograd: 16 × O × ⌈C/2⌉), or pair-row panels of 32 channels (packed weight: ⌈O/32⌉ × ⌈K/2⌉ × 32).
+  let bf16Weight: UnsafeMutableRawPointer?
+  /// Words per row of the bf16 weight (implicit, GEMM, Winograd): ⌈K/2⌉, or ⌈C/2⌉ for U.
+  let bf16Pairs: Int
 
   /// Prepares a convolution of geometry `g` to `outputChannels` with `weight` (`outputChannels ×
-  /// g.columnRows`) and `bias` (`outputChannels`; zeros when nil).
-  public init(geometry g: ConvGeometry, outputChannels: Int, weight: [Float], bias: [Float]?) {
+  /// g.columnRows`) and `bias` (`outputChannels`; zeros when nil). In `.bf16`, the weight and each input
+  /// are rounded to bf16 and the products accumulated in float32 by `bf16Kernel` (the bias, the residual and
+  /// the ReLU stay float32); the path is the same as in float32.
+  public init(
+    geometry g: ConvGeometry, outputChannels: Int, weight: [Float], bias: [Float]?, precision: Precision = .f32,
+    bf16Kernel: BF16Kernel = .best
+  ) {
     precondition(weight.count == outputChannels * g.columnRows, "PreparedConvolution: weight size")
     precondition(bias == nil || bias!.count == outputChannels, "PreparedConvolution: bias size")
     geometry = g
@@ -56,6 +71,15 @@ public final class PreparedConvolution: @unchecked Sendable {
     original.initialize(from: weight, count: weight.count)
     self.bias = allocateAlignedFloats(outputChannels)
     self.bias.initialize(from: bias ?? [Float](repeating: 0, count: outputChannels), count: outputChannels)
+    self.precision = precision
+    if precision == .bf16 {
+      bf16 = bf16Kernel
+      (self.weight, transformed, packedWeight) = (nil, nil, nil)
+      (bf16Weight, bf16Pairs) = Self.bf16Form(of: original, path: path, geometry: g, outputChannels: outputChannels)
+      original.deallocate()
+      return
+    }
+    (bf16, bf16Weight, bf16Pairs) = (nil, nil, 0)
     switch path {
     case .winograd:
       let u = allocateAlignedFloats(16 * outputChannels * g.channels)
@@ -72,11 +96,45 @@ public final class PreparedConvolution: @unchecked Sendable {
     }
   }
 
+  /// `path`'s bf16 form of `weight` (see ``bf16Weight``) and its words per row.
+  private static func bf16Form(
+    of weight: UnsafePointer<Float>, path: Path, geometry g: ConvGeometry, outputChannels o: Int
+  ) -> (UnsafeMutableRawPointer, Int) {
+    let k = g.columnRows
+    switch path {
+    case .winograd:
+      let pairs = (g.channels + 1) / 2
+      let u = allocateAlignedFloats(16 * o * g.channels)  // 16 × O × C
+      defer { u.deallocate() }
+      winogradTransformWeight(weight, outputChannels: o, channels: g.channels, into: u)
+      let target = UnsafeMutableRawPointer(allocateAlignedFloats(16 * o * pairs))
+      _ = roundRowsToBF16(u, rows: 16 * o, columns: g.channels, ld: g.channels, into: target)
+      return (target, pairs)
+    case .packedWeight:
+      let nr = BF16Kernel.nr
+      let pairs = (k + 1) / 2
+      let panels = (o + nr - 1) / nr
+      let packed = packWeight(weight, outputChannels: o, columnRows: k, nr: nr)  // panels × K × nr
+      defer { packed.deallocate() }
+      let target = UnsafeMutableRawPointer(allocateAlignedFloats(panels * pairs * nr))
+      for panel in 0..<panels {
+        rn_bf16_pair_rows(packed + panel * k * nr, nr, k, nr, target + panel * pairs * nr * 4, nr)
+      }
+      return (target, pairs)
+    case .implicit, .gemm:
+      let pairs = (k + 1) / 2
+      let target = UnsafeMutableRawPointer(allocateAlignedFloats(o * pairs))
+      _ = roundRowsToBF16(weight, rows: o, columns: k, ld: k, into: target)
+      return (target, pairs)
+    }
+  }
+
   deinit {
     weight?.deallocate()
     bias.deallocate()
     transformed?.deallocate()
     packedWeight?.deallocate()
+    bf16Weight?.deallocate()
   }
 
   /// The path for geometry `g` to `outputChannels`: Winograd for a 3×3, stride-1, padding-1
@@ -135,7 +193,8 @@ public final class PreparedConvolution: @unchecked Sendable {
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let y = SendablePointer(output)
-    let w = SendablePointer(weight!)
+    let w = SendablePointer(weight ?? bias)
+    let ldp = roundUp(grouping.columns, BF16Kernel.width)  // bf16 pair rows' stride, in words
     // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
       let (columns, ldb) = columnMatrix(
@@ -147,15 +206,25 @@ public final class PreparedConvolution: @unchecked Sendable {
       // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
       let most = ConvolutionBlocking.epilogueChunkColumns
       let chunkCount = inner * ((n + inner * most - 1) / (inner * most))
-      let chunk = roundUp((n + chunkCount - 1) / chunkCount, GEMMKernel.best.width)
+      // Whole vectors, so that no chunk's reads of its pair rows reach into the next chunk's.
+      let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? GEMMKernel.best.width : BF16Kernel.width)
       let chunks = (n + chunk - 1) / chunk
       let (b, c) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
+      let pairRows = SendablePointer(scratch + (k + o) * ld)  // bf16: ⌈K/2⌉ × ldp words, the columns' pair rows
       func compute(_ index: Int) {
         let j0 = index * chunk
         let j1 = min(n, j0 + chunk)
-        sgemm(
-          .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: b.base + j0, ldb: ldb, c: c.base + j0, ldc: ldb,
-          threads: 1, pool: pool)
+        if let bf16 {
+          let p = UnsafeMutableRawPointer(pairRows.base)
+          rn_bf16_pair_rows(b.base + j0, ldb, k, j1 - j0, p + j0 * 4, ldp)
+          bf16.multiply(
+            m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: c.base + j0, ldc: ldb
+          ) { pc, _ in (UnsafeRawPointer(p + (pc / 2 * ldp + j0) * 4), ldp) }
+        } else {
+          sgemm(
+            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: b.base + j0, ldb: ldb, c: c.base + j0,
+            ldc: ldb, threads: 1, pool: pool)
+        }
         var j = j0
         while j < j1 {  // the chunk's part of each sample
           let s = j / pixels
@@ -177,7 +246,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         }
       }
     }
-    let scratchFloats = (k + o) * ld
+    let scratchFloats = (k + o) * ld + (bf16 == nil ? 0 : (k + 1) / 2 * ldp)
     grouping.runSharing(threads: participants, pool: pool, scratchFloats: scratchFloats, group)
   }
 }

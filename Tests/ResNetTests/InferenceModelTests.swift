@@ -56,6 +56,15 @@ struct InferenceModelTests {
     return net
   }
 
+  /// The shipped model and a loader of the mini dataset's 500 test images (batches of 64, in order).
+  static func shippedModelAndMiniTestSet() throws -> (Model, DataLoader) {
+    let root = ReadmeExampleTests.repository
+    let model = try Model(contentsOf: root.appendingPathComponent("Models/fashion-mnist.safetensors").path)
+    let dataset = try Dataset.open(root.appendingPathComponent("Data/fashion-mnist-mini").path)
+    let loader = DataLoader(split: dataset.test, batchSize: 64, preprocessing: model.spec.preprocessing, shuffle: false)
+    return (model, loader)
+  }
+
   static func input(_ c: NetworkConfiguration, batch: Int, seed: UInt64 = 5) -> Tensor {
     randomTensor([batch, c.inChannels, c.inputHeight, c.inputWidth], seed: seed)
   }
@@ -121,10 +130,7 @@ struct InferenceModelTests {
 
   @Test("the shipped model: the engine's evaluation of the mini test set equals the training graph's")
   func shippedModelEvaluation() throws {
-    let root = ReadmeExampleTests.repository
-    let model = try Model(contentsOf: root.appendingPathComponent("Models/fashion-mnist.safetensors").path)
-    let dataset = try Dataset.open(root.appendingPathComponent("Data/fashion-mnist-mini").path)
-    let loader = DataLoader(split: dataset.test, batchSize: 64, preprocessing: model.spec.preprocessing, shuffle: false)
+    let (model, loader) = try Self.shippedModelAndMiniTestSet()
     let graph = try Evaluation.run(model.network, loader: loader)
     let engine = try Evaluation.run(InferenceModel(model: model), loader: loader)
     #expect(engine.count == 500)

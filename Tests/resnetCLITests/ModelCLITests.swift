@@ -18,14 +18,18 @@ struct ModelCLITests {
 
   @Test("bench train and infer print the JSON contract")
   func benchJSON() throws {
-    for what in ["train", "infer"] {
-      let result = try runResNet([
-        "bench", what, "--model", "resnet20", "--input", "1x12x12", "--batch", "4", "--steps", "1", "--threads", "1",
-      ])
+    for (what, precision) in [("train", "f32"), ("infer", "f32"), ("infer", "bf16")] {
+      let result = try runResNet(
+        [
+          "bench", what, "--model", "resnet20", "--input", "1x12x12", "--batch", "4", "--steps", "1", "--threads", "1",
+        ] + (what == "infer" ? ["--precision", precision] : []))
       #expect(result.status == 0, "\(result.stderr)")
       let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
       #expect(
-        Set(object.keys) == ["impl", "what", "model", "batch", "threads", "images_per_s", "ms_per_step", "peak_rss_mb"])
+        Set(object.keys) == [
+          "impl", "what", "model", "batch", "precision", "threads", "images_per_s", "ms_per_step", "peak_rss_mb",
+        ])
+      #expect(object["precision"] as? String == precision)
       #expect(object["what"] as? String == what && object["model"] as? String == "resnet20")
       #expect(object["batch"] as? Int == 4 && object["threads"] as? Int == 1)
       #expect((object["images_per_s"] as? Double ?? 0) > 0 && (object["peak_rss_mb"] as? Double ?? 0) > 0)
@@ -40,6 +44,7 @@ struct ModelCLITests {
       (["info", "--classes", "0"], "--classes"),
       (["bench", "train", "--batch", "0"], "--batch"),
       (["bench", "infer", "--threads", "0"], "--threads"),
+      (["bench", "infer", "--precision", "fp8"], "--precision"),
     ])
   func badArguments(arguments: [String], mentions: String) throws {
     try expectRefusal(arguments, mentions: mentions)

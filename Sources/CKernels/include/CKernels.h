@@ -157,20 +157,29 @@ void rn_prefetch(const float *p, ptrdiff_t count);
 
 /// bfloat16 GEMM (bf16_gemm.c): operands rounded to bf16, products accumulated in float32 as AVX512_BF16's
 /// vdpbf16ps does — natively where the CPU has it, else by an emulation that gives the same bits.
-/// `x` rounded to bf16, to nearest with ties to even (NaN stays NaN; a carry may round to infinity).
+/// `x` rounded to bf16, to nearest with ties to even; a float32 denormal becomes a zero of its sign (the
+/// instruction reads denormals as zero), NaN stays NaN, and a carry may round to infinity.
 uint16_t rn_bf16_round(float x);
 /// The float32 value of bf16 `h`.
 float rn_bf16_value(uint16_t h);
-/// Elements of A (m x k) and B (k x n) once packed: whole 8-row and 32-column panels, k rounded up to even.
-ptrdiff_t rn_bf16_packed_a_count(ptrdiff_t m, ptrdiff_t k);
-ptrdiff_t rn_bf16_packed_b_count(ptrdiff_t k, ptrdiff_t n);
-/// Rounds row-major A (m x k, row stride lda) to bf16 into panels of 8 rows, pairs of k adjacent.
-void rn_bf16_pack_a(const float *a, ptrdiff_t lda, ptrdiff_t m, ptrdiff_t k, uint16_t *out);
-/// Rounds row-major B (k x n, row stride ldb) to bf16 into panels of 32 columns, pairs of k adjacent.
-void rn_bf16_pack_b(const float *b, ptrdiff_t ldb, ptrdiff_t k, ptrdiff_t n, uint16_t *out);
-/// C (m x n, row stride ldc) = packed A · packed B. `native` non-zero: vdpbf16ps when the CPU has it.
-void rn_bf16_gemm(int32_t native, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint16_t *ap, const uint16_t *bp,
-                  float *c, ptrdiff_t ldc);
+/// dst[i] = rn_bf16_round(src[i]) for i < n: a row-major float32 matrix with an even row length becomes
+/// the bf16 rows the micro-kernels read as A in place (each 32-bit word a pair of adjacent k).
+void rn_bf16_round_row(const float *src, ptrdiff_t n, uint16_t *dst);
+/// Pair rows: for p < (k + 1) / 2 and j < n, the 32-bit word dst[p * ldd + j] holds rows 2p (low half)
+/// and 2p + 1 (high half; zero when 2p + 1 == k) of column j of src (k x n, row stride lds), rounded to
+/// bf16. The B operand of the micro-kernels, and (read down its columns) a packed A.
+void rn_bf16_pair_rows(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd);
+/// A bf16 micro-kernel computes one m x n tile of C (m <= 8 and the vector count, 1 or 2 of 16 floats,
+/// fixed by the variant), in 32-bit words that each hold a pair of bf16 values (k even, k odd):
+///   C[0:m, 0:n] = A[0:m, 0:2·pairs] · B[0:2·pairs, 0:nr] (first n columns) [+ C[0:m, 0:n] if accumulate]
+/// Pair p of row r of A is the word a[r * a_rs + p * a_cs]; pair row p of B is the nr words at
+/// b + p * b_rs (read as whole vectors: up to nr - 1 words past column n). Without accumulate, C is
+/// never read.
+typedef void (*rn_bf16_ukernel_fn)(ptrdiff_t pairs, const void *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const void *b,
+                                   ptrdiff_t b_rs, float *c, ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n);
+/// The micro-kernel for m (1...8) rows and `vectors` (1, 2) vectors: vdpbf16ps when `native` and the CPU
+/// has AVX512_BF16, else the emulation (AVX2 + FMA where the CPU has them). NULL outside those ranges.
+rn_bf16_ukernel_fn rn_bf16_ukernel(int32_t native, int32_t m, int32_t vectors);
 /// 1 when the CPU has AVX512_BF16 (and AVX-512 F).
 int32_t rn_bf16_native_supported(void);
 

@@ -10,8 +10,14 @@ struct InferenceBuilder {
   /// Each convolution's torchvision name and its path, in order.
   private(set) var convolutions: [(name: String, path: PreparedConvolution.Path)] = []
 
-  init(channels: Int, height: Int, width: Int) {
+  /// The precision of every convolution, and the bf16 kernels they use in bf16.
+  let precision: Precision
+  let bf16Kernel: BF16Kernel
+
+  init(channels: Int, height: Int, width: Int, precision: Precision = .f32, bf16Kernel: BF16Kernel = .best) {
     shapes = [(channels, height, width)]
+    self.precision = precision
+    self.bf16Kernel = bf16Kernel
   }
 
   /// Appends the steps of `network` from value 0 on; returns the value the classifier reads.
@@ -99,7 +105,9 @@ struct InferenceBuilder {
       for i in weight.indices { weight[i] *= scale }
       bias = bias.map { $0.map { $0 * scale } }
     }
-    let prepared = PreparedConvolution(geometry: g, outputChannels: conv.outChannels, weight: weight, bias: bias)
+    let prepared = PreparedConvolution(
+      geometry: g, outputChannels: conv.outChannels, weight: weight, bias: bias, precision: precision,
+      bf16Kernel: bf16Kernel)
     convolutions.append((name, prepared.path))
     return append(
       .convolution(prepared, input: x, residual: residual, relu: relu ?? norm?.relu ?? false, output: shapes.count),

@@ -21,6 +21,11 @@ public final class InferenceModel: Sendable {
   public let inputShape: (channels: Int, height: Int, width: Int)
   /// Classes (logits per image).
   public let classes: Int
+  /// The precision of the convolutions and the classifier (``Precision/bf16``: operands rounded to bf16,
+  /// products accumulated in float32; BatchNorm is folded in float32 before the rounding).
+  public let precision: Precision
+  /// The bf16 micro-kernels the model runs in bf16.
+  public let bf16Kernel: BF16Kernel
   /// Each convolution's torchvision name and the path it takes, in order.
   public let convolutions: [(name: String, path: PreparedConvolution.Path)]
   private let steps: [InferenceStep]
@@ -28,12 +33,20 @@ public final class InferenceModel: Sendable {
   private let features: (value: Int, channels: Int, pixels: Int)  // what the classifier reads
   private let fcWeight: [Float]  // classes × features.channels
   private let fcBias: [Float]  // classes
+  private let fcWeightTransposed: [Float]  // features.channels × classes (bf16's B operand)
   private let arenas = InferenceArenas()
 
-  /// The network compiled for inputs of `height` × `width` (its configuration's channels).
-  public init(network: Network, height: Int, width: Int) throws {
+  /// The network compiled for inputs of `height` × `width` (its configuration's channels), in `precision`.
+  /// In bf16, `bf16Kernel` chooses between `vdpbf16ps` (``BF16Kernel/best`` on a CPU that has it) and its
+  /// emulation, which gives the same bits.
+  public init(
+    network: Network, height: Int, width: Int, precision: Precision = .f32, bf16Kernel: BF16Kernel = .best
+  ) throws {
     let c = network.configuration
-    var builder = InferenceBuilder(channels: c.inChannels, height: height, width: width)
+    self.precision = precision
+    self.bf16Kernel = bf16Kernel
+    var builder = InferenceBuilder(
+      channels: c.inChannels, height: height, width: width, precision: precision, bf16Kernel: bf16Kernel)
     let result = try builder.add(network)
     let shapes = builder.shapes
     inputShape = shapes[0]
@@ -46,12 +59,15 @@ public final class InferenceModel: Sendable {
     precondition(network.fc.inFeatures == features.channels, "InferenceModel: classifier width")
     fcWeight = Array(UnsafeBufferPointer(start: network.fc.weight.value.pointer, count: classes * features.channels))
     fcBias = Array(UnsafeBufferPointer(start: network.fc.bias.value.pointer, count: classes))
+    let (weight, width, classCount) = (fcWeight, features.channels, classes)
+    fcWeightTransposed =
+      precision == .bf16 ? (0..<(width * classCount)).map { weight[($0 % classCount) * width + $0 / classCount] } : []
   }
 
-  /// The model's network compiled for its preprocessing's image size.
-  public convenience init(model: Model) throws {
+  /// The model's network compiled for its preprocessing's image size, in `precision`.
+  public convenience init(model: Model, precision: Precision = .f32) throws {
     let p = model.spec.preprocessing
-    try self.init(network: model.network, height: p.height, width: p.width)
+    try self.init(network: model.network, height: p.height, width: p.width, precision: precision)
   }
 
   /// Floats of activation memory one image needs (the plan's slots added up).
@@ -79,6 +95,17 @@ public final class InferenceModel: Sendable {
     globalAveragePoolForward(
       input: address(features.value), planes: batch * features.channels, plane: features.pixels, output: pooled,
       pool: pool)
+    if precision == .bf16 {
+      fcWeightTransposed.withUnsafeBufferPointer { w in
+        BF16GEMM.multiply(
+          m: batch, n: classes, k: features.channels, a: pooled, lda: features.channels, b: w.baseAddress!,
+          ldb: classes, c: out.pointer, ldc: classes, native: bf16Kernel.isNative)
+      }
+      for i in 0..<batch {
+        for j in 0..<classes { out.pointer[i * classes + j] += fcBias[j] }
+      }
+      return out
+    }
     for i in 0..<batch { (out.pointer + i * classes).update(from: fcBias, count: classes) }
     sgemm(
       .none, .transposed, m: batch, n: classes, k: features.channels, a: pooled, lda: features.channels, b: fcWeight,

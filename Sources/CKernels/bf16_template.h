@@ -1,0 +1,126 @@
+// The bf16 micro-kernel, written once and instantiated by bf16_gemm.c, which defines:
+//   RN_BPREFIX  name prefix (native, emulated_avx2, emulated)
+//   RN_BTARGET  function attribute selecting the ISA (may be empty)
+//   RN_BNATIVE  1: AVX512_BF16's vdpbf16ps; 0: the emulation of it (same bits)
+// Tiles are up to 8 rows by one or two vectors of 16 float32 columns; the table
+// rn_bf16_<prefix>_table[8][2] holds them. See rn_bf16_ukernel_fn (CKernels.h) for the operands.
+
+#define RN_BCAT_(a, b) a##b
+#define RN_BCAT(a, b) RN_BCAT_(a, b)
+#define RN_BNAME(s) RN_BCAT(RN_BCAT(rn_bf16_, RN_BPREFIX), s)
+#define RN_BKNAME(M, V) RN_BCAT(RN_BNAME(_k), RN_BCAT(M, RN_BCAT(x, V)))
+
+typedef float RN_BNAME(_vec) __attribute__((ext_vector_type(16), aligned(4)));
+typedef uint32_t RN_BNAME(_uvec) __attribute__((ext_vector_type(16), aligned(4)));
+#define RN_BVEC RN_BNAME(_vec)
+#define RN_BUVEC RN_BNAME(_uvec)
+
+#if !RN_BNATIVE
+// A float32 denormal as a zero of its sign, lane by lane.
+static inline __attribute__((always_inline)) RN_BTARGET RN_BVEC RN_BNAME(_flush)(RN_BVEC x) {
+  RN_BUVEC u = (RN_BUVEC)x;
+  const RN_BUVEC tiny = (RN_BUVEC)((u & 0x7f800000u) == 0);  // all ones where the exponent is 0
+  return (RN_BVEC)(u & ~(tiny & 0x7fffffffu));
+}
+#endif
+
+// acc + (pair a) · (pairs b), lane by lane, as vdpbf16ps computes it: the odd products first, each
+// addition rounded to nearest even, denormal results flushed. The operands are never denormal (the
+// rounding to bf16 flushes them), and each product of two bf16 values is exact, so a fused
+// multiply-add rounds exactly once where the instruction does.
+static inline __attribute__((always_inline)) RN_BTARGET RN_BVEC RN_BNAME(_dot)(RN_BVEC acc, uint32_t a,
+                                                                            RN_BUVEC b) {
+#if RN_BNATIVE
+  return (RN_BVEC)_mm512_dpbf16_ps((__m512)acc, (__m512bh)_mm512_set1_epi32((int)a), (__m512bh)(__m512i)b);
+#else
+  const RN_BVEC a0 = (RN_BVEC)(RN_BUVEC)(a << 16), a1 = (RN_BVEC)(RN_BUVEC)(a & 0xffff0000u);
+  const RN_BVEC b0 = (RN_BVEC)(b << 16), b1 = (RN_BVEC)(b & 0xffff0000u);
+  const RN_BVEC t = RN_BNAME(_flush)(__builtin_elementwise_fma(a1, b1, acc));
+  return RN_BNAME(_flush)(__builtin_elementwise_fma(a0, b0, t));
+#endif
+}
+
+static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_loop)(
+    const int m, const int nv, ptrdiff_t pairs, const uint32_t *restrict a, const ptrdiff_t a_rs,
+    const ptrdiff_t a_cs, const uint32_t *restrict b, const ptrdiff_t b_rs, RN_BVEC acc[8][2]) {
+  for (ptrdiff_t p = 0; p < pairs; p++) {
+    RN_BUVEC bv[2];  // pair row p of B: 16 or 32 columns
+    for (int v = 0; v < nv; v++) bv[v] = *(const RN_BUVEC *)(b + v * 16);
+    for (int r = 0; r < m; r++) {
+      const uint32_t ar = a[r * a_rs];
+      for (int v = 0; v < nv; v++) acc[r][v] = RN_BNAME(_dot)(acc[r][v], ar, bv[v]);
+    }
+    a += a_cs;
+    b += b_rs;
+  }
+}
+
+static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_body)(
+    const int m, const int nv, ptrdiff_t pairs, const uint32_t *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+    const uint32_t *restrict b, ptrdiff_t b_rs, float *restrict c, ptrdiff_t ldc, int32_t accumulate,
+    ptrdiff_t n) {
+  RN_BVEC acc[8][2];  // m x nv live accumulators: the m x (nv * 16) tile of C
+  for (int r = 0; r < m; r++)
+    for (int v = 0; v < nv; v++) acc[r][v] = (RN_BVEC)0.0f;
+  // A's rows in place (pairs adjacent) or a pair-row matrix read down its columns.
+  if (a_cs == 1) RN_BNAME(_loop)(m, nv, pairs, a, a_rs, 1, b, b_rs, acc);
+  else if (a_rs == 1) RN_BNAME(_loop)(m, nv, pairs, a, 1, a_cs, b, b_rs, acc);
+  else RN_BNAME(_loop)(m, nv, pairs, a, a_rs, a_cs, b, b_rs, acc);
+
+  // The same float32 arithmetic for full and partial tiles, natively or not.
+  if (n == nv * 16) {
+    for (int r = 0; r < m; r++) {
+      float *row = c + r * ldc;
+      for (int v = 0; v < nv; v++) {
+        RN_BVEC out = acc[r][v];
+        if (accumulate) out = out + *(const RN_BVEC *)(row + v * 16);
+        *(RN_BVEC *)(row + v * 16) = out;
+      }
+    }
+  } else {
+    float tile[32] __attribute__((aligned(64)));  // one row of C, n valid floats
+    for (int r = 0; r < m; r++) {
+      float *row = c + r * ldc;
+      if (accumulate)
+        for (ptrdiff_t j = 0; j < n; j++) tile[j] = row[j];
+      for (int v = 0; v < nv; v++) {
+        RN_BVEC out = acc[r][v];
+        if (accumulate) out = out + *(const RN_BVEC *)(tile + v * 16);
+        *(RN_BVEC *)(tile + v * 16) = out;
+      }
+      for (ptrdiff_t j = 0; j < n; j++) row[j] = tile[j];
+    }
+  }
+}
+
+#define RN_BARGS                                                                                       \
+  ptrdiff_t pairs, const void *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const void *b, ptrdiff_t b_rs, float *c, \
+      ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n
+#define RN_BDEF(M, V)                                                                                   \
+  static RN_BTARGET void RN_BKNAME(M, V)(RN_BARGS) {                                                  \
+    RN_BNAME(_body)(M, V, pairs, (const uint32_t *)a, a_rs, a_cs, (const uint32_t *)b, b_rs, c, ldc,    \
+                    accumulate, n);                                                                   \
+  }
+#define RN_BROW(M) RN_BDEF(M, 1) RN_BDEF(M, 2)
+#define RN_BENTRY(M) {RN_BKNAME(M, 1), RN_BKNAME(M, 2)}
+
+RN_BROW(1)
+RN_BROW(2)
+RN_BROW(3)
+RN_BROW(4)
+RN_BROW(5)
+RN_BROW(6)
+RN_BROW(7)
+RN_BROW(8)
+
+static const rn_bf16_ukernel_fn RN_BNAME(_table)[8][2] = {
+    RN_BENTRY(1), RN_BENTRY(2), RN_BENTRY(3), RN_BENTRY(4),
+    RN_BENTRY(5), RN_BENTRY(6), RN_BENTRY(7), RN_BENTRY(8),
+};
+
+#undef RN_BVEC
+#undef RN_BUVEC
+#undef RN_BARGS
+#undef RN_BDEF
+#undef RN_BROW
+#undef RN_BENTRY

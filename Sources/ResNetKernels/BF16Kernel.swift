@@ -1,0 +1,117 @@
+import CKernels
+
+/// The numeric precision of a network's convolutions and linear layers.
+public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
+  /// float32 operands and accumulation.
+  case f32
+  /// Mixed precision as PyTorch's CPU autocast does it: operands rounded to bfloat16 (to nearest, ties to
+  /// even), products accumulated in float32.
+  case bf16
+
+  public var description: String { rawValue }
+}
+
+/// The bfloat16 micro-kernels: AVX512_BF16's `vdpbf16ps`, or an emulation of that instruction that gives
+/// the same bits (slower than float32) where the CPU lacks it. Tiles of up to 8 rows by 32 columns.
+public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
+  /// Rows of the largest register tile.
+  public static let mr = 8
+  /// Columns of the largest register tile (two vectors of 16 floats).
+  public static let nr = 32
+  /// Floats per vector.
+  static let width = 16
+
+  /// Whether this kernel runs `vdpbf16ps` (rather than the emulation).
+  public let isNative: Bool
+  /// Variants by tile: `variants[(m - 1) * 2 + (v - 1)]` computes m rows by v vectors.
+  let variants: [rn_bf16_ukernel_fn]
+
+  private init(native: Bool) {
+    isNative = native && rn_bf16_native_supported() != 0
+    var variants: [rn_bf16_ukernel_fn] = []
+    for m in 1...Self.mr {
+      for v in 1...2 {
+        guard let fn = rn_bf16_ukernel(native ? 1 : 0, Int32(m), Int32(v)) else {
+          preconditionFailure("CKernels has no bf16 \(m)x\(v) variant")
+        }
+        variants.append(fn)
+      }
+    }
+    self.variants = variants
+  }
+
+  /// `vdpbf16ps` where the CPU has AVX512_BF16, else the emulation.
+  public static let best = BF16Kernel(native: true)
+  /// The emulation, on any CPU.
+  public static let emulated = BF16Kernel(native: false)
+  /// Whether this CPU has AVX512_BF16.
+  public static var nativeAvailable: Bool { rn_bf16_native_supported() != 0 }
+
+  public var description: String { isNative ? "avx512-bf16 (8x32)" : "bf16 emulated (8x32)" }
+
+  @inline(__always)
+  func variant(rows: Int, columns: Int) -> rn_bf16_ukernel_fn {
+    variants[(rows - 1) * 2 + (columns + Self.width - 1) / Self.width - 1]
+  }
+
+  /// `C (m × n) = A (m × depth) · B (depth × n)` by slices of at most `kc` (even) of the depth, each added
+  /// to C after the first: A is bf16 rows read in place, `lda` words (pairs) apart; pair rows `pc / 2 ..<
+  /// (pc + kcur + 1) / 2` of B come from `slice(pc, kcur)` (their start and word stride), read as whole
+  /// vectors (up to 31 words past column n). Every column's sum runs over the same slices in the same
+  /// order whatever `n` and the column's place.
+  @inline(__always)
+  func multiply(
+    m: Int, n: Int, depth: Int, kc: Int, a: UnsafeRawPointer, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafeRawPointer, ldb: Int)
+  ) {
+    var pc = 0
+    while pc < depth {
+      let kcur = min(kc, depth - pc)
+      let (b, ldb) = slice(pc, kcur)
+      multiply(
+        m: m, n: n, pairs: (kcur + 1) / 2, a: a + pc / 2 * 4, aRowStride: lda, aPairStride: 1, b: b, ldb: ldb, c: c,
+        ldc: ldc, accumulate: pc > 0)
+      pc += kcur
+    }
+  }
+
+  /// `C (+)= A · B` over one slice of `pairs` pairs, one register tile at a time, row panels outer: pair p
+  /// of row r of A at word `r · aRowStride + p · aPairStride`; B's pair rows `ldb` words apart.
+  @inline(__always)
+  func multiply(
+    m: Int, n: Int, pairs: Int, a: UnsafeRawPointer, aRowStride: Int, aPairStride: Int, b: UnsafeRawPointer,
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+  ) {
+    var i = 0
+    while i < m {
+      let rows = min(Self.mr, m - i)
+      var j = 0
+      while j < n {
+        let columns = min(Self.nr, n - j)
+        variant(rows: rows, columns: columns)(
+          pairs, a + i * aRowStride * 4, aRowStride, aPairStride, b + j * 4, ldb, c + i * ldc + j, ldc,
+          accumulate ? 1 : 0, columns)
+        j += Self.nr
+      }
+      i += Self.mr
+    }
+  }
+
+  public static func == (lhs: BF16Kernel, rhs: BF16Kernel) -> Bool { lhs.isNative == rhs.isNative }
+  public func hash(into hasher: inout Hasher) { hasher.combine(isNative) }
+}
+
+/// A float32 matrix rounded to bf16 rows for the micro-kernels' A operand: `rows × columns` read with row
+/// stride `ld`, each row padded with zeros to an even length. Returns the words (pairs) per row.
+func roundRowsToBF16(
+  _ source: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int, into target: UnsafeMutableRawPointer
+) -> Int {
+  let words = (columns + 1) / 2
+  let halves = target.assumingMemoryBound(to: UInt16.self)
+  for r in 0..<rows {
+    let row = halves + r * 2 * words
+    rn_bf16_round_row(source + r * ld, columns, row)
+    if columns % 2 == 1 { row[columns] = 0 }
+  }
+  return words
+}

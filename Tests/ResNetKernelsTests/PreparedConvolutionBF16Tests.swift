@@ -1,0 +1,108 @@
+import ResNetKernels
+import Testing
+
+/// Prepared convolutions in bf16, one geometry per path, against a float64 sum over the operands
+/// rounded to bf16 (Winograd: over the unrounded operands, as it rounds its transforms instead).
+@Suite struct PreparedConvolutionBF16Tests {
+  struct Case: Sendable, CustomStringConvertible {
+    let path: PreparedConvolution.Path
+    let geometry: ConvGeometry
+    let outputChannels: Int
+    var description: String { "\(path.rawValue) \(geometry) → \(outputChannels)" }
+  }
+
+  static let cases: [Case] = [
+    Case(
+      path: .winograd, geometry: ConvGeometry(channels: 13, height: 16, width: 14, kernel: 3, padding: 1)!,
+      outputChannels: 20),
+    Case(
+      path: .implicit, geometry: ConvGeometry(channels: 3, height: 10, width: 9, kernel: 5, padding: 2)!,
+      outputChannels: 10),
+    Case(
+      path: .gemm, geometry: ConvGeometry(channels: 16, height: 12, width: 13, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 24),
+    Case(
+      path: .packedWeight, geometry: ConvGeometry(channels: 41, height: 6, width: 6, kernel: 1, stride: 2)!,
+      outputChannels: 70),
+  ]
+
+  /// `y = relu(conv(x) + bias + residual)` by a bf16 prepared convolution over `batch` samples.
+  static func run(_ c: Case, batch: Int, kernel: BF16Kernel = .best, threads: Int? = nil) -> (
+    x: [Float], w: [Float], bias: [Float], residual: [Float], y: [Float]
+  ) {
+    let g = c.geometry
+    let o = c.outputChannels
+    let x = randomMatrix(rows: 1, columns: batch * g.inputCount, ld: batch * g.inputCount, seed: 1)
+    let w = randomMatrix(rows: 1, columns: o * g.columnRows, ld: o * g.columnRows, seed: 2)
+    let bias = randomMatrix(rows: 1, columns: o, ld: o, seed: 3)
+    let residual = randomMatrix(rows: 1, columns: batch * o * g.outputPixels, ld: batch * o * g.outputPixels, seed: 4)
+    let conv = PreparedConvolution(
+      geometry: g, outputChannels: o, weight: w, bias: bias, precision: .bf16, bf16Kernel: kernel)
+    #expect(conv.path == c.path, "\(c)")
+    var y = [Float](repeating: .nan, count: residual.count)
+    x.withUnsafeBufferPointer { xp in
+      residual.withUnsafeBufferPointer { rp in
+        y.withUnsafeMutableBufferPointer { yp in
+          conv.forward(
+            xp.baseAddress!, batch: batch, output: yp.baseAddress!, residual: rp.baseAddress!, relu: true,
+            threads: threads)
+        }
+      }
+    }
+    return (x, w, bias, residual, y)
+  }
+
+  @Test("against a float64 reference", arguments: cases)
+  func againstReference(_ c: Case) {
+    let batch = 2
+    let (x, w, bias, residual, y) = Self.run(c, batch: batch)
+    let g = c.geometry
+    let (o, pixels, k) = (c.outputChannels, g.outputPixels, g.columnRows)
+    let r = BF16GEMM.rounded
+    for s in 0..<batch {
+      for oc in 0..<o {
+        for oh in 0..<g.outputHeight {
+          for ow in 0..<g.outputWidth {
+            var (sum, magnitude, rawMagnitude) = (0.0, 0.0, 0.0)
+            for ch in 0..<g.channels {
+              for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                  let ih = oh * g.strideHeight - g.padHeight + i
+                  let iw = ow * g.strideWidth - g.padWidth + j
+                  guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { continue }
+                  let xv = x[((s * g.channels + ch) * g.height + ih) * g.width + iw]
+                  let wv = w[((oc * g.channels + ch) * g.kernelHeight + i) * g.kernelWidth + j]
+                  let term = Double(r(xv)) * Double(r(wv))
+                  sum += term
+                  magnitude += abs(term)
+                  rawMagnitude += abs(Double(xv) * Double(wv))
+                }
+              }
+            }
+            let at = (s * o + oc) * pixels + oh * g.outputWidth + ow
+            let extra = Double(bias[oc]) + Double(residual[at])
+            let expected = max(0, sum + extra)
+            // Direct paths: one float32 rounding per product pair and per slice, bias and residual. Winograd
+            // rounds its transformed operands to bf16 (2^-9 each) instead of the operands themselves.
+            let bound =
+              c.path == .winograd
+              ? 0x1p-6 * rawMagnitude + 0x1p-22 * abs(extra)
+              : Double(k + 4) * 0x1p-24 * (magnitude + abs(extra))
+            #expect(abs(Double(y[at]) - expected) <= bound, "\(c) y[\(s), \(oc), \(oh), \(ow)]")
+          }
+        }
+      }
+    }
+  }
+
+  @Test("the same bits for any batch, thread count and (with AVX512_BF16) kernel", arguments: cases)
+  func invariance(_ c: Case) {
+    let three = Self.run(c, batch: 3).y
+    let perSample = c.outputChannels * c.geometry.outputPixels
+    #expect(bitwiseEqual(Self.run(c, batch: 1).y, Array(three[0..<perSample])), "\(c): alone")
+    #expect(bitwiseEqual(Self.run(c, batch: 3, threads: 1).y, three), "\(c): one thread")
+    if BF16Kernel.nativeAvailable {
+      #expect(bitwiseEqual(Self.run(c, batch: 3, kernel: .emulated).y, three), "\(c): emulated")
+    }
+  }
+}
