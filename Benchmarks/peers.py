@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """This tool against its peers on this machine, in one run: training (`resnet bench train` beside
 PyTorch eager float32 and PyTorch with bf16 autocast, `torch_peer.py`: CIFAR ResNet-20 on 3×32×32 and
-1×28×28, ResNet-56, batch 128) and inference (`resnet bench infer` beside PyTorch, ONNX Runtime and
-OpenVINO f32 and bf16, `infer_peers.py`: torchvision's ResNet-18 and ResNet-50 at 3×224×224, batch 1
-and 32), the same threads, alternating; prints the Markdown tables of medians and ratios (and peak RSS
+1×28×28, ResNet-56, batch 128) and inference (`resnet bench infer` in f32 and bf16 beside PyTorch, ONNX
+Runtime and OpenVINO f32 and bf16, `infer_peers.py`: torchvision's ResNet-18 and ResNet-50 at 3×224×224,
+batch 1 and 32), the same threads, alternating; prints the Markdown tables of medians and ratios (and peak RSS
 against PyTorch) and draws them as one SVG chart of images per second.
 
 These machines are shared and noisy: each configuration runs `--rounds` times on each side, one side
@@ -36,9 +36,9 @@ TRAINING = {
     "train56": (["--model", "resnet56", "--input", "3x32x32"], "train56", "train resnet56, 3×32×32, batch 128"),
 }
 PEERS = ["torch", "onnxruntime", "openvino f32", "openvino bf16"]
-TITLES = {"resnet": "resnet", "torch": "PyTorch", "torch bf16": "PyTorch bf16 autocast", "onnxruntime": "ONNX Runtime", "openvino f32": "OpenVINO f32",
+TITLES = {"resnet": "resnet", "resnet bf16": "resnet bf16", "torch": "PyTorch", "torch bf16": "PyTorch bf16 autocast", "onnxruntime": "ONNX Runtime", "openvino f32": "OpenVINO f32",
           "openvino bf16": "OpenVINO bf16"}
-COLOURS = {"resnet": "#1f77b4", "torch": "#7f7f7f", "torch bf16": "#c7c7c7", "onnxruntime": "#2ca02c", "openvino f32": "#d62728",
+COLOURS = {"resnet": "#1f77b4", "resnet bf16": "#aec7e8", "torch": "#7f7f7f", "torch bf16": "#c7c7c7", "onnxruntime": "#2ca02c", "openvino f32": "#d62728",
            "openvino bf16": "#ff9896"}
 
 
@@ -137,10 +137,11 @@ def main():
         steps, runs = ("20", "20") if batch == 1 else ("5", "5")
         samples = {}
         for _ in range(args.rounds):
-            mine = run_json_lines([args.resnet, "bench", "infer", "--model", model, "--input", "3x224x224",
-                                   "--classes", "1000", "--batch", str(batch), "--steps", steps,
-                                   "--threads", str(args.threads)])[-1]
-            samples.setdefault("resnet", []).append(mine["ms_per_step"])
+            for name, precision in [("resnet", "f32"), ("resnet bf16", "bf16")]:
+                mine = run_json_lines([args.resnet, "bench", "infer", "--model", model, "--input", "3x224x224",
+                                       "--classes", "1000", "--batch", str(batch), "--steps", steps,
+                                       "--threads", str(args.threads), "--precision", precision])[-1]
+                samples.setdefault(name, []).append(mine["ms_per_step"])
             for peer in run_json_lines([args.python, os.path.join(HERE, "infer_peers.py"), "--models", model,
                                         "--batch", str(batch), "--runs", runs, "--threads", str(args.threads)]):
                 samples.setdefault(peer_name(peer["impl"]), []).append(peer["ms_per_batch"])
@@ -172,14 +173,15 @@ def main():
     present = [p for p in PEERS if any(p in r["values"] for r in rows)]
     if rows:
         print(f"Inference: medians of {args.rounds} alternating rounds, {args.threads} threads, 3×224×224; ms per "
-              "batch, and each peer's time over resnet's (above 1: resnet is faster).\n")
-        print("| model, batch | resnet | " + " | ".join(TITLES[p] for p in present) + " |")
-        print("|---|---|" + "---|" * len(present))
+              "batch, and each peer's time over resnet's in the same precision (above 1: resnet is faster; bf16 "
+              "peers against resnet bf16).\n")
+        print("| model, batch | resnet | resnet bf16 | " + " | ".join(TITLES[p] for p in present) + " |")
+        print("|---|---|---|" + "---|" * len(present))
     for r in rows:
-        ours = r["values"]["resnet"]["ms"]
-        cells = [f'{r["values"][p]["ms"]:.1f} ({r["values"][p]["ms"] / ours:.2f}×)' if p in r["values"] else "—"
-                 for p in present]
-        print(f'| {r["model"]}, {r["batch"]} | {ours:.1f} | ' + " | ".join(cells) + " |")
+        ours, ours16 = r["values"]["resnet"]["ms"], r["values"]["resnet bf16"]["ms"]
+        cells = [f'{r["values"][p]["ms"]:.1f} ({r["values"][p]["ms"] / (ours16 if "bf16" in p else ours):.2f}×)'
+                 if p in r["values"] else "—" for p in present]
+        print(f'| {r["model"]}, {r["batch"]} | {ours:.1f} | {ours16:.1f} | ' + " | ".join(cells) + " |")
     if rss:
         print("\n| peak RSS, batch 1 | resnet | PyTorch |\n|---|---|---|")
     for model, (ours, theirs) in rss.items():

@@ -46,8 +46,11 @@ public final class Classifier: Sendable {
   /// probabilities with its mirror image's. Throws when the model records that it was trained
   /// without horizontal flips (its mirror images are inputs it has not learned); a model that records
   /// no augmentation (a torchvision state_dict) is taken as trained with them, as torchvision's are.
-  /// The classifier copies the weights: later changes to `model` are not seen.
-  public init(model: Model, averagingMirror: Bool = false, decoder: ImageDecoder = ImageDecoder()) throws {
+  /// The classifier copies the weights: later changes to `model` are not seen. With `precision: .bf16`, the
+  /// convolutions and the classifier run with operands rounded to bfloat16 (see ``Precision``).
+  public init(
+    model: Model, averagingMirror: Bool = false, decoder: ImageDecoder = ImageDecoder(), precision: Precision = .f32
+  ) throws {
     if averagingMirror, model.spec.augmentation?.horizontalFlip == false {
       throw TestTimeFlipError(
         description:
@@ -55,7 +58,7 @@ public final class Classifier: Sendable {
       )
     }
     spec = model.spec
-    engine = try InferenceModel(model: model)
+    engine = try InferenceModel(model: model, precision: precision)
     self.decoder = decoder
     self.averagingMirror = averagingMirror
   }

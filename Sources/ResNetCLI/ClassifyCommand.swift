@@ -37,6 +37,8 @@ struct ClassifyCommand: ParsableCommand {
   )
   var tta = false
 
+  @OptionGroup var precision: PrecisionOption
+
   func validate() throws {
     guard top >= 1 else { throw ValidationError("--top must be at least 1.") }
   }
@@ -44,7 +46,8 @@ struct ClassifyCommand: ParsableCommand {
   func run() throws {
     let path = try model ?? shippedModel()
     let classifier = try testTimeFlipped(path) {
-      try Classifier(model: try Model(contentsOf: path, inputSize: inputSize), averagingMirror: tta)
+      try Classifier(
+        model: try Model(contentsOf: path, inputSize: inputSize), averagingMirror: tta, precision: precision.precision)
     }
     // Files in argument order; an argument that is neither a file nor a folder is reported in place.
     var files: [(path: String, problem: String?)] = []

@@ -33,6 +33,8 @@ struct EvalCommand: ParsableCommand {
   )
   var tta = false
 
+  @OptionGroup var precision: PrecisionOption
+
   func validate() throws {
     guard ["test", "train"].contains(split) else { throw ValidationError("--split must be test or train.") }
     guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
@@ -41,7 +43,9 @@ struct EvalCommand: ParsableCommand {
   func run() throws {
     let path = try model ?? shippedModel()
     let model = try Model(contentsOf: path, inputSize: inputSize)
-    let classifier = try testTimeFlipped(path) { try Classifier(model: model, averagingMirror: tta) }
+    let classifier = try testTimeFlipped(path) {
+      try Classifier(model: model, averagingMirror: tta, precision: precision.precision)
+    }
     let spec = model.spec
     let dataset = try dataOptions.open()
     let data = try withModelLabels(split == "test" ? dataset.test : dataset.train, of: dataset, for: spec)
@@ -49,7 +53,9 @@ struct EvalCommand: ParsableCommand {
       split: data, batchSize: batchSize, preprocessing: spec.preprocessing, shuffle: false)
     let result = try Evaluation.run(classifier.engine, loader: loader, averagingMirror: tta)
     if let warning = loader.skippedWarning() { printError("warning: \(warning)") }
-    print("model: \(path)" + (tta ? " (test-time flips: each image averaged with its mirror image)" : ""))
+    print(
+      "model: \(path)" + (tta ? " (test-time flips: each image averaged with its mirror image)" : "")
+        + (precision.precision == .bf16 ? " in bf16" : ""))
     print(
       "data: \(dataset.path), \(split == "test" && dataset.testIsHeldOut ? "held-out" : split) split, \(result.count) images"
     )

@@ -75,25 +75,26 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
     }
   }
 
-  /// `C (+)= A · B` over one slice of `pairs` pairs, one register tile at a time, row panels outer: pair p
-  /// of row r of A at word `r · aRowStride + p · aPairStride`; B's pair rows `ldb` words apart.
+  /// `C (+)= A · B` over one slice of `pairs` pairs, one register tile at a time, column panels outer (a
+  /// panel of B, 128 bytes per pair, stays in L1 while A's rows, 4 bytes per pair each, stream past it): pair
+  /// p of row r of A at word `r · aRowStride + p · aPairStride`; B's pair rows `ldb` words apart.
   @inline(__always)
   func multiply(
     m: Int, n: Int, pairs: Int, a: UnsafeRawPointer, aRowStride: Int, aPairStride: Int, b: UnsafeRawPointer,
     ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
   ) {
-    var i = 0
-    while i < m {
-      let rows = min(Self.mr, m - i)
-      var j = 0
-      while j < n {
-        let columns = min(Self.nr, n - j)
+    var j = 0
+    while j < n {
+      let columns = min(Self.nr, n - j)
+      var i = 0
+      while i < m {
+        let rows = min(Self.mr, m - i)
         variant(rows: rows, columns: columns)(
           pairs, a + i * aRowStride * 4, aRowStride, aPairStride, b + j * 4, ldb, c + i * ldc + j, ldc,
           accumulate ? 1 : 0, columns)
-        j += Self.nr
+        i += Self.mr
       }
-      i += Self.mr
+      j += Self.nr
     }
   }
 

@@ -19,6 +19,28 @@ struct ShippedModelTests {
     #expect((accuracy ?? 0) >= 90, "accuracy line: \(line ?? "none")")
   }
 
+  @Test("eval and classify in bf16: the mini test split scored within a point of f32, the same top classes")
+  func bf16() throws {
+    func accuracy(_ arguments: [String]) throws -> Double? {
+      let result = try runResNet(["eval", "--data", "Data/fashion-mnist-mini"] + arguments)
+      #expect(result.status == 0, "\(result.stderr)")
+      #expect(result.stdout.contains(" in bf16") == arguments.contains("bf16"))
+      let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("accuracy: ") }
+      return line.flatMap { Double($0.dropFirst("accuracy: ".count).prefix { $0 != "%" }) }
+    }
+    let (f32, bf16) = (try accuracy([]), try accuracy(["--precision", "bf16"]))
+    #expect(f32 != nil && bf16 != nil && abs(f32! - bf16!) <= 1, "f32 \(f32 ?? -1)%, bf16 \(bf16 ?? -1)%")
+    let images = "Data/fashion-mnist-mini/test/Sneaker"
+    // Each image's top class: the lines under its path are "   99.94%  Sneaker".
+    let top = { (output: String) in
+      output.split(separator: "\n").map { $0.hasSuffix(".png") ? String($0) : String($0.split(separator: " ").last!) }
+    }
+    let plain = try runResNet(["classify", "--top", "1", images])
+    let halved = try runResNet(["classify", "--top", "1", "--precision", "bf16", images])
+    #expect(plain.status == 0 && halved.status == 0, "\(halved.stderr)")
+    #expect(!plain.stdout.isEmpty && top(plain.stdout) == top(halved.stdout))
+  }
+
   @Test("experiment lesion deletes each identity-shortcut block in turn and writes its table and chart")
   func lesion() throws {
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesion-\(UUID().uuidString)").path

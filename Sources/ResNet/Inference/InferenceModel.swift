@@ -33,7 +33,9 @@ public final class InferenceModel: Sendable {
   private let features: (value: Int, channels: Int, pixels: Int)  // what the classifier reads
   private let fcWeight: [Float]  // classes × features.channels
   private let fcBias: [Float]  // classes
-  private let fcWeightTransposed: [Float]  // features.channels × classes (bf16's B operand)
+  /// In bf16, the classifier as a 1×1 convolution of features.channels × 1 × 1 inputs (its weight rounded
+  /// and packed once).
+  private let bf16Classifier: PreparedConvolution?
   private let arenas = InferenceArenas()
 
   /// The network compiled for inputs of `height` × `width` (its configuration's channels), in `precision`.
@@ -59,9 +61,11 @@ public final class InferenceModel: Sendable {
     precondition(network.fc.inFeatures == features.channels, "InferenceModel: classifier width")
     fcWeight = Array(UnsafeBufferPointer(start: network.fc.weight.value.pointer, count: classes * features.channels))
     fcBias = Array(UnsafeBufferPointer(start: network.fc.bias.value.pointer, count: classes))
-    let (weight, width, classCount) = (fcWeight, features.channels, classes)
-    fcWeightTransposed =
-      precision == .bf16 ? (0..<(width * classCount)).map { weight[($0 % classCount) * width + $0 / classCount] } : []
+    bf16Classifier =
+      precision == .bf16
+      ? PreparedConvolution(
+        geometry: ConvGeometry(channels: features.channels, height: 1, width: 1, kernel: 1)!, outputChannels: classes,
+        weight: fcWeight, bias: fcBias, precision: .bf16, bf16Kernel: bf16Kernel) : nil
   }
 
   /// The model's network compiled for its preprocessing's image size, in `precision`.
@@ -95,15 +99,8 @@ public final class InferenceModel: Sendable {
     globalAveragePoolForward(
       input: address(features.value), planes: batch * features.channels, plane: features.pixels, output: pooled,
       pool: pool)
-    if precision == .bf16 {
-      fcWeightTransposed.withUnsafeBufferPointer { w in
-        BF16GEMM.multiply(
-          m: batch, n: classes, k: features.channels, a: pooled, lda: features.channels, b: w.baseAddress!,
-          ldb: classes, c: out.pointer, ldc: classes, native: bf16Kernel.isNative)
-      }
-      for i in 0..<batch {
-        for j in 0..<classes { out.pointer[i * classes + j] += fcBias[j] }
-      }
+    if let fc = bf16Classifier {  // the pooled features as `batch` images of 1×1 pixel
+      fc.forward(pooled, batch: batch, output: out.pointer, relu: false, pool: pool)
       return out
     }
     for i in 0..<batch { (out.pointer + i * classes).update(from: fcBias, count: classes) }
