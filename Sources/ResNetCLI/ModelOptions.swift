@@ -92,13 +92,7 @@ func parseInputShape(_ text: String) throws -> (Int, Int, Int) {
 
 /// `--precision f32|bf16`, for the commands that run the inference engine.
 struct PrecisionOption: ParsableArguments {
-  @Option(
-    help: ArgumentHelp(
-      """
-      f32, or bf16: convolution and classifier operands rounded to bfloat16, products summed in float32 \
-      (AVX512_BF16's vdpbf16ps; on a CPU without it an emulation that gives the same bits, slower than f32).
-      """,
-      valueName: "precision"))
+  @Option(help: ArgumentHelp(Precision.optionHelp, valueName: "precision"))
   var precision: Precision = .f32
 }
 

@@ -1,5 +1,13 @@
 import CKernels
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The numeric precision of a network's convolutions and linear layers.
 public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
   /// float32 operands and accumulation.
@@ -9,6 +17,12 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
   case bf16
 
   public var description: String { rawValue }
+
+  /// What the choice means, for a command-line option's help.
+  public static let optionHelp = """
+    f32, or bf16: convolution and classifier operands rounded to bfloat16, products summed in float32 \
+    (AVX512_BF16's vdpbf16ps; on a CPU without it an emulation that gives the same bits, slower than f32).
+    """
 }
 
 /// The bfloat16 micro-kernels: AVX512_BF16's `vdpbf16ps`, or an emulation of that instruction that gives
@@ -40,8 +54,9 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
     self.variants = variants
   }
 
-  /// `vdpbf16ps` where the CPU has AVX512_BF16, else the emulation.
-  public static let best = BF16Kernel(native: true)
+  /// `vdpbf16ps` where the CPU has AVX512_BF16, else the emulation; the environment variable
+  /// `RESNET_BF16_KERNEL=emulated` forces the emulation (to compare the two).
+  public static let best = BF16Kernel(native: getenv("RESNET_BF16_KERNEL").map { String(cString: $0) } != "emulated")
   /// The emulation, on any CPU.
   public static let emulated = BF16Kernel(native: false)
   /// Whether this CPU has AVX512_BF16.

@@ -1,4 +1,5 @@
 import Foundation
+import ResNet
 
 /// How `resnet-serve` listens, batches and limits requests.
 public struct ServerOptions: Sendable {
@@ -21,8 +22,10 @@ public struct ServerOptions: Sendable {
   public var concurrentDecodes = 2 * ProcessInfo.processInfo.activeProcessorCount
   /// Connections idle this long are closed.
   public var idleTimeout: Duration = .seconds(60)
+  /// The precision every model runs in (``Precision/bf16``: convolution operands rounded to bfloat16).
+  public var precision: Precision = .f32
 
   /// The defaults: 127.0.0.1:8080, batches of up to 16 within 5 ms, 20 MB bodies, 256 queued images,
-  /// 30 s per request, 10 s per body.
+  /// 30 s per request, 10 s per body, float32.
   public init() {}
 }

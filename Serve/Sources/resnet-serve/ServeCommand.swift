@@ -47,6 +47,9 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(help: "Seconds a request's body may take to arrive, beyond which it gets 408.")
   var bodyTimeoutS = 10.0
 
+  @Option(help: ArgumentHelp(Precision.optionHelp, valueName: "precision"))
+  var precision: Precision = .f32
+
   func validate() throws {
     guard !model.isEmpty else { throw ValidationError("give at least one --model.") }
     guard (1...4096).contains(maxBatch) else { throw ValidationError("--max-batch must be 1…4096.") }
@@ -107,6 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
     options.queueCapacity = queue
     options.timeout = .milliseconds(Int64(timeoutS * 1000))
     options.bodyTimeout = .milliseconds(Int64(bodyTimeoutS * 1000))
+    options.precision = precision
     var models: [(name: String, model: Model)] = []
     do {
       for argument in model {
@@ -129,3 +133,5 @@ struct ServeCommand: AsyncParsableCommand {
     }
   }
 }
+
+extension Precision: ExpressibleByArgument {}

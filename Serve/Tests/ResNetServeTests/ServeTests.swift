@@ -20,8 +20,9 @@ struct ServeTests {
   }
 
   /// What `classify --json --top top` prints for `bytes` named `file`, computed here with the library.
-  static func expected(_ bytes: [UInt8], file: String, top: Int) throws -> String {
-    let classifier = try Classifier(contentsOf: ServerProcess.shippedModel)
+  static func expected(_ bytes: [UInt8], file: String, top: Int, precision: Precision = .f32) throws -> String {
+    let model = try Model(contentsOf: ServerProcess.shippedModel)
+    let classifier = try Classifier(model: model, precision: precision)
     let image = try classifier.decoder.decode(bytes, name: file)
     return Classifier.jsonObject(file: file, predictions: classifier.classify(image, top: top))
   }
@@ -73,6 +74,23 @@ struct ServeTests {
     #expect(server.stop() == 0)
     // One log line per request.
     #expect(server.log.components(separatedBy: "POST /v1/models/fashion/classify 200").count - 1 == 3, "\(server.log)")
+  }
+
+  @Test("--precision bf16: the model runs in bf16, answers as the library's bf16 classifier, bit for bit")
+  func bf16() throws {
+    let server = try ServerProcess(["--model", "fashion=" + ServerProcess.shippedModel, "--precision", "bf16"])
+    let http = RawHTTP(port: server.port)
+    let models = try http.request("GET", "/v1/models")
+    let list = try #require(try JSONSerialization.jsonObject(with: models.body) as? [String: Any])
+    #expect((list["models"] as? [[String: Any]])?.first?["precision"] as? String == "bf16")
+    for (name, png) in try Self.testImages(4) {
+      let answer = try http.request("POST", "/v1/models/fashion/classify?top=10", body: png)
+      #expect(answer.status == 200, "\(answer.text)")
+      let expected = try Self.expected(png, file: "body", top: 10, precision: .bf16)
+      #expect(answer.text == expected + "\n", "\(name)")
+      #expect(expected != (try Self.expected(png, file: "body", top: 10)), "bf16 and f32 probabilities differ")
+    }
+    #expect(server.stop() == 0)
   }
 
   @Test("hostile requests get 4xx naming the problem, and the server keeps serving")
