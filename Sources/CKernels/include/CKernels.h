@@ -63,6 +63,8 @@ void rn_pack_columns(const float *b, ptrdiff_t ldb, ptrdiff_t width, ptrdiff_t d
 
 /// A spin-wait hint (x86 `pause`, arm64 `yield`).
 void rn_cpu_relax(void);
+/// Does nothing with `p`: a call the Swift optimizer cannot see through, which keeps a buffer alive.
+void rn_keep(const void *p);
 
 /// BatchNorm's plane passes and col2im's adds on the widest vectors the CPU has (channel_ops.c).
 /// Σ x[0..<n], summed in 16 lanes, then across them.
