@@ -35,8 +35,16 @@ struct EvalCommand: ParsableCommand {
 
   @OptionGroup var precision: PrecisionOption
 
+  @Flag(
+    help: """
+      With --precision bf16: also run the model in float32 and print how often the two agree on each \
+      image's top class, and their largest logit difference.
+      """)
+  var againstF32 = false
+
   func validate() throws {
     guard ["test", "train"].contains(split) else { throw ValidationError("--split must be test or train.") }
+    if againstF32 && precision.precision == .f32 { throw ValidationError("--against-f32 needs --precision bf16.") }
     guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536.") }
   }
 
@@ -73,6 +81,15 @@ struct EvalCommand: ParsableCommand {
     for (i, row) in result.confusion.enumerated() {
       let name = spec.classes[i].padding(toLength: width, withPad: " ", startingAt: 0)
       print("  \(name) " + row.map { String(repeating: " ", count: cell - String($0).count) + String($0) }.joined())
+    }
+    if againstF32 {
+      let agreement = try InferenceAgreement(
+        classifier.engine, against: InferenceModel(model: model), loader: loader)
+      print(
+        String(
+          format:
+            "bf16 against f32: the same top-1 class for %d of %d images (%.2f%%); largest logit difference %.2g of the image's largest logit",
+          agreement.sameTop1, agreement.images, 100 * agreement.fraction, agreement.largestRelativeError))
     }
     if let out {
       try makeFolder(out)

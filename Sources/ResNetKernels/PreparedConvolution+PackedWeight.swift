@@ -43,7 +43,7 @@ extension PreparedConvolution {
     let threadCount = max(1, min(threads ?? pool.threadCount, pool.threadCount))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let y = SendablePointer(output)
-    let w = SendablePointer(packedWeight ?? bias)
+    let w = SendablePointer(packedWeight ?? bias)  // any pointer in bf16: unread
     let pairs = (k + 1) / 2
     let ldp = roundUp(grouping.columns, cacheLineFloats) + mr  // bf16 pair rows' stride, in words
     // Channel panels `range` of one group whose column matrix is `columns` (K × n, row stride ldb):

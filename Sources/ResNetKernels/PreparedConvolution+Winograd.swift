@@ -8,7 +8,8 @@ extension PreparedConvolution {
   /// free — with few blocks (one small image), each block's output channels in parts, so that the
   /// threads get even shares. A tile's result does not depend on its block, its place in it or the
   /// channels computed with it (each element of a GEMM is computed alone, over the same `kc` slices),
-  /// and the output transform adds the bias and the residual and applies the ReLU as it writes.
+  /// and the output transform adds the bias and the residual and applies the ReLU as it writes. In bf16
+  /// a block's V is rounded into pair rows once, and the 16 GEMMs run on the bf16 micro-kernels.
   func winogradForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -27,6 +28,7 @@ extension PreparedConvolution {
       (layout.width, layout.ldv, layout.vMatrix, layout.vCount, layout.mMatrix, layout.mCount)
     let columns = batch * tiles  // every tile of the batch, sample after sample
     let blocks = (columns + width - 1) / width
+    // In bf16 U is bf16Weight, and `u` (any pointer) is not read.
     let u = SendablePointer(transformed ?? UnsafeMutablePointer(mutating: epilogue.bias))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let bias = SendablePointer(UnsafeMutablePointer(mutating: epilogue.bias))

@@ -193,7 +193,7 @@ public final class PreparedConvolution: @unchecked Sendable {
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let y = SendablePointer(output)
-    let w = SendablePointer(weight ?? bias)
+    let w = SendablePointer(weight ?? bias)  // any pointer in bf16: unread
     let ldp = roundUp(grouping.columns, BF16Kernel.width)  // bf16 pair rows' stride, in words
     // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {

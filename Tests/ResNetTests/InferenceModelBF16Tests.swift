@@ -75,24 +75,14 @@ extension InferenceModelBF16Tests {
   func shippedModelAgreement() throws {
     let (model, loader) = try Variants.shippedModelAndMiniTestSet()
     let f32 = try InferenceModel(model: model)
-    let bf16 = try InferenceModel(model: model, precision: .bf16)
-    var (agree, total) = (0, 0)
-    let batches = loader.epoch(0)
-    while let batch = try batches.next() {
-      let (a, b) = (f32.logits(batch.images), bf16.logits(batch.images))
-      let error = Self.relativeError(b, a)
-      #expect(error <= 2e-2, "relative error \(error)")
-      for i in 0..<batch.labels.count {
-        let row = { (t: Tensor) in Array(t.scalars[(i * 10)..<((i + 1) * 10)]) }
-        agree += argmax(row(a)) == argmax(row(b)) ? 1 : 0
-        total += 1
-      }
-    }
-    #expect(total == 500)
-    #expect(agree >= 495, "top-1 agreement \(agree) of \(total)")
+    let agreement = try InferenceAgreement(InferenceModel(model: model, precision: .bf16), against: f32, loader: loader)
+    #expect(agreement.images == 500)
+    #expect(agreement.sameTop1 >= 495, "top-1 agreement \(agreement.sameTop1) of 500")
+    #expect(agreement.largestRelativeError <= 0.1 && agreement.largestRelativeError > 0)
+    // The comparison itself: a model against itself agrees everywhere, exactly.
+    let itself = try InferenceAgreement(f32, against: f32, loader: loader)
+    #expect(itself.images == 500 && itself.sameTop1 == 500 && itself.largestRelativeError == 0)
   }
 }
 
 private func bitPatterns(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
-
-private func argmax(_ x: [Float]) -> Int { x.indices.max { x[$0] < x[$1] }! }

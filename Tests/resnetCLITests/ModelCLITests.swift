@@ -45,6 +45,7 @@ struct ModelCLITests {
       (["bench", "train", "--batch", "0"], "--batch"),
       (["bench", "infer", "--threads", "0"], "--threads"),
       (["bench", "infer", "--precision", "fp8"], "--precision"),
+      (["eval", "--data", "Data/fashion-mnist-mini", "--against-f32"], "--against-f32"),
     ])
   func badArguments(arguments: [String], mentions: String) throws {
     try expectRefusal(arguments, mentions: mentions)

@@ -26,9 +26,16 @@ struct ShippedModelTests {
       #expect(result.status == 0, "\(result.stderr)")
       #expect(result.stdout.contains(" in bf16") == arguments.contains("bf16"))
       let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("accuracy: ") }
+      // --against-f32: "bf16 against f32: the same top-1 class for N of 500 images (…)".
+      let against = result.stdout.split(separator: "\n").first { $0.hasPrefix("bf16 against f32: ") }
+      #expect((against != nil) == arguments.contains("--against-f32"))
+      if let against {
+        let same = against.split(separator: " ").drop { $0 != "for" }.dropFirst().first.flatMap { Int($0) }
+        #expect((same ?? 0) >= 495 && against.contains(" of 500 images"), "\(against)")
+      }
       return line.flatMap { Double($0.dropFirst("accuracy: ".count).prefix { $0 != "%" }) }
     }
-    let (f32, bf16) = (try accuracy([]), try accuracy(["--precision", "bf16"]))
+    let (f32, bf16) = (try accuracy([]), try accuracy(["--precision", "bf16", "--against-f32"]))
     #expect(f32 != nil && bf16 != nil && abs(f32! - bf16!) <= 1, "f32 \(f32 ?? -1)%, bf16 \(bf16 ?? -1)%")
     let images = "Data/fashion-mnist-mini/test/Sneaker"
     // Each image's top class: the lines under its path are "   99.94%  Sneaker".
