@@ -9,6 +9,7 @@
 // first, adding the pair before the accumulator, or rounding once each disagreed on ~4% of lanes.
 #include "CKernels.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -89,9 +90,15 @@ static int32_t rn_has_avx512(void) {
 
 void rn_bf16_pair_rows(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd) {
 #if defined(__x86_64__)
-  static int32_t wide = -1;
-  if (wide < 0) wide = rn_has_avx512();
-  if (wide) {
+  // 1: AVX-512; 0: portable; -1: not decided yet. Threads may decide at once (they decide the same);
+  // the atomic makes that a defined race.
+  static _Atomic int32_t wide = -1;
+  int32_t level = atomic_load_explicit(&wide, memory_order_relaxed);
+  if (level < 0) {
+    level = rn_has_avx512();
+    atomic_store_explicit(&wide, level, memory_order_relaxed);
+  }
+  if (level) {
     rn_bf16_pair_rows_avx512(src, lds, k, n, dst, ldd);
     return;
   }
