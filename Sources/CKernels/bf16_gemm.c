@@ -79,10 +79,18 @@ static void rn_bf16_pair_rows_portable(const float *src, ptrdiff_t lds, ptrdiff_
   RN_PAIR_ROWS_BODY
 }
 
+// 1: AVX-512 (F and BW); 0: portable. Decided once; threads may decide at once (they decide the same),
+// and the atomic makes that a defined race.
 static int32_t rn_has_avx512(void) {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  static _Atomic int32_t decided = -1;
+  int32_t level = atomic_load_explicit(&decided, memory_order_relaxed);
+  if (level < 0) {
+    __builtin_cpu_init();
+    level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    atomic_store_explicit(&decided, level, memory_order_relaxed);
+  }
+  return level;
 #else
   return 0;
 #endif
@@ -90,20 +98,42 @@ static int32_t rn_has_avx512(void) {
 
 void rn_bf16_pair_rows(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd) {
 #if defined(__x86_64__)
-  // 1: AVX-512; 0: portable; -1: not decided yet. Threads may decide at once (they decide the same);
-  // the atomic makes that a defined race.
-  static _Atomic int32_t wide = -1;
-  int32_t level = atomic_load_explicit(&wide, memory_order_relaxed);
-  if (level < 0) {
-    level = rn_has_avx512();
-    atomic_store_explicit(&wide, level, memory_order_relaxed);
-  }
-  if (level) {
+  if (rn_has_avx512()) {
     rn_bf16_pair_rows_avx512(src, lds, k, n, dst, ldd);
     return;
   }
 #endif
   rn_bf16_pair_rows_portable(src, lds, k, n, dst, ldd);
+}
+
+// The rounded values kept as float32 (bf16's 16 bits above 16 zero bits), 16 at a time, then the rest.
+#define RN_ROUND_FLOATS_BODY                                                                          \
+  ptrdiff_t i = 0;                                                                                    \
+  for (; i + 16 <= n; i += 16) {                                                                      \
+    rn_u32x16 u;                                                                                      \
+    memcpy(&u, src + i, 64);                                                                          \
+    const rn_u32x16 rounded = RN_ROUND16(u) << 16;                                                    \
+    memcpy(dst + i, &rounded, 64);                                                                    \
+  }                                                                                                   \
+  for (; i < n; i++) dst[i] = rn_bf16_value(rn_bf16_round(src[i]));
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw"))) static void rn_bf16_round_floats_avx512(const float *src, ptrdiff_t n,
+                                                                                    float *dst) {
+  RN_ROUND_FLOATS_BODY
+}
+#endif
+
+static void rn_bf16_round_floats_portable(const float *src, ptrdiff_t n, float *dst) { RN_ROUND_FLOATS_BODY }
+
+void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst) {
+#if defined(__x86_64__)
+  if (rn_has_avx512()) {
+    rn_bf16_round_floats_avx512(src, n, dst);
+    return;
+  }
+#endif
+  rn_bf16_round_floats_portable(src, n, dst);
 }
 
 int32_t rn_bf16_native_supported(void) {

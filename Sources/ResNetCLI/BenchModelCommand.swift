@@ -37,7 +37,9 @@ struct BenchTrainCommand: ParsableCommand {
 
   @OptionGroup var options: BenchModelOptions
 
-  func run() throws { try runModelBench(options, train: true) }
+  @OptionGroup var precision: PrecisionOption
+
+  func run() throws { try runModelBench(options, train: true, precision: precision.precision) }
 }
 
 /// `resnet bench infer`: inference-mode forward passes.
@@ -75,6 +77,7 @@ private func runModelBench(
   let step: () -> Void
   if train {
     let net = try Network(configuration: config, seed: 0)
+    net.precision = precision
     var generator = SeededGenerator(seed: 2)
     let labels = (0..<options.batch).map { _ in Int(generator.next() % UInt64(config.numClasses)) }
     let loss = SoftmaxCrossEntropy()

@@ -90,7 +90,8 @@ func parseInputShape(_ text: String) throws -> (Int, Int, Int) {
   return (c, h, w)
 }
 
-/// `--precision f32|bf16`, for the commands that run the inference engine.
+/// `--precision f32|bf16`, for the commands that run a network (`train` has its own: it may not be
+/// given with `--resume`).
 struct PrecisionOption: ParsableArguments {
   @Option(help: ArgumentHelp(Precision.optionHelp, valueName: "precision"))
   var precision: Precision = .f32

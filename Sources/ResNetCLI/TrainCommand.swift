@@ -116,6 +116,9 @@ struct TrainCommand: ParsableCommand {
       valueName: "N"))
   var patience: Int?
 
+  @Option(help: ArgumentHelp(Precision.optionHelp + " Weights, their gradients, BatchNorm and the loss stay f32; no loss scaling.", valueName: "precision"))
+  var precision: Precision?
+
   @Option(help: "Compute threads (default: all cores).")
   var threads: Int?
 
@@ -150,11 +153,15 @@ struct TrainCommand: ParsableCommand {
     options.backboneRateScale = backboneLrScale
     options.patience = patience
     options.classWeights = classWeights
+    options.precision = precision ?? .f32
     return options
   }
 
   func validate() throws {
     try validateRecipe(trainingOptions(), widthMultiplier: widthMultiplier, threads: threads)
+    if resume != nil && precision != nil {
+      throw ValidationError("--resume continues a run in the precision it started with: drop --precision.")
+    }
     if from != nil {
       // The file decides the architecture and its initialization.
       let conflicts = [
@@ -243,6 +250,11 @@ struct TrainCommand: ParsableCommand {
         "class weights (balanced): "
           + zip(c.classes, zip(counts, weights)).map { String(format: "%@ %d → %.3f", $0, $1.0, $1.1) }
           .joined(separator: ", "))
+    }
+    if trainer.options.precision == .bf16 {
+      print(
+        "precision: bf16 (convolution and classifier operands rounded to bfloat16, sums in float32\(BF16Kernel.best.isNative ? "" : "; emulated: this CPU lacks AVX512_BF16, slower than f32"))"
+      )
     }
     print("writing to \(trainer.outputFolder!)")
     Distributed.didStart?(trainer.outputFolder!)

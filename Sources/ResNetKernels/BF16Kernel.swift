@@ -9,7 +9,7 @@ import CKernels
 #endif
 
 /// The numeric precision of a network's convolutions and linear layers.
-public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
+public enum Precision: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
   /// float32 operands and accumulation.
   case f32
   /// Mixed precision as PyTorch's CPU autocast does it: operands rounded to bfloat16 (to nearest, ties to

@@ -14,14 +14,21 @@ import CKernels
 /// are then copied into NCHW. A single sample is one GEMM written in place, split over the threads; a
 /// 1×1 kernel with stride 1 and no padding then skips im2col (the sample is its own column matrix).
 /// Which path runs depends only on the batch and the geometry, so results are bitwise the same for any
-/// thread count.
+/// thread count. In `.bf16`, the products' operands are rounded to bf16 and summed in float32 by
+/// `bf16Kernel` (see ConvolutionBF16.swift).
 public func convolutionForward(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
   weight: UnsafePointer<Float>, outputChannels: Int, bias: UnsafePointer<Float>? = nil,
-  output: UnsafeMutablePointer<Float>, workspace: ScratchBuffer,
-  threads: Int? = nil, pool: ThreadPool = .shared
+  output: UnsafeMutablePointer<Float>, workspace: ScratchBuffer, precision: Precision = .f32,
+  bf16Kernel: BF16Kernel = .best, threads: Int? = nil, pool: ThreadPool = .shared
 ) {
   guard batch > 0 else { return }
+  if precision == .bf16 {
+    bf16ConvolutionForward(
+      input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels, bias: bias,
+      output: output, bf16Kernel: bf16Kernel, threads: threads, pool: pool)
+    return
+  }
   let k = g.columnRows
   let pixels = g.outputPixels
   switch ConvolutionPlan(geometry: g, outputChannels: outputChannels, batch: batch).forward {

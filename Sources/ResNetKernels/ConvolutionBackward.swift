@@ -11,14 +11,22 @@ import CKernels
 /// A batch is cut into the forward pass's groups; each group's weight gradient is one GEMM with
 /// `k = samples · Ho·Wo` into a buffer of its own, and the groups' buffers are then added to
 /// `gradWeight` in group order. The grouping depends only on the batch and the geometry, so the
-/// gradients are bitwise the same for any thread count.
+/// gradients are bitwise the same for any thread count. In `.bf16`, the products' operands are rounded to
+/// bf16 and summed in float32 (see ConvolutionBF16.swift).
 public func convolutionBackward(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int,
   weight: UnsafePointer<Float>, outputChannels: Int, gradOutput: UnsafePointer<Float>,
   gradWeight: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>? = nil,
-  gradInput: UnsafeMutablePointer<Float>?, workspace: ScratchBuffer,
-  threads: Int? = nil, pool: ThreadPool = .shared
+  gradInput: UnsafeMutablePointer<Float>?, workspace: ScratchBuffer, precision: Precision = .f32,
+  bf16Kernel: BF16Kernel = .best, threads: Int? = nil, pool: ThreadPool = .shared
 ) {
+  if precision == .bf16 {
+    bf16ConvolutionBackward(
+      input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
+      gradOutput: gradOutput, gradWeight: gradWeight, gradBias: gradBias, gradInput: gradInput,
+      workspace: workspace, bf16Kernel: bf16Kernel, threads: threads, pool: pool)
+    return
+  }
   if let gradBias {
     addBiasGradient(gradOutput, batch: batch, channels: outputChannels, pixels: g.outputPixels, into: gradBias)
   }
@@ -66,7 +74,7 @@ public func convolutionBackward(
 }
 
 /// `gradBias[o] += Σ gradOutput[b, o, ·]` over the batch, sample by sample.
-private func addBiasGradient(
+func addBiasGradient(
   _ gradOutput: UnsafePointer<Float>, batch: Int, channels: Int, pixels: Int, into gradBias: UnsafeMutablePointer<Float>
 ) {
   for b in 0..<batch {

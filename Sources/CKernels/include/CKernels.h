@@ -171,6 +171,9 @@ void rn_bf16_round_row(const float *src, ptrdiff_t n, uint16_t *dst);
 /// and 2p + 1 (high half; zero when 2p + 1 == k) of column j of src (k x n, row stride lds), rounded to
 /// bf16. The B operand of the micro-kernels, and (read down its columns) a packed A.
 void rn_bf16_pair_rows(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd);
+/// dst[i] = src[i] rounded to bf16 as rn_bf16_round does, kept as a float32 (its low 16 bits zero), for
+/// i < n; dst may be src. Products of such values are exact in float32.
+void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst);
 /// A bf16 micro-kernel computes one m x n tile of C (m <= 8 and the vector count, 1 or 2 of 16 floats,
 /// fixed by the variant), in 32-bit words that each hold a pair of bf16 values (k even, k odd):
 ///   C[0:m, 0:n] = A[0:m, 0:2·pairs] · B[0:2·pairs, 0:nr] (first n columns) [+ C[0:m, 0:n] if accumulate]

@@ -22,8 +22,8 @@ extension Model {
     return writer
   }
 
-  /// The `resnet.config`, `resnet.classes`, `resnet.preprocess` and (when known) `resnet.augmentation`
-  /// strings that describe the model in a checkpoint's metadata and an ONNX file's `metadata_props`.
+  /// The `resnet.config`, `resnet.classes`, `resnet.preprocess` and (when known) `resnet.augmentation` and
+  /// `resnet.precision` strings that describe the model in a checkpoint's metadata and an ONNX file's `metadata_props`.
   func metadata() throws -> [String: String] {
     var metadata = [
       "resnet.config": spec.configuration.jsonString(), "resnet.classes": try jsonText(spec.classes),
@@ -32,6 +32,7 @@ extension Model {
     if let augmentation = spec.augmentation {
       metadata["resnet.augmentation"] = try jsonText(AugmentationRecord(augmentation))
     }
+    if let precision = spec.trainingPrecision { metadata["resnet.precision"] = precision.rawValue }
     return metadata
   }
 
@@ -118,8 +119,16 @@ extension ModelSpec {
       }
       augmentation = Augmentation(cropPadding: record.cropPadding, horizontalFlip: record.horizontalFlip)
     }
+    var trainingPrecision: Precision?
+    if let text = metadata["resnet.precision"] {
+      guard let precision = Precision(rawValue: text) else {
+        throw fail("resnet.precision is \"\(text)\", expected \"f32\" or \"bf16\"")
+      }
+      trainingPrecision = precision
+    }
     self.init(
-      configuration: configuration, classes: classes, preprocessing: preprocessing, augmentation: augmentation)
+      configuration: configuration, classes: classes, preprocessing: preprocessing, augmentation: augmentation,
+      trainingPrecision: trainingPrecision)
   }
 }
 

@@ -9,6 +9,8 @@ public final class Conv2D: Layer {
   public let weight: Parameter
   /// The bias (`outChannels`), if the convolution has one.
   public let bias: Parameter?
+  /// The precision of the products, forward and backward (``Network/precision`` sets every layer's).
+  public var precision = Precision.f32
   private let workspace: ScratchBuffer
   private var input: Tensor?  // N × C × H × W, saved for backward
   private var output: Tensor?  // N × O × Ho × Wo
@@ -38,7 +40,8 @@ public final class Conv2D: Layer {
     let y = reuse(&output, shape: [x.shape[0], outChannels, g.outputHeight, g.outputWidth])
     convolutionForward(
       input: x.pointer, geometry: g, batch: x.shape[0], weight: weight.value.pointer, outputChannels: outChannels,
-      bias: bias.map { UnsafePointer($0.value.pointer) }, output: y.pointer, workspace: workspace)
+      bias: bias.map { UnsafePointer($0.value.pointer) }, output: y.pointer, workspace: workspace,
+      precision: precision)
     input = training ? x : nil
     return y
   }
@@ -51,7 +54,7 @@ public final class Conv2D: Layer {
     convolutionBackward(
       input: x.pointer, geometry: g, batch: x.shape[0], weight: weight.value.pointer, outputChannels: outChannels,
       gradOutput: dy.pointer, gradWeight: weight.gradient.pointer, gradBias: bias?.gradient.pointer,
-      gradInput: dx.pointer, workspace: workspace)
+      gradInput: dx.pointer, workspace: workspace, precision: precision)
     return dx
   }
 

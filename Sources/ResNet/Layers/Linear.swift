@@ -6,6 +6,9 @@ public final class Linear: Layer {
   public let inFeatures: Int, outFeatures: Int
   /// The weight (`outFeatures × inFeatures`) and bias (`outFeatures`).
   public let weight: Parameter, bias: Parameter
+  /// The precision of the products: in `.bf16` their operands (input, weight, output gradient) are
+  /// rounded to bf16 and summed in float32, as PyTorch's autocast does.
+  public var precision = Precision.f32
   private var input: Tensor?  // N × in, saved for backward
   private var output: Tensor?  // N × out
   private var gradInput: Tensor?  // N × in
@@ -23,9 +26,12 @@ public final class Linear: Layer {
     let n = x.shape[0]
     let y = reuse(&output, shape: [n, outFeatures])
     for i in 0..<n { (y.pointer + i * outFeatures).update(from: bias.value.pointer, count: outFeatures) }
-    sgemm(
-      .none, .transposed, m: n, n: outFeatures, k: inFeatures, a: x.pointer, lda: inFeatures, b: weight.value.pointer,
-      ldb: inFeatures, beta: 1, c: y.pointer, ldc: outFeatures)
+    let (a, w) = (operand(x), operand(weight.value))
+    withExtendedLifetime((a, w)) {
+      sgemm(
+        .none, .transposed, m: n, n: outFeatures, k: inFeatures, a: a.pointer, lda: inFeatures, b: w.pointer,
+        ldb: inFeatures, beta: 1, c: y.pointer, ldc: outFeatures)
+    }
     input = training ? x : nil
     return y
   }
@@ -35,17 +41,28 @@ public final class Linear: Layer {
       preconditionFailure("Linear.backward: no matching training forward")
     }
     let n = x.shape[0]
-    sgemm(
-      .transposed, .none, m: outFeatures, n: inFeatures, k: n, a: dy.pointer, lda: outFeatures, b: x.pointer,
-      ldb: inFeatures, beta: 1, c: weight.gradient.pointer, ldc: inFeatures)
+    let (g, a, w) = (operand(dy), operand(x), operand(weight.value))
+    let dx = reuse(&gradInput, shape: x.shape)
+    withExtendedLifetime((g, a, w)) {
+      sgemm(
+        .transposed, .none, m: outFeatures, n: inFeatures, k: n, a: g.pointer, lda: outFeatures, b: a.pointer,
+        ldb: inFeatures, beta: 1, c: weight.gradient.pointer, ldc: inFeatures)
+      sgemm(
+        .none, .none, m: n, n: inFeatures, k: outFeatures, a: g.pointer, lda: outFeatures, b: w.pointer,
+        ldb: inFeatures, c: dx.pointer, ldc: inFeatures)
+    }
     for i in 0..<n {
       for o in 0..<outFeatures { bias.gradient.pointer[o] += dy.pointer[i * outFeatures + o] }
     }
-    let dx = reuse(&gradInput, shape: x.shape)
-    sgemm(
-      .none, .none, m: n, n: inFeatures, k: outFeatures, a: dy.pointer, lda: outFeatures, b: weight.value.pointer,
-      ldb: inFeatures, c: dx.pointer, ldc: inFeatures)
     return dx
+  }
+
+  /// A product's operand: `values` itself in float32; in bf16 a copy rounded to bf16.
+  private func operand(_ values: Tensor) -> Tensor {
+    guard precision == .bf16 else { return values }
+    let copy = Tensor(shape: values.shape)
+    roundToBF16(values.pointer, count: values.count, into: copy.pointer)
+    return copy
   }
 
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {

@@ -1,6 +1,7 @@
 /// What a model is, apart from its weights: the architecture, the class names, how images become
-/// inputs and the augmentation it was trained with — the `resnet.config`, `resnet.classes`,
-/// `resnet.preprocess` and `resnet.augmentation` metadata of a checkpoint (docs/contracts.md).
+/// inputs, the augmentation and the precision it was trained with — the `resnet.config`, `resnet.classes`,
+/// `resnet.preprocess`, `resnet.augmentation` and `resnet.precision` metadata of a checkpoint
+/// (docs/contracts.md).
 public struct ModelSpec: Sendable, Equatable {
   /// The architecture.
   public var configuration: NetworkConfiguration
@@ -11,16 +12,20 @@ public struct ModelSpec: Sendable, Equatable {
   /// The augmentation the weights were trained with; nil when unknown (a torchvision state_dict, a
   /// model not trained by this tool). Test-time flips need a model trained with flips.
   public var augmentation: Augmentation?
+  /// The precision of the products the weights were trained with (`resnet train --precision`); nil when
+  /// unknown. The weights are float32 either way, and run in either precision.
+  public var trainingPrecision: Precision?
 
   /// A description of a model.
   public init(
     configuration: NetworkConfiguration, classes: [String], preprocessing: Preprocessing,
-    augmentation: Augmentation? = nil
+    augmentation: Augmentation? = nil, trainingPrecision: Precision? = nil
   ) {
     self.configuration = configuration
     self.classes = classes
     self.preprocessing = preprocessing
     self.augmentation = augmentation
+    self.trainingPrecision = trainingPrecision
   }
 
   /// ImageNet's normalization, which torchvision's pretrained weights expect.

@@ -181,10 +181,21 @@ public final class Network: Module {
   /// The number of learnable scalars.
   public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
+  /// Every convolution in order: the stem's, then each block's (see ``ResidualBlock/namedConvolutions``).
+  var convolutions: [Conv2D] { [conv1] + blocks.flatMap { $0.namedConvolutions.map(\.conv) } }
+
+  /// The precision of every convolution and of the classifier, forward and backward (float32 unless
+  /// set). In `.bf16`, mixed precision as PyTorch's CPU autocast: the products' operands rounded to
+  /// bf16, the sums, the weights, their gradients, BatchNorm and the loss in float32.
+  public var precision = Precision.f32 {
+    didSet {
+      for conv in convolutions { conv.precision = precision }
+      fc.precision = precision
+    }
+  }
+
   private func initialize(seed: UInt64, zeroInitResidual: Bool, convInit: ConvInitialization) {
-    var convs: [Conv2D] = [conv1]
-    for block in blocks { convs += block.namedConvolutions.map(\.conv) }
-    for (index, conv) in convs.enumerated() {
+    for (index, conv) in convolutions.enumerated() {
       var generator = SeededGenerator(seed: seed, stream: 1, UInt64(index))
       let fanInBound = 1 / Float(conv.inChannels * conv.kernel * conv.kernel).squareRoot()
       let w = conv.weight.value

@@ -94,6 +94,8 @@ public final class Trainer {
     try model.network.freeze(options.freeze)
     let augmentation = Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip)
     model.spec.augmentation = augmentation
+    model.spec.trainingPrecision = options.precision
+    model.network.precision = options.precision
     let timed = collective.map { TimedCollective($0) }
     self.collective = timed
     self.model = model

@@ -49,6 +49,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
   public var classWeights = ClassWeighting.none
   /// Stop when the validation accuracy has not improved for this many epochs (nil: never).
   public var patience: Int? = nil
+  /// The precision of the convolutions' and the classifier's products, forward and backward (see
+  /// ``Network/precision``). bf16 needs no loss scaling: it has float32's exponent range, so gradients do
+  /// not underflow as float16's would.
+  public var precision = Precision.f32
 
   /// The defaults.
   public init() {}
@@ -93,6 +97,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     case backboneRateScale = "backbone_lr_scale"
     case patience
     case classWeights = "class_weights"
+    case precision
   }
 
   /// Every key but the optional ones is required (a training checkpoint writes them all).
@@ -117,6 +122,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     backboneRateScale = try c.decodeIfPresent(Float.self, forKey: .backboneRateScale) ?? 1
     patience = try c.decodeIfPresent(Int.self, forKey: .patience)
     classWeights = try c.decodeIfPresent(ClassWeighting.self, forKey: .classWeights) ?? .none
+    precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .f32
   }
 
   /// The optional settings are written only when they differ from the defaults.
@@ -141,6 +147,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     if backboneRateScale != 1 { try c.encode(backboneRateScale, forKey: .backboneRateScale) }
     try c.encodeIfPresent(patience, forKey: .patience)
     if classWeights != .none { try c.encode(classWeights, forKey: .classWeights) }
+    if precision != .f32 { try c.encode(precision, forKey: .precision) }
   }
 }
 
