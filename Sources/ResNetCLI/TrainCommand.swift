@@ -116,7 +116,10 @@ struct TrainCommand: ParsableCommand {
       valueName: "N"))
   var patience: Int?
 
-  @Option(help: ArgumentHelp(Precision.optionHelp + " Weights, their gradients, BatchNorm and the loss stay f32; no loss scaling.", valueName: "precision"))
+  @Option(
+    help: ArgumentHelp(
+      Precision.optionHelp + " Weights, their gradients, BatchNorm and the loss stay f32; no loss scaling.",
+      valueName: "precision"))
   var precision: Precision?
 
   @Option(help: "Compute threads (default: all cores).")

@@ -23,7 +23,7 @@ let oversubscribedPool = ThreadPool(threadCount: 5)
 /// `convolutionForward` on arrays: `batch` samples of `x` through `weight` (`outputChannels × g.columnRows`).
 func convolutionForward(
   _ x: [Float], _ g: ConvGeometry, batch: Int, weight: [Float], outputChannels: Int, bias: [Float]?,
-  threads: Int? = nil, pool: ThreadPool = .shared
+  precision: Precision = .f32, bf16Kernel: BF16Kernel = .best, threads: Int? = nil, pool: ThreadPool = .shared
 ) -> [Float] {
   var y = [Float](repeating: .nan, count: batch * outputChannels * g.outputPixels)
   x.withUnsafeBufferPointer { xp in
@@ -34,7 +34,7 @@ func convolutionForward(
           convolutionForward(
             input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!, outputChannels: outputChannels,
             bias: bias == nil ? nil : bp.baseAddress!, output: yp.baseAddress!, workspace: ScratchBuffer(),
-            threads: threads, pool: pool)
+            precision: precision, bf16Kernel: bf16Kernel, threads: threads, pool: pool)
         }
       }
     }
@@ -46,7 +46,8 @@ func convolutionForward(
 /// and the input gradient.
 func convolutionBackward(
   _ x: [Float], _ g: ConvGeometry, batch: Int, weight: [Float], outputChannels: Int, gradOutput: [Float],
-  gradWeight: [Float], gradBias: [Float]?, threads: Int? = nil, pool: ThreadPool = .shared
+  gradWeight: [Float], gradBias: [Float]?, precision: Precision = .f32, bf16Kernel: BF16Kernel = .best,
+  threads: Int? = nil, pool: ThreadPool = .shared
 ) -> (weight: [Float], bias: [Float]?, input: [Float]) {
   var dw = gradWeight
   var db = gradBias ?? []
@@ -61,7 +62,8 @@ func convolutionBackward(
                 input: xp.baseAddress!, geometry: g, batch: batch, weight: wp.baseAddress!,
                 outputChannels: outputChannels, gradOutput: dyp.baseAddress!, gradWeight: dwp.baseAddress!,
                 gradBias: gradBias == nil ? nil : dbp.baseAddress!, gradInput: dxp.baseAddress!,
-                workspace: ScratchBuffer(), threads: threads, pool: pool)
+                workspace: ScratchBuffer(), precision: precision, bf16Kernel: bf16Kernel, threads: threads,
+                pool: pool)
             }
           }
         }

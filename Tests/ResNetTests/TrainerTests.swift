@@ -49,9 +49,11 @@ struct TrainerTests {
     #expect(history.last!.validation.confusion.joined().reduce(0, +) == 500)
   }
 
-  @Test func resumedRunEndsWithTheSameBytes() throws {
+  @Test(arguments: Precision.allCases)
+  func resumedRunEndsWithTheSameBytes(_ precision: Precision) throws {
     let (checkpoint, train, test) = try Self.setup(widthMultiplier: 0.25, trainCount: 250, testCount: 50)
     var options = TrainingOptions()
+    options.precision = precision
     options.epochs = 3
     options.batchSize = 32
     options.nesterov = true
@@ -70,7 +72,10 @@ struct TrainerTests {
       from: root + "/resumed/last.safetensors", train: train, validation: test,
       outputFolder: root + "/resumed")
     #expect(resumed.progress.epoch == 1)
+    #expect(resumed.options.precision == precision && resumed.network.precision == precision)
     try resumed.run()
+    // The model records the precision it trained in.
+    #expect(try Model(contentsOf: root + "/resumed/best.safetensors").spec.trainingPrecision == precision)
     // Gradient logging: 7 steps an epoch, logged every 3 steps and at each epoch's last step — each
     // with one row per block and per convolution weight; a resumed run logs the same values.
     let gradients = try String(contentsOfFile: root + "/straight/gradients.csv", encoding: .utf8)
@@ -171,6 +176,9 @@ struct TrainerTests {
     var extra = try Model(spec: checkpoint, network: network).writer()
     extra.add("layer9.0.conv1.weight", Tensor(shape: [1]))
     refused(try extra.bytes(), "unexpected tensor 'layer9.0.conv1.weight'")
+    var wrongPrecision = try Model(spec: checkpoint, network: network).writer()
+    wrongPrecision.metadata["resnet.precision"] = "fp8"
+    refused(try wrongPrecision.bytes(), "resnet.precision is \"fp8\", expected \"f32\" or \"bf16\"")
     var wrongClasses = try Model(spec: checkpoint, network: network).writer()
     wrongClasses.metadata["resnet.classes"] = "[\"a\"]"
     refused(try wrongClasses.bytes(), "names 1 classes")

@@ -93,13 +93,47 @@ struct TrainCLITests {
         ["train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1", "--out", out],
         environment: level == "portable" ? ["RESNET_VECTOR_LEVEL": "portable"] : [:])
       #expect(train.status == 0, "\(train.stderr)")
-      let file = try SafeTensorsFile(contentsOf: out + "/last.safetensors")
-      let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/last.safetensors")))
-      let data = 8 + bytes[0..<8].reversed().reduce(0) { $0 << 8 | Int($1) }  // where the data section starts
-      weights.append(
-        file.entries.mapValues { Array(bytes[(data + $0.range.lowerBound)..<(data + $0.range.upperBound)]) })
+      weights.append(try Self.tensorBytes(out + "/last.safetensors"))
     }
     #expect(weights[0].count > 10 && weights[0] == weights[1])
+  }
+
+  /// Each tensor's bytes in the safetensors file at `path`, by name.
+  static func tensorBytes(_ path: String) throws -> [String: [UInt8]] {
+    let file = try SafeTensorsFile(contentsOf: path)
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    let data = 8 + bytes[0..<8].reversed().reduce(0) { $0 << 8 | Int($1) }  // where the data section starts
+    return file.entries.mapValues { Array(bytes[(data + $0.range.lowerBound)..<(data + $0.range.upperBound)]) }
+  }
+
+  @Test(
+    "train --precision bf16: the same weights on 1 and 2 threads and on the emulated kernel; the model records it"
+  )
+  func bf16Training() throws {
+    let data = try Self.tinyDataset()
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    // Widths 4, 8, 16 at batch 8: stages 2 and 3 take the Winograd path, the stem the implicit one.
+    func train(_ name: String, _ extra: [String], environment: [String: String] = [:]) throws -> [String: [UInt8]] {
+      let out = data + "/" + name
+      let run = try runResNet(
+        ["train", "--data", data, "--width-multiplier", "0.25", "--batch-size", "8", "--epochs", "1", "--out", out]
+          + extra, environment: environment)
+      #expect(run.status == 0, "\(run.stderr)")
+      if extra.contains("bf16") {
+        #expect(run.stdout.contains("precision: bf16 (convolution and classifier operands rounded to bfloat16"))
+        let file = try SafeTensorsFile(contentsOf: out + "/best.safetensors")
+        #expect(file.metadata["resnet.precision"] == "bf16")
+      }
+      return try Self.tensorBytes(out + "/last.safetensors")
+    }
+    let bf16 = try train("bf16", ["--precision", "bf16"])
+    #expect(bf16.count > 10)
+    #expect(try train("one-thread", ["--precision", "bf16", "--threads", "1"]) == bf16)
+    #expect(try train("emulated", ["--precision", "bf16"], environment: ["RESNET_BF16_KERNEL": "emulated"]) == bf16)
+    #expect(try train("f32", []) != bf16)
+    try expectRefusal(
+      ["train", "--data", data, "--resume", data + "/bf16/last.safetensors", "--precision", "f32"],
+      mentions: "--resume continues a run in the precision it started with: drop --precision.")
   }
 
   @Test(
