@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""This tool against its peers on this machine, in one run: training (`resnet bench train` beside
+"""This tool against its peers on this machine, in one run: training (`resnet bench train` in f32 and bf16 beside
 PyTorch eager float32 and PyTorch with bf16 autocast, `torch_peer.py`: CIFAR ResNet-20 on 3×32×32 and
 1×28×28, ResNet-56, batch 128) and inference (`resnet bench infer` in f32 and bf16 beside PyTorch, ONNX
 Runtime and OpenVINO f32 and bf16, `infer_peers.py`: torchvision's ResNet-18 and ResNet-50 at 3×224×224,
@@ -118,10 +118,11 @@ def main():
         ours_args, what, title = TRAINING[name]
         samples, rss = {}, {}
         for _ in range(args.rounds):
-            mine = run_json_lines([args.resnet, "bench", "train", *ours_args, "--batch", "128",
-                                   "--threads", str(args.threads)])[-1]
-            samples.setdefault("resnet", []).append(mine["ms_per_step"])
-            rss.setdefault("resnet", []).append(mine["peak_rss_mb"])
+            for ours, precision in [("resnet", "f32"), ("resnet bf16", "bf16")]:
+                mine = run_json_lines([args.resnet, "bench", "train", *ours_args, "--batch", "128",
+                                       "--precision", precision, "--threads", str(args.threads)])[-1]
+                samples.setdefault(ours, []).append(mine["ms_per_step"])
+                rss.setdefault(ours, []).append(mine["peak_rss_mb"])
             for peer, extra in [("torch", []), ("torch bf16", ["--autocast", "bf16"])]:
                 theirs = run_json_lines([args.python, os.path.join(HERE, "torch_peer.py"), "--what", what,
                                          "--batch", "128", "--threads", str(args.threads), *extra])[-1]
@@ -160,15 +161,18 @@ def main():
 
     if training_rows:
         print(f"Training: medians of {args.rounds} alternating rounds, {args.threads} threads; images per second, "
-              "and resnet's over each peer's (above 1: resnet is faster); peak RSS.\n")
-        print("| benchmark | resnet | PyTorch | PyTorch bf16 autocast | peak RSS: resnet, PyTorch, autocast |")
-        print("|---|---|---|---|---|")
+              "and resnet's over each peer's in the same precision (above 1: resnet is faster; PyTorch's bf16 "
+              "autocast against resnet bf16); peak RSS.\n")
+        print("| benchmark | resnet | resnet bf16 | PyTorch | PyTorch bf16 autocast | peak RSS: resnet, resnet bf16, "
+              "PyTorch, autocast |")
+        print("|---|---|---|---|---|---|")
         for r in training_rows:
             v, m = r["values"], training_rss[r["title"]]
-            ours = v["resnet"]["images_per_s"]
-            cells = [f'{v[p]["images_per_s"]:.0f} ({ours / v[p]["images_per_s"]:.2f}×)' for p in ("torch", "torch bf16")]
-            print(f'| {r["title"]} | {ours:.0f} | ' + " | ".join(cells)
-                  + f' | {m["resnet"]:.0f}, {m["torch"]:.0f}, {m["torch bf16"]:.0f} MB |')
+            ours, ours16 = v["resnet"]["images_per_s"], v["resnet bf16"]["images_per_s"]
+            cells = [f'{v[p]["images_per_s"]:.0f} ({(ours16 if "bf16" in p else ours) / v[p]["images_per_s"]:.2f}×)'
+                     for p in ("torch", "torch bf16")]
+            print(f'| {r["title"]} | {ours:.0f} | {ours16:.0f} | ' + " | ".join(cells)
+                  + f' | {m["resnet"]:.0f}, {m["resnet bf16"]:.0f}, {m["torch"]:.0f}, {m["torch bf16"]:.0f} MB |')
         print()
     present = [p for p in PEERS if any(p in r["values"] for r in rows)]
     if rows:

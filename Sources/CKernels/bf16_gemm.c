@@ -8,6 +8,7 @@
 // vdpbf16ps on 3.2 million random lanes (normal, tiny and zero operands), where adding the even product
 // first, adding the pair before the accumulator, or rounding once each disagreed on ~4% of lanes.
 #include "CKernels.h"
+#include "bf16_round.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -35,17 +36,6 @@ float rn_bf16_value(uint16_t h) {
 void rn_bf16_round_row(const float *src, ptrdiff_t n, uint16_t *dst) {
   for (ptrdiff_t i = 0; i < n; i++) dst[i] = rn_bf16_round(src[i]);
 }
-
-// rn_bf16_round on 16 lanes.
-typedef uint32_t rn_u32x16 __attribute__((ext_vector_type(16), aligned(4)));
-#define RN_ROUND16(u)                                                                                 \
-  ({                                                                                                  \
-    const rn_u32x16 u_ = (u);                                                                         \
-    const rn_u32x16 nan_ = (rn_u32x16)((u_ & 0x7fffffffu) > 0x7f800000u);                            \
-    const rn_u32x16 tiny_ = (rn_u32x16)((u_ & 0x7f800000u) == 0);                                     \
-    const rn_u32x16 near_ = (u_ + 0x7fffu + ((u_ >> 16) & 1u)) >> 16;                                \
-    (nan_ & ((u_ >> 16) | 0x40u)) | (tiny_ & ((u_ >> 16) & 0x8000u)) | (~(nan_ | tiny_) & near_);   \
-  })
 
 // Pair rows, 16 columns at a time, then the rest one by one (the same rounding either way).
 #define RN_PAIR_ROWS_BODY                                                                             \

@@ -4,7 +4,10 @@
 // Instantiated for AVX-512 and for the portable 16-float vector type like channel_ops.c; both do the
 // same IEEE operations in the same order, so results are bitwise the same whichever ISA runs.
 #include "CKernels.h"
+#include "bf16_round.h"
 #include "vector_level.h"
+
+#include <string.h>
 
 #pragma clang fp contract(off)
 // The vector-typed helpers are static inline within one instantiation: no ABI crosses a boundary.
@@ -142,6 +145,11 @@ RN_AVX512 static inline void rn_transpose16_avx512(const float *source, ptrdiff_
 void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride) {
   RN_DISPATCH(rn_winograd_input, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
+}
+
+void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                            ptrdiff_t first_tile, ptrdiff_t end_tile, void *v, ptrdiff_t ldv, ptrdiff_t matrix_stride) {
+  RN_DISPATCH(rn_winograd_input_bf16, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
 }
 
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,

@@ -75,16 +75,34 @@ static inline int RN_W(rn_chunk_range)(ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t p, 
 // tiles, else the lanes of `packed_mask` packed together in lane order (a chunk starting mid-range,
 // or tile rows narrower than their lanes). Lanes past the valid ones land on columns a later chunk
 // writes, or on the 16 floats of slack past the row's last tile (masked stores are slow on Zen 4).
+//
+// With `bf16`, `row` is a pair row (32-bit words, the same units) and the values are rounded to bf16:
+// an even channel's fill the words' low halves and zero their high halves, an odd channel's are then
+// or-ed into the high halves (the even channel of the pair comes first; a channel count's last, unpaired
+// even channel leaves its pair's high halves zero).
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
-    float *row, rn_w16 value, const int contiguous, uint32_t packed_mask, ptrdiff_t packed_at) {
-  *(rn_w16 *)(row + packed_at) = contiguous && (packed_mask & 1) ? value : RN_W(rn_pack_lanes)(value, packed_mask);
+    float *row, rn_w16 value, const int contiguous, uint32_t packed_mask, ptrdiff_t packed_at, const int bf16,
+    const int odd) {
+  const rn_w16 packed = contiguous && (packed_mask & 1) ? value : RN_W(rn_pack_lanes)(value, packed_mask);
+  if (!bf16) {
+    *(rn_w16 *)(row + packed_at) = packed;
+    return;
+  }
+  rn_u32x16 bits, low;
+  memcpy(&bits, &packed, 64);
+  rn_u32x16 words = RN_ROUND16(bits);
+  if (odd) {
+    memcpy(&low, row + packed_at, 64);
+    words = low | words << 16;
+  }
+  memcpy(row + packed_at, &words, 64);
 }
 
 // The input transform for R = groups, lanes mapping to consecutive tiles or not (compile-time
 // constants in each inlined copy).
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_input_groups)(
-    const int groups, const int contiguous, const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
-    ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t ms) {
+    const int groups, const int contiguous, const int bf16, const float *sample, ptrdiff_t channels, ptrdiff_t height,
+    ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t ms) {
   const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2;
   const ptrdiff_t plane_size = height * width, p = 16 / groups;
   const ptrdiff_t first_row = first_tile / tiles_w, last_row = (end_tile - 1) / tiles_w;
@@ -135,16 +153,17 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         const rn_w16 d0 = RN_PIECE(3, 0), d1 = RN_PIECE(3, 1), d2 = RN_PIECE(3, 2), d3 = RN_PIECE(3, 3);
 #undef RN_PIECE
 #undef RN_AT
-        float *row = v + c * ldv;
+        float *row = v + (bf16 ? c / 2 : c) * ldv;
+        const int odd = bf16 && (c & 1);
         // Row i of Bᵀ·d (its four pieces), then ·B along it: V[4i + j] for j = 0 ..< 4.
 #define RN_ROW(i, e0, e1, e2, e3)                                                         \
   do {                                                                                    \
     const rn_w16 t0 = RN_EVENS(e0, e1), t1 = RN_ODDS(e0, e1);                             \
     const rn_w16 t2 = RN_EVENS(e2, e3), t3 = RN_ODDS(e2, e3);                             \
-    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, contiguous, packed_mask, packed_at);       \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, contiguous, packed_mask, packed_at); \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, contiguous, packed_mask, packed_at); \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, contiguous, packed_mask, packed_at); \
+    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, contiguous, packed_mask, packed_at, bf16, odd);       \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, contiguous, packed_mask, packed_at, bf16, odd); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, contiguous, packed_mask, packed_at, bf16, odd); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, contiguous, packed_mask, packed_at, bf16, odd); \
   } while (0)
         RN_ROW(0, a0 - c0, a1 - c1, a2 - c2, a3 - c3);
         RN_ROW(1, b0 + c0, b1 + c1, b2 + c2, b3 + c3);
@@ -160,8 +179,18 @@ RN_WATTR static void RN_W(rn_winograd_input)(const float *sample, ptrdiff_t chan
                                              ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v,
                                              ptrdiff_t ldv, ptrdiff_t ms) {
 #define RN_INPUT(groups, contiguous)                                                                              \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, sample, channels, height, width, first_tile, end_tile, v, ldv, \
-                                 ms)
+  RN_W(rn_winograd_input_groups)(groups, contiguous, 0, sample, channels, height, width, first_tile, end_tile, v, \
+                                 ldv, ms)
+  RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
+#undef RN_INPUT
+}
+
+RN_WATTR static void RN_W(rn_winograd_input_bf16)(const float *sample, ptrdiff_t channels, ptrdiff_t height,
+                                                  ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, void *v,
+                                                  ptrdiff_t ldv, ptrdiff_t ms) {
+#define RN_INPUT(groups, contiguous)                                                                          \
+  RN_W(rn_winograd_input_groups)(groups, contiguous, 1, sample, channels, height, width, first_tile, end_tile, \
+                                 (float *)v, ldv, ms)
   RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
 #undef RN_INPUT
 }

@@ -9,7 +9,8 @@ extension PreparedConvolution {
   /// threads get even shares. A tile's result does not depend on its block, its place in it or the
   /// channels computed with it (each element of a GEMM is computed alone, over the same `kc` slices),
   /// and the output transform adds the bias and the residual and applies the ReLU as it writes. In bf16
-  /// a block's V is rounded into pair rows once, and the 16 GEMMs run on the bf16 micro-kernels.
+  /// the input transform writes a block's V rounded, as pair rows, and the 16 GEMMs run on the bf16
+  /// micro-kernels.
   func winogradForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -20,12 +21,14 @@ extension PreparedConvolution {
     let (channels, o) = (g.channels, outputChannels)
     let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
     let layout = WinogradBlockLayout(channels: channels, outputChannels: o, nr: nr)
-    // bf16: V's 16 matrices as pair rows, ⌈C/2⌉ × width words each, vbMatrix words apart.
+    // bf16: V's 16 matrices as pair rows, ⌈C/2⌉ × ldv words each (the slack as in float32), vbMatrix
+    // words apart, in place of V in float32.
     let pairs = bf16Pairs
-    let vbMatrix = oddLineStride(pairs * layout.width)
-    let vbCount = bf16 == nil ? 0 : 16 * vbMatrix
-    let (width, ldv, vMatrix, vCount, mMatrix, mCount) =
-      (layout.width, layout.ldv, layout.vMatrix, layout.vCount, layout.mMatrix, layout.mCount)
+    let vbMatrix = oddLineStride(pairs * layout.ldv)
+    let (width, ldv, vMatrix, mMatrix, mCount) = (
+      layout.width, layout.ldv, layout.vMatrix, layout.mMatrix, layout.mCount
+    )
+    let vCount = bf16 == nil ? layout.vCount : 16 * vbMatrix + vectorSlack
     let columns = batch * tiles  // every tile of the batch, sample after sample
     let blocks = (columns + width - 1) / width
     // In bf16 U is bf16Weight, and `u` (any pointer) is not read.
@@ -45,13 +48,11 @@ extension PreparedConvolution {
     let participants = min(threadCount, units)
     let queue = WorkQueue(count: units)
     pool.run(participants: participants) { _ in
-      let scratch = convolutionScratch.take(vCount + mCount + vbCount)
-      let v = scratch.pointer  // 16 × C × ldv
+      let scratch = convolutionScratch.take(vCount + mCount)
+      let v = scratch.pointer  // 16 × C × ldv floats, or in bf16 16 × ⌈C/2⌉ × ldv words (vbMatrix apart)
       let m = v + vCount + winogradOutputReadSlack  // 16 × O × width
-      let vb = UnsafeMutableRawPointer(v + vCount + mCount)  // bf16: 16 × ⌈C/2⌉ × width words
       kernel.variants.withUnsafeBufferPointer { variants in
         var transformed = -1  // the block whose V is in `v`
-        var converted = -1  // the block whose V is in `vb` (bf16)
         while let unit = queue.claim() {
           let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
           let rows = min(o, part * partRows)..<min(o, (part + 1) * partRows)
@@ -59,26 +60,24 @@ extension PreparedConvolution {
           let ncols = min(width, columns - j0)
           if block != transformed {
             forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
-              rn_winograd_input(
-                x.base + s * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+              let sample = x.base + s * g.inputCount
+              if bf16 == nil {
+                rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+              } else {
+                rn_winograd_input_bf16(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vbMatrix)
+              }
             }
             transformed = block
           }
           guard !rows.isEmpty else { continue }
           if let bf16 {
-            if block != converted {
-              for xi in 0..<16 {
-                rn_bf16_pair_rows(v + xi * vMatrix, ldv, channels, ncols, vb + xi * vbMatrix * 4, width)
-              }
-              converted = block
-            }
             for xi in 0..<16 {  // M[ξ] (rows × tiles) = U[ξ] (rows × C) · V[ξ] (C × tiles)
-              let panel = vb + xi * vbMatrix * 4
+              let panel = UnsafeRawPointer(v + xi * vbMatrix)
               bf16.multiply(
                 m: rows.count, n: ncols, depth: channels, kc: GEMMBlocking.kc,
                 a: bf16Weight! + (xi * o + rows.lowerBound) * pairs * 4, lda: pairs,
                 c: m + xi * mMatrix + rows.lowerBound * width, ldc: width
-              ) { pc, _ in (UnsafeRawPointer(panel + pc / 2 * width * 4), width) }
+              ) { pc, _ in (panel + pc / 2 * ldv * 4, ldv) }
             }
           } else {
             winogradProducts(
