@@ -76,25 +76,26 @@ static inline int RN_W(rn_chunk_range)(ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t p, 
 // or tile rows narrower than their lanes). Lanes past the valid ones land on columns a later chunk
 // writes, or on the 16 floats of slack past the row's last tile (masked stores are slow on Zen 4).
 //
-// With `bf16`, `row` is a pair row (32-bit words, the same units) and the values are rounded to bf16:
-// an even channel's fill the words' low halves and zero their high halves, an odd channel's are then
-// or-ed into the high halves (the even channel of the pair comes first; a channel count's last, unpaired
-// even channel leaves its pair's high halves zero).
+// In bf16 (`pair` non-zero), `row` is a pair row (32-bit words, the same units) and the values are
+// rounded to bf16: pair 1, an even channel with a partner, keeps them in `pending` (the low halves);
+// pair 3, the odd channel after it, stores them in the high halves over `pending`; pair 2, a channel
+// count's last, unpaired even channel, stores them with the high halves zero.
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
-    float *row, rn_w16 value, const int contiguous, uint32_t packed_mask, ptrdiff_t packed_at, const int bf16,
-    const int odd) {
+    float *row, rn_w16 value, const int contiguous, uint32_t packed_mask, ptrdiff_t packed_at, const int pair,
+    rn_u32x16 *pending) {
   const rn_w16 packed = contiguous && (packed_mask & 1) ? value : RN_W(rn_pack_lanes)(value, packed_mask);
-  if (!bf16) {
+  if (!pair) {
     *(rn_w16 *)(row + packed_at) = packed;
     return;
   }
-  rn_u32x16 bits, low;
+  rn_u32x16 bits;
   memcpy(&bits, &packed, 64);
-  rn_u32x16 words = RN_ROUND16(bits);
-  if (odd) {
-    memcpy(&low, row + packed_at, 64);
-    words = low | words << 16;
+  const rn_u32x16 rounded = RN_ROUND16(bits);
+  if (pair == 1) {
+    *pending = rounded;
+    return;
   }
+  const rn_u32x16 words = pair == 3 ? *pending | rounded << 16 : rounded;
   memcpy(row + packed_at, &words, 64);
 }
 
@@ -137,6 +138,7 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         const ptrdiff_t x = 2 * tx - 1 + (q >> 1) * 2 + (groups == 1 ? (q & 1) * 16 : 0);
         columns[q] = RN_W(rn_column_mask)(x, groups == 4 ? 8 : 16, width);
       }
+      rn_u32x16 pending[16];  // bf16: an even channel's 16 rounded rows, until its odd partner's
       for (ptrdiff_t c = 0; c < channels; c++) {
         const float *plane = sample + c * plane_size;
 #define RN_AT(i, k, q) (plane + offset[i][k] + 2 * tx - 1 + ((q) >> 1) * 2)
@@ -154,16 +156,19 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
 #undef RN_PIECE
 #undef RN_AT
         float *row = v + (bf16 ? c / 2 : c) * ldv;
-        const int odd = bf16 && (c & 1);
+        const int pair = !bf16 ? 0 : (c & 1) ? 3 : c + 1 < channels ? 1 : 2;
         // Row i of Bᵀ·d (its four pieces), then ·B along it: V[4i + j] for j = 0 ..< 4.
 #define RN_ROW(i, e0, e1, e2, e3)                                                         \
   do {                                                                                    \
     const rn_w16 t0 = RN_EVENS(e0, e1), t1 = RN_ODDS(e0, e1);                             \
     const rn_w16 t2 = RN_EVENS(e2, e3), t3 = RN_ODDS(e2, e3);                             \
-    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, contiguous, packed_mask, packed_at, bf16, odd);       \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, contiguous, packed_mask, packed_at, bf16, odd); \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, contiguous, packed_mask, packed_at, bf16, odd); \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, contiguous, packed_mask, packed_at, bf16, odd); \
+    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, contiguous, packed_mask, packed_at, pair, pending + 4 * (i)); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, contiguous, packed_mask, packed_at, pair,               \
+                         pending + 4 * (i) + 1);                                                                   \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, contiguous, packed_mask, packed_at, pair,               \
+                         pending + 4 * (i) + 2);                                                                   \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, contiguous, packed_mask, packed_at, pair,               \
+                         pending + 4 * (i) + 3);                                                                   \
   } while (0)
         RN_ROW(0, a0 - c0, a1 - c1, a2 - c2, a3 - c3);
         RN_ROW(1, b0 + c0, b1 + c1, b2 + c2, b3 + c3);

@@ -118,7 +118,8 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      Precision.optionHelp + " Weights, their gradients, BatchNorm and the loss stay f32; no loss scaling.",
+      Precision.optionHelp
+        + " Weights, their gradients, BatchNorm and the loss stay f32; no loss scaling is needed (bf16 has f32's range). Default: f32.",
       valueName: "precision"))
   var precision: Precision?
 

@@ -19,6 +19,18 @@ struct ShippedModelTests {
     #expect((accuracy ?? 0) >= 90, "accuracy line: \(line ?? "none")")
   }
 
+  @Test("the model trained in bf16 records it and scores the mini test split as the model card says")
+  func trainedInBF16() throws {
+    let path = DatasetCLITests.repository.appendingPathComponent("Models/fashion-mnist-bf16.safetensors").path
+    #expect(try SafeTensorsFile(contentsOf: path).metadata["resnet.precision"] == "bf16")
+    let result = try runResNet(["eval", "--data", "Data/fashion-mnist-mini", "--model", path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("accuracy: ") }
+    let accuracy = line.flatMap { Double($0.dropFirst("accuracy: ".count).prefix { $0 != "%" }) }
+    // The full test set gives 94.56% (Models/README.md); 500 images of it, at least 90%.
+    #expect((accuracy ?? 0) >= 90, "accuracy line: \(line ?? "none")")
+  }
+
   @Test("eval and classify in bf16: the mini test split scored within a point of f32, the same top classes")
   func bf16() throws {
     func accuracy(_ arguments: [String]) throws -> Double? {

@@ -23,7 +23,8 @@ extension Model {
   }
 
   /// The `resnet.config`, `resnet.classes`, `resnet.preprocess` and (when known) `resnet.augmentation` and
-  /// `resnet.precision` strings that describe the model in a checkpoint's metadata and an ONNX file's `metadata_props`.
+  /// `resnet.precision` strings that describe the model in a checkpoint's metadata and an ONNX file's
+  /// `metadata_props`.
   func metadata() throws -> [String: String] {
     var metadata = [
       "resnet.config": spec.configuration.jsonString(), "resnet.classes": try jsonText(spec.classes),
