@@ -147,6 +147,12 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
   RN_DISPATCH(rn_winograd_input, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
 }
 
+void rn_winograd_input_rounded(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                               ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv,
+                               ptrdiff_t matrix_stride) {
+  RN_DISPATCH(rn_winograd_input_rounded, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
+}
+
 void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                             ptrdiff_t first_tile, ptrdiff_t end_tile, void *v, ptrdiff_t ldv, ptrdiff_t matrix_stride) {
   RN_DISPATCH(rn_winograd_input_bf16, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);

@@ -101,9 +101,20 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
 
 // The input transform for R = groups, lanes mapping to consecutive tiles or not (compile-time
 // constants in each inlined copy).
+// The input rounded to bf16 as it is read (kept as float32), for `rounded`.
+RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_rounded)(rn_w16 x, const int rounded) {
+  if (!rounded) return x;
+  rn_u32x16 bits;
+  memcpy(&bits, &x, 64);
+  bits = RN_ROUND16(bits) << 16;
+  memcpy(&x, &bits, 64);
+  return x;
+}
+
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_input_groups)(
-    const int groups, const int contiguous, const int bf16, const float *sample, ptrdiff_t channels, ptrdiff_t height,
-    ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t ms) {
+    const int groups, const int contiguous, const int bf16, const int rounded, const float *sample, ptrdiff_t channels,
+    ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv,
+    ptrdiff_t ms) {
   const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2;
   const ptrdiff_t plane_size = height * width, p = 16 / groups;
   const ptrdiff_t first_row = first_tile / tiles_w, last_row = (end_tile - 1) / tiles_w;
@@ -142,7 +153,8 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
       for (ptrdiff_t c = 0; c < channels; c++) {
         const float *plane = sample + c * plane_size;
 #define RN_AT(i, k, q) (plane + offset[i][k] + 2 * tx - 1 + ((q) >> 1) * 2)
-#define RN_PIECE(i, q)                                                                                         \
+#define RN_PIECE(i, q) RN_W(rn_rounded)(RN_PIECE_READ(i, q), rounded)
+#define RN_PIECE_READ(i, q)                                                                                    \
   (groups == 1   ? RN_W(rn_load16)(RN_AT(i, 0, q) + ((q) & 1) * 16, columns[q] & inside[i][0])                \
    : groups == 2 ? RN_W(rn_load16)(RN_AT(i, (q) & 1, q), columns[q] & inside[i][(q) & 1])                      \
                  : __builtin_shufflevector(                                                                    \
@@ -154,6 +166,7 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         const rn_w16 c0 = RN_PIECE(2, 0), c1 = RN_PIECE(2, 1), c2 = RN_PIECE(2, 2), c3 = RN_PIECE(2, 3);
         const rn_w16 d0 = RN_PIECE(3, 0), d1 = RN_PIECE(3, 1), d2 = RN_PIECE(3, 2), d3 = RN_PIECE(3, 3);
 #undef RN_PIECE
+#undef RN_PIECE_READ
 #undef RN_AT
         float *row = v + (bf16 ? c / 2 : c) * ldv;
         const int pair = !bf16 ? 0 : (c & 1) ? 3 : c + 1 < channels ? 1 : 2;
@@ -184,8 +197,18 @@ RN_WATTR static void RN_W(rn_winograd_input)(const float *sample, ptrdiff_t chan
                                              ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v,
                                              ptrdiff_t ldv, ptrdiff_t ms) {
 #define RN_INPUT(groups, contiguous)                                                                              \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, 0, sample, channels, height, width, first_tile, end_tile, v, \
-                                 ldv, ms)
+  RN_W(rn_winograd_input_groups)(groups, contiguous, 0, 0, sample, channels, height, width, first_tile, end_tile, \
+                                 v, ldv, ms)
+  RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
+#undef RN_INPUT
+}
+
+RN_WATTR static void RN_W(rn_winograd_input_rounded)(const float *sample, ptrdiff_t channels, ptrdiff_t height,
+                                                     ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile,
+                                                     float *v, ptrdiff_t ldv, ptrdiff_t ms) {
+#define RN_INPUT(groups, contiguous)                                                                              \
+  RN_W(rn_winograd_input_groups)(groups, contiguous, 0, 1, sample, channels, height, width, first_tile, end_tile, \
+                                 v, ldv, ms)
   RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
 #undef RN_INPUT
 }
@@ -194,7 +217,7 @@ RN_WATTR static void RN_W(rn_winograd_input_bf16)(const float *sample, ptrdiff_t
                                                   ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, void *v,
                                                   ptrdiff_t ldv, ptrdiff_t ms) {
 #define RN_INPUT(groups, contiguous)                                                                          \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, 1, sample, channels, height, width, first_tile, end_tile, \
+  RN_W(rn_winograd_input_groups)(groups, contiguous, 1, 0, sample, channels, height, width, first_tile, end_tile, \
                                  (float *)v, ldv, ms)
   RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
 #undef RN_INPUT

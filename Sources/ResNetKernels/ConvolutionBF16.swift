@@ -8,8 +8,8 @@ import CKernels
 // gradient with the flipped weight) run on the bf16 micro-kernels through a ``PreparedConvolution``
 // made for the call; its path depends on the geometry alone, so the bits are the same for any thread
 // count and on the native and the emulated kernel. The weight gradient, and the input gradient of the
-// other convolutions, run the float32 paths on operands rounded to bf16 beforehand: the same products,
-// summed in float32.
+// other convolutions, run the float32 paths on operands rounded to bf16 (Winograd's weight gradient
+// rounds them as it reads them, the others read rounded copies): the same products, summed in float32.
 
 /// `output = conv(round(input), round(weight)) (+ bias)` in bf16 (see
 /// ``convolutionForward(input:geometry:batch:weight:outputChannels:bias:output:workspace:precision:threads:pool:)``).
@@ -39,23 +39,37 @@ func bf16ConvolutionBackward(
     addBiasGradient(gradOutput, batch: batch, channels: outputChannels, pixels: g.outputPixels, into: gradBias)
   }
   guard batch > 0 else { return }
-  let inputCount = batch * g.inputCount
-  let gradCount = batch * outputChannels * g.outputPixels
-  let rounded = convolutionScratch.take(inputCount + gradCount)
-  defer { convolutionScratch.give(rounded) }
-  let x = rounded.pointer  // batch × C × H × W, rounded to bf16
-  let dy = rounded.pointer + inputCount  // batch × O × Ho·Wo, rounded to bf16
-  roundToBF16(input, count: inputCount, into: x, threads: threads, pool: pool)
-  roundToBF16(gradOutput, count: gradCount, into: dy, threads: threads, pool: pool)
   let plan = ConvolutionPlan(
     geometry: g, outputChannels: outputChannels, batch: batch, inputGradient: gradInput != nil)
+  /// `body` on copies of the input and the output gradient rounded to bf16.
+  func withRoundedOperands(_ body: (_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>) -> Void) {
+    let inputCount = batch * g.inputCount
+    let gradCount = batch * outputChannels * g.outputPixels
+    let rounded = convolutionScratch.take(inputCount + gradCount)
+    defer { convolutionScratch.give(rounded) }
+    let x = rounded.pointer  // batch × C × H × W, rounded to bf16
+    let dy = rounded.pointer + inputCount  // batch × O × Ho·Wo, rounded to bf16
+    roundToBF16(input, count: inputCount, into: x, threads: threads, pool: pool)
+    roundToBF16(gradOutput, count: gradCount, into: dy, threads: threads, pool: pool)
+    body(x, dy)
+  }
   switch plan.inputGradient {
   case .winograd(let back), .implicit(let back):
-    // The weight gradient alone (its plan without the input gradient takes the same path), then the
-    // input gradient as a bf16 convolution of the output gradient with the flipped weight.
-    convolutionBackward(
-      input: x, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels, gradOutput: dy,
-      gradWeight: gradWeight, gradInput: nil, workspace: workspace, threads: threads, pool: pool)
+    // The weight gradient alone (its plan without the input gradient takes the same path): Winograd's
+    // rounds its operands as it reads them, the others read rounded copies. Then the input gradient as a
+    // bf16 convolution of the output gradient with the flipped weight.
+    if plan.weightGradient == .winograd {
+      float32ConvolutionBackward(
+        input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
+        gradOutput: gradOutput, gradWeight: gradWeight, gradBias: nil, gradInput: nil, workspace: workspace,
+        roundingWinogradOperands: true, threads: threads, pool: pool)
+    } else {
+      withRoundedOperands { x, dy in
+        float32ConvolutionBackward(
+          input: x, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels, gradOutput: dy,
+          gradWeight: gradWeight, gradBias: nil, gradInput: nil, workspace: workspace, threads: threads, pool: pool)
+      }
+    }
     let flipped = [Float](unsafeUninitializedCapacity: outputChannels * g.columnRows) { buffer, count in
       g.flippedForInputGradient(weight, outputChannels: outputChannels, into: buffer.baseAddress!)
       count = buffer.count
@@ -69,9 +83,12 @@ func bf16ConvolutionBackward(
     let w = convolutionScratch.take(weightCount)  // O × K, rounded to bf16
     defer { convolutionScratch.give(w) }
     roundToBF16(weight, count: weightCount, into: w.pointer, threads: threads, pool: pool)
-    convolutionBackward(
-      input: x, geometry: g, batch: batch, weight: w.pointer, outputChannels: outputChannels, gradOutput: dy,
-      gradWeight: gradWeight, gradInput: gradInput, workspace: workspace, threads: threads, pool: pool)
+    withRoundedOperands { x, dy in
+      float32ConvolutionBackward(
+        input: x, geometry: g, batch: batch, weight: w.pointer, outputChannels: outputChannels, gradOutput: dy,
+        gradWeight: gradWeight, gradBias: nil, gradInput: gradInput, workspace: workspace, threads: threads,
+        pool: pool)
+    }
   }
 }
 

@@ -27,6 +27,21 @@ public func convolutionBackward(
       workspace: workspace, bf16Kernel: bf16Kernel, threads: threads, pool: pool)
     return
   }
+  float32ConvolutionBackward(
+    input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels, gradOutput: gradOutput,
+    gradWeight: gradWeight, gradBias: gradBias, gradInput: gradInput, workspace: workspace, threads: threads,
+    pool: pool)
+}
+
+/// The float32 backward pass; with `roundingWinogradOperands`, a Winograd weight gradient rounds the input
+/// and the output gradient to bf16 as it reads them (the same bits as on rounded copies; the other paths
+/// read their operands as they are).
+func float32ConvolutionBackward(
+  input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int, weight: UnsafePointer<Float>,
+  outputChannels: Int, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
+  gradBias: UnsafeMutablePointer<Float>?, gradInput: UnsafeMutablePointer<Float>?, workspace: ScratchBuffer,
+  roundingWinogradOperands: Bool = false, threads: Int?, pool: ThreadPool
+) {
   if let gradBias {
     addBiasGradient(gradOutput, batch: batch, channels: outputChannels, pixels: g.outputPixels, into: gradBias)
   }
@@ -51,7 +66,7 @@ public func convolutionBackward(
   case .winograd:
     winogradWeightGradient(
       input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,
-      partials: partials.pointer, threads: threads, pool: pool)
+      partials: partials.pointer, roundingOperands: roundingWinogradOperands, threads: threads, pool: pool)
   case .implicit:
     implicitWeightGradient(
       input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,

@@ -13,11 +13,12 @@ import CKernels
 /// `V` (the forward's input transform) and `dM` of a block, then the 16 GEMMs added into the group's
 /// `dU`. Each group writes `partials + group · 16 · C · O`, `16 × C × O` (ξ, input channel, output
 /// channel), computed whole by one thread in fixed loops, so the result does not depend on the thread
-/// count.
+/// count. With `roundingOperands`, the input and the output gradient are rounded to bf16 as they are read
+/// (bf16 training; the same bits as on rounded copies).
 func winogradWeightGradient(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, grouping: ConvolutionGrouping,
   gradOutput: UnsafePointer<Float>, outputChannels: Int, partials: UnsafeMutablePointer<Float>,
-  threads: Int?, pool: ThreadPool
+  roundingOperands: Bool = false, threads: Int?, pool: ThreadPool
 ) {
   precondition(g.isSamePadded3x3, "winogradWeightGradient: \(g)")
   let kernel = GEMMKernel.best
@@ -45,6 +46,7 @@ func winogradWeightGradient(
         dy.base + (first + s) * outputChannels * pixels, outputChannels, pixels,
         pixelMajor + s * pixels * outputChannels)
     }
+    if roundingOperands { rn_bf16_round_floats(pixelMajor, count * pixels * outputChannels, pixelMajor) }
     let partial = out.base + first / grouping.samples * 16 * matrix  // dU: 16 × C × O
     let columns = count * tiles
     kernel.variants.withUnsafeBufferPointer { variants in
@@ -52,8 +54,12 @@ func winogradWeightGradient(
       while j0 < columns {
         let depth = min(block, columns - j0)
         forEachWinogradSegment(of: j0..<(j0 + depth), tiles: tiles) { s, t0, t1, column in
-          rn_winograd_input(
-            x.base + (first + s) * g.inputCount, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+          let sample = x.base + (first + s) * g.inputCount
+          if roundingOperands {
+            rn_winograd_input_rounded(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+          } else {
+            rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+          }
           rn_winograd_gradient_output(
             pixelMajor + s * pixels * outputChannels, outputChannels, g.height, g.width, t0, t1,
             dm + column * outputChannels, mMatrix)

@@ -134,6 +134,11 @@ void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_str
 /// what spilled onto them. Nothing outside the sample is read.
 void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
+/// rn_winograd_input of the sample rounded to bf16 (as rn_bf16_round does, kept as float32) as it is read:
+/// the same bits as rn_winograd_input of a rounded copy.
+void rn_winograd_input_rounded(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                               ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv,
+                               ptrdiff_t matrix_stride);
 /// rn_winograd_input with V in bf16 pair rows: V[ξ] row c's value goes, rounded to bf16 as rn_bf16_round
 /// does, into the low (c even) or high (c odd) half of the 32-bit word at v[ξ·matrix_stride + (c/2)·ldv +
 /// t − first_tile] (in words; the high halves of an odd channel count's last pair are zero): the pair rows
