@@ -102,7 +102,7 @@ void rn_bf16_pair_rows(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n
   for (; i + 16 <= n; i += 16) {                                                                      \
     rn_u32x16 u;                                                                                      \
     memcpy(&u, src + i, 64);                                                                          \
-    const rn_u32x16 rounded = RN_ROUND16(u) << 16;                                                    \
+    const rn_u32x16 rounded = RN_ROUND16_FLOAT_BITS(u);                                                    \
     memcpy(dst + i, &rounded, 64);                                                                    \
   }                                                                                                   \
   for (; i < n; i++) dst[i] = rn_bf16_value(rn_bf16_round(src[i]));

@@ -14,5 +14,7 @@ typedef uint32_t rn_u32x16 __attribute__((ext_vector_type(16), aligned(4)));
     const rn_u32x16 near_ = (u_ + 0x7fffu + ((u_ >> 16) & 1u)) >> 16;                                \
     (nan_ & ((u_ >> 16) | 0x40u)) | (tiny_ & ((u_ >> 16) & 0x8000u)) | (~(nan_ | tiny_) & near_);   \
   })
+// The same rounding kept as float32 bits: bf16's 16 bits above 16 zero bits.
+#define RN_ROUND16_FLOAT_BITS(u) (RN_ROUND16(u) << 16)
 
 #endif

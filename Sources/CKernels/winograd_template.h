@@ -106,7 +106,7 @@ RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_rounded)(rn
   if (!rounded) return x;
   rn_u32x16 bits;
   memcpy(&bits, &x, 64);
-  bits = RN_ROUND16(bits) << 16;
+  bits = RN_ROUND16_FLOAT_BITS(bits);
   memcpy(&x, &bits, 64);
   return x;
 }
@@ -193,35 +193,29 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
   }
 }
 
-RN_WATTR static void RN_W(rn_winograd_input)(const float *sample, ptrdiff_t channels, ptrdiff_t height,
-                                             ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v,
-                                             ptrdiff_t ldv, ptrdiff_t ms) {
-#define RN_INPUT(groups, contiguous)                                                                              \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, 0, 0, sample, channels, height, width, first_tile, end_tile, \
-                                 v, ldv, ms)
-  RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
-#undef RN_INPUT
-}
-
-RN_WATTR static void RN_W(rn_winograd_input_rounded)(const float *sample, ptrdiff_t channels, ptrdiff_t height,
-                                                     ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile,
-                                                     float *v, ptrdiff_t ldv, ptrdiff_t ms) {
-#define RN_INPUT(groups, contiguous)                                                                              \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, 0, 1, sample, channels, height, width, first_tile, end_tile, \
-                                 v, ldv, ms)
-  RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
-#undef RN_INPUT
-}
-
-RN_WATTR static void RN_W(rn_winograd_input_bf16)(const float *sample, ptrdiff_t channels, ptrdiff_t height,
-                                                  ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, void *v,
-                                                  ptrdiff_t ldv, ptrdiff_t ms) {
-#define RN_INPUT(groups, contiguous)                                                                          \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, 1, 0, sample, channels, height, width, first_tile, end_tile, \
-                                 (float *)v, ldv, ms)
-  RN_BY_LAYOUT((width + 1) / 2, RN_INPUT);
-#undef RN_INPUT
-}
+// The entry points: float32 V; float32 V of the input rounded to bf16; V in bf16 pair rows.
+#define RN_INPUT_ENTRY(name, bf16, rounded, vtype)                                                            \
+  RN_WATTR static void RN_W(name)(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width, \
+                                  ptrdiff_t first_tile, ptrdiff_t end_tile, vtype *v, ptrdiff_t ldv,          \
+                                  ptrdiff_t ms) {                                                             \
+    RN_BY_LAYOUT((width + 1) / 2, RN_INPUT_CALL(bf16, rounded));                                              \
+  }
+#define RN_INPUT_CALL(bf16, rounded) RN_INPUT_CALL_##bf16##_##rounded
+#define RN_INPUT_GROUPS(groups, contiguous, bf16, rounded)                                                     \
+  RN_W(rn_winograd_input_groups)(groups, contiguous, bf16, rounded, sample, channels, height, width, first_tile, \
+                                 end_tile, (float *)v, ldv, ms)
+#define RN_INPUT_CALL_0_0(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 0, 0)
+#define RN_INPUT_CALL_0_1(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 0, 1)
+#define RN_INPUT_CALL_1_0(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 1, 0)
+RN_INPUT_ENTRY(rn_winograd_input, 0, 0, float)
+RN_INPUT_ENTRY(rn_winograd_input_rounded, 0, 1, float)
+RN_INPUT_ENTRY(rn_winograd_input_bf16, 1, 0, void)
+#undef RN_INPUT_CALL_0_0
+#undef RN_INPUT_CALL_0_1
+#undef RN_INPUT_CALL_1_0
+#undef RN_INPUT_GROUPS
+#undef RN_INPUT_CALL
+#undef RN_INPUT_ENTRY
 
 // The 16 tiles of a chunk from row `m` of one M[ξ] (tile t at m[t − first_tile]), lane k·p + j
 // holding tile (ty + k, tx + j). Reads whole vectors around the tiles.

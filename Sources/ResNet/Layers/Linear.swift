@@ -12,6 +12,8 @@ public final class Linear: Layer {
   private var input: Tensor?  // N × in, saved for backward
   private var output: Tensor?  // N × out
   private var gradInput: Tensor?  // N × in
+  /// bf16: the input, the weight and the output gradient rounded (kept between steps, as the others).
+  private var roundedInput: Tensor?, roundedWeight: Tensor?, roundedGradient: Tensor?
 
   /// A linear layer with zero weights (``Network/init(configuration:seed:initialization:)`` fills them).
   public init(inFeatures: Int, outFeatures: Int) {
@@ -26,7 +28,7 @@ public final class Linear: Layer {
     let n = x.shape[0]
     let y = reuse(&output, shape: [n, outFeatures])
     for i in 0..<n { (y.pointer + i * outFeatures).update(from: bias.value.pointer, count: outFeatures) }
-    let (a, w) = (operand(x), operand(weight.value))
+    let (a, w) = (operand(x, &roundedInput), operand(weight.value, &roundedWeight))
     withExtendedLifetime((a, w)) {
       sgemm(
         .none, .transposed, m: n, n: outFeatures, k: inFeatures, a: a.pointer, lda: inFeatures, b: w.pointer,
@@ -41,7 +43,9 @@ public final class Linear: Layer {
       preconditionFailure("Linear.backward: no matching training forward")
     }
     let n = x.shape[0]
-    let (g, a, w) = (operand(dy), operand(x), operand(weight.value))
+    let (g, a, w) = (
+      operand(dy, &roundedGradient), operand(x, &roundedInput), operand(weight.value, &roundedWeight)
+    )
     let dx = reuse(&gradInput, shape: x.shape)
     withExtendedLifetime((g, a, w)) {
       sgemm(
@@ -57,10 +61,10 @@ public final class Linear: Layer {
     return dx
   }
 
-  /// A product's operand: `values` itself in float32; in bf16 a copy rounded to bf16.
-  private func operand(_ values: Tensor) -> Tensor {
+  /// A product's operand: `values` itself in float32; in bf16 `values` rounded to bf16 into `buffer`.
+  private func operand(_ values: Tensor, _ buffer: inout Tensor?) -> Tensor {
     guard precision == .bf16 else { return values }
-    let copy = Tensor(shape: values.shape)
+    let copy = reuse(&buffer, shape: values.shape)
     roundToBF16(values.pointer, count: values.count, into: copy.pointer)
     return copy
   }
