@@ -37,24 +37,12 @@ void rn_bf16_round_row(const float *src, ptrdiff_t n, uint16_t *dst) {
   for (ptrdiff_t i = 0; i < n; i++) dst[i] = rn_bf16_round(src[i]);
 }
 
-// Pair rows, 16 columns at a time, then the rest one by one (the same rounding either way).
+// Pair rows, one after another.
 #define RN_PAIR_ROWS_BODY                                                                             \
-  const ptrdiff_t pairs = (k + 1) / 2;                                                                \
-  uint32_t *out = (uint32_t *)dst;                                                                    \
-  for (ptrdiff_t p = 0; p < pairs; p++) {                                                             \
+  for (ptrdiff_t p = 0; p < (k + 1) / 2; p++) {                                                       \
     const float *even = src + 2 * p * lds;                                                            \
     const float *odd = 2 * p + 1 < k ? even + lds : 0;                                                \
-    uint32_t *row = out + p * ldd;                                                                    \
-    ptrdiff_t j = 0;                                                                                  \
-    for (; j + 16 <= n; j += 16) {                                                                    \
-      rn_u32x16 e, o = 0;                                                                             \
-      memcpy(&e, even + j, 64);                                                                       \
-      if (odd) memcpy(&o, odd + j, 64);                                                               \
-      const rn_u32x16 pair = RN_ROUND16(e) | (odd ? RN_ROUND16(o) << 16 : (rn_u32x16)0);              \
-      memcpy(row + j, &pair, 64);                                                                     \
-    }                                                                                                 \
-    for (; j < n; j++)                                                                                \
-      row[j] = (uint32_t)rn_bf16_round(even[j]) | (odd ? (uint32_t)rn_bf16_round(odd[j]) << 16 : 0u); \
+    RN_PAIR_ROW((uint32_t *)dst + p * ldd, even, odd, n);                                             \
   }
 
 #if defined(__x86_64__)

@@ -14,6 +14,22 @@ typedef uint32_t rn_u32x16 __attribute__((ext_vector_type(16), aligned(4)));
     const rn_u32x16 near_ = (u_ + 0x7fffu + ((u_ >> 16) & 1u)) >> 16;                                \
     (nan_ & ((u_ >> 16) | 0x40u)) | (tiny_ & ((u_ >> 16) & 0x8000u)) | (~(nan_ | tiny_) & near_);   \
   })
+// row[j] = rounded even[j] | rounded odd[j] << 16 for j < n (odd null: high halves zero), 16 columns at a
+// time, then the rest one by one (the same rounding either way): a pair row of the micro-kernels' B.
+// Needs rn_bf16_round (CKernels.h).
+#define RN_PAIR_ROW(row, even, odd, n)                                                                \
+  do {                                                                                                \
+    ptrdiff_t j_ = 0;                                                                                 \
+    for (; j_ + 16 <= (n); j_ += 16) {                                                                \
+      rn_u32x16 e_, o_ = 0;                                                                           \
+      __builtin_memcpy(&e_, (even) + j_, 64);                                                         \
+      if (odd) __builtin_memcpy(&o_, (odd) + j_, 64);                                                 \
+      const rn_u32x16 pair_ = RN_ROUND16(e_) | ((odd) ? RN_ROUND16(o_) << 16 : (rn_u32x16)0);         \
+      __builtin_memcpy((row) + j_, &pair_, 64);                                                       \
+    }                                                                                                 \
+    for (; j_ < (n); j_++)                                                                            \
+      (row)[j_] = (uint32_t)rn_bf16_round((even)[j_]) | ((odd) ? (uint32_t)rn_bf16_round((odd)[j_]) << 16 : 0u); \
+  } while (0)
 // The same rounding kept as float32 bits: bf16's 16 bits above 16 zero bits.
 #define RN_ROUND16_FLOAT_BITS(u) (RN_ROUND16(u) << 16)
 

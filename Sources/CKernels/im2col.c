@@ -5,6 +5,7 @@
 // for the portable 16-float vector type like channel_ops.c; both do the same IEEE operations in the
 // same order (copies, and adds in tap order), so results are bitwise the same whichever ISA runs.
 #include "CKernels.h"
+#include "bf16_round.h"
 #include "vector_level.h"
 
 #pragma clang fp contract(off)
@@ -59,6 +60,13 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
     for (; x_ < (n); x_++) (to)[x_] += (from)[x_];                                       \
   } while (0)
 
+// to[0..<16] = from[0], from[2], …, from[30]: a stride-2 row's 16 values from two vectors.
+#define RN_EVEN_LANES(to, from)                                                                                   \
+  do {                                                                                                            \
+    const rn_c16 low_ = *(const rn_c16 *)(from), high_ = *(const rn_c16 *)((from) + 16);                          \
+    *(rn_c16 *)(to) = __builtin_shufflevector(low_, high_, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
+  } while (0)
+
 #define RN_UNFOLD_OPS(SFX, ATTR)                                                                       \
   ATTR static void rn_im2col_plane_##SFX(const float *plane, const rn_unfold_geometry *g, float *out,    \
                                          ptrdiff_t ldc, float *padded, const float *next) {            \
@@ -83,10 +91,7 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
           } else if (g->stride_width == 2) {                                                           \
             ptrdiff_t x = 0;                                                                           \
             for (; x + 16 <= wo; x += 16) {                                                            \
-              const rn_c16 low = *(const rn_c16 *)(line + 2 * x);                                     \
-              const rn_c16 high = *(const rn_c16 *)(line + 2 * x + 16);                                \
-              *(rn_c16 *)(target + x) = __builtin_shufflevector(low, high, 0, 2, 4, 6, 8, 10, 12, 14, 16, \
-                                                                18, 20, 22, 24, 26, 28, 30);           \
+              RN_EVEN_LANES(target + x, line + 2 * x);                                                 \
             }                                                                                          \
             for (; x < wo; x++) target[x] = line[2 * x];                                               \
           } else {                                                                                     \
@@ -196,11 +201,67 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
     }                                                                                                  \
   }
 
+// im2col straight into bf16 pair rows (bf16 convolutions): each row of the column range is gathered
+// into a float32 line in L1, and two lines are rounded and paired as rn_bf16_pair_rows pairs them.
+#define RN_PAIR_OPS(SFX, ATTR)                                                                         \
+  /* out[0..<n] = row `row` of the sample's im2col matrix, columns p0..<p0+n (output pixels). */      \
+  ATTR static void rn_im2col_line_##SFX(const float *sample, const rn_unfold_geometry *g, ptrdiff_t row, \
+                                        ptrdiff_t p0, ptrdiff_t n, float *out) {                       \
+    const ptrdiff_t taps = g->kernel_height * g->kernel_width;                                         \
+    const ptrdiff_t i = row % taps / g->kernel_width, j = row % g->kernel_width;                        \
+    const float *plane = sample + row / taps * g->height * g->width;                                   \
+    const ptrdiff_t wo = g->output_width, sw = g->stride_width;                                        \
+    /* Input column ow·sw + shift; output columns lo..<hi read inside the row, the rest padding. */    \
+    const ptrdiff_t shift = j * g->dilation_width - g->pad_width;                                      \
+    const ptrdiff_t lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;                                      \
+    ptrdiff_t hi = g->width - 1 - shift < 0 ? 0 : (g->width - 1 - shift) / sw + 1;                     \
+    if (hi > wo) hi = wo;                                                                              \
+    for (ptrdiff_t done = 0, oh = p0 / wo, ow = p0 % wo; done < n; oh++, ow = 0) {                     \
+      const ptrdiff_t run = wo - ow < n - done ? wo - ow : n - done;                                   \
+      float *target = out + done - ow; /* target[x] for output column x */                             \
+      const ptrdiff_t ih = oh * g->stride_height + i * g->dilation_height - g->pad_height;             \
+      /* Inside the row: a..<b, within this run's ow..<ow + run. */                                    \
+      const ptrdiff_t end = ow + run;                                                                  \
+      const ptrdiff_t a = ih < 0 || ih >= g->height ? end : (lo > end ? end : (lo > ow ? lo : ow));    \
+      const ptrdiff_t b = hi < a ? a : (hi < end ? hi : end);                                          \
+      for (ptrdiff_t x = ow; x < a; x++) target[x] = 0;                                                \
+      for (ptrdiff_t x = b; x < end; x++) target[x] = 0;                                               \
+      const float *line = plane + ih * g->width + shift; /* line[x·sw] for x in a..<b */               \
+      if (a >= b) {                                                                                    \
+      } else if (sw == 1) {                                                                            \
+        RN_ROW_COPY(SFX, target + a, line + a, b - a);                                                 \
+      } else if (sw == 2) {                                                                            \
+        ptrdiff_t x = a;                                                                               \
+        /* Reads up to line[2x + 31], inside the row while x + 16 < b. */                              \
+        for (; x + 16 < b; x += 16) {                                                                  \
+          RN_EVEN_LANES(target + x, line + 2 * x);                                                     \
+        }                                                                                              \
+        for (; x < b; x++) target[x] = line[2 * x];                                                    \
+      } else {                                                                                         \
+        for (ptrdiff_t x = a; x < b; x++) target[x] = line[x * sw];                                    \
+      }                                                                                                \
+      done += run;                                                                                     \
+    }                                                                                                  \
+  }                                                                                                    \
+  ATTR static void rn_im2col_pairs_##SFX(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, \
+                                         ptrdiff_t first, ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n,  \
+                                         void *dst, ptrdiff_t ldd, float *lines) {                     \
+    const ptrdiff_t k = channels * g->kernel_height * g->kernel_width;                                 \
+    float *even = lines, *odd = lines + n;                                                             \
+    for (ptrdiff_t p = first; p < first + count; p++) {                                                \
+      rn_im2col_line_##SFX(sample, g, 2 * p, p0, n, even);                                             \
+      if (2 * p + 1 < k) rn_im2col_line_##SFX(sample, g, 2 * p + 1, p0, n, odd);                             \
+      RN_PAIR_ROW((uint32_t *)dst + (p - first) * ldd, even, 2 * p + 1 < k ? odd : 0, n);             \
+    }                                                                                                  \
+  }
+
 RN_UNFOLD_OPS(portable, )
+RN_PAIR_OPS(portable, )
 RN_IMPLICIT_OPS(portable, )
 RN_FRAME_OPS(portable, )
 #if defined(__x86_64__)
 RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_PAIR_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_IMPLICIT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_FRAME_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 #endif
@@ -208,6 +269,11 @@ RN_FRAME_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded,
                      const float *next) {
   RN_DISPATCH(rn_im2col_plane, plane, g, out, ldc, padded, next);
+}
+
+void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
+                     ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines) {
+  RN_DISPATCH(rn_im2col_pairs, sample, channels, g, first, count, p0, n, dst, ldd, lines);
 }
 
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,

@@ -39,6 +39,29 @@ public func im2col(
   }
 }
 
+/// im2col straight into bf16 pair rows, the B operand of the bf16 micro-kernels, without the float32
+/// column matrix: for one sample (`g.inputCount` floats), pair row `p` of `pairs` holds rows `2p` (low
+/// halves) and `2p + 1` (high halves; zero past the last row) of the sample's column matrix (see
+/// ``im2col(_:geometry:batch:into:ldc:threads:pool:)``), at the output pixels `columns`, each value
+/// rounded to bf16 as ``BF16GEMM/rounded(_:)`` rounds it — the words `rn_bf16_pair_rows` makes of that
+/// matrix. Pair row `pairs.lowerBound + q` goes to `target + q · ld` 32-bit words; one thread.
+public func im2colPairRows(
+  _ sample: UnsafePointer<Float>, geometry g: ConvGeometry, pairs: Range<Int>, columns: Range<Int>,
+  into target: UnsafeMutableRawPointer, ld: Int
+) {
+  precondition(
+    pairs.lowerBound >= 0 && pairs.upperBound <= (g.columnRows + 1) / 2 && columns.lowerBound >= 0
+      && columns.upperBound <= g.outputPixels && ld >= columns.count, "im2colPairRows: ranges")
+  guard !pairs.isEmpty, !columns.isEmpty else { return }
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * columns.count) { lines in  // two rows, in L1
+    withUnsafePointer(to: g.unfoldGeometry) { unfold in
+      rn_im2col_pairs(
+        sample, g.channels, unfold, pairs.lowerBound, pairs.count, columns.lowerBound, columns.count, target, ld,
+        lines.baseAddress!)
+    }
+  }
+}
+
 /// col2im, the adjoint of ``im2col(_:geometry:batch:into:ldc:threads:pool:)``: adds every column
 /// entry back into the input position it was copied from (entries from the padding are dropped).
 ///

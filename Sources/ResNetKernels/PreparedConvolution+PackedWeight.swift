@@ -90,17 +90,26 @@ extension PreparedConvolution {
         }
       }
     }
-    // One group: the column matrix, the panels (over `inner` threads), then Cᵀ transposed into NCHW
-    // with the epilogue.
+    // One group: the column matrix (in bf16 its pair rows, unfolded straight from the input by ranges
+    // of pair rows over `inner` threads), the panels (over `inner` threads), then Cᵀ transposed into
+    // NCHW with the epilogue.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
       let n = count * pixels
-      var (columns, ldb) = columnMatrix(
-        x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)  // K × n
-      let staged = scratch + k * ld  // n × O: Cᵀ
+      let staged = scratch + (bf16 == nil ? k * ld : 0)  // n × O: Cᵀ
+      let (columns, ldb): (UnsafePointer<Float>, Int)  // K × n, or in bf16 ⌈K/2⌉ × n words
       if bf16 != nil {
-        let pairRows = staged + grouping.columns * o + vectorSlack  // ⌈K/2⌉ × ldp words
-        rn_bf16_pair_rows(columns, ldb, k, n, pairRows, ldp)
-        (columns, ldb) = (UnsafePointer(pairRows), ldp)
+        let pairRows = SendablePointer(staged + grouping.columns * o + vectorSlack)  // ⌈K/2⌉ × ldp words
+        parallelRanges(pairs, work: k * n, threads: inner, pool: pool) { range in
+          for s in 0..<count {
+            im2colPairRows(
+              x.base + (first + s) * g.inputCount, geometry: g, pairs: range, columns: 0..<pixels,
+              into: UnsafeMutableRawPointer(pairRows.base) + (range.lowerBound * ldp + s * pixels) * 4, ld: ldp)
+          }
+        }
+        (columns, ldb) = (UnsafePointer(pairRows.base), ldp)
+      } else {
+        (columns, ldb) = columnMatrix(
+          x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
       }
       let parts = min(inner, panels)
       if parts == 1 {
@@ -130,7 +139,7 @@ extension PreparedConvolution {
         }
       }
     }
-    let scratchFloats = k * ld + grouping.columns * o + vectorSlack + (bf16 == nil ? 0 : pairs * ldp)
+    let scratchFloats = (bf16 == nil ? k * ld : pairs * ldp) + grouping.columns * o + vectorSlack
     grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
   }
 }

@@ -195,12 +195,15 @@ public final class PreparedConvolution: @unchecked Sendable {
     let y = SendablePointer(output)
     let w = SendablePointer(weight ?? bias)  // any pointer in bf16: unread
     let ldp = roundUp(grouping.columns, BF16Kernel.width)  // bf16 pair rows' stride, in words
-    // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each.
+    // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each. In bf16 each
+    // chunk's columns are unfolded straight into pair rows (no float32 column matrix).
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
-      let (columns, ldb) = columnMatrix(
-        x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
-      // One sample: C is the output itself (rows pixels apart).
-      let staged = count == 1 ? y.base + first * o * pixels : scratch + k * ld  // O × count·pixels, row stride ldb
+      let (columns, ldb) =
+        bf16 == nil
+        ? columnMatrix(x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
+        : (UnsafePointer(scratch), count == 1 ? pixels : ld)  // bf16: unread
+      // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart).
+      let staged = count == 1 ? y.base + first * o * pixels : scratch + (bf16 == nil ? k * ld : 0)
       // The GEMM by chunks of columns, each given the epilogue while it is in cache.
       let n = count * pixels
       // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
@@ -210,13 +213,21 @@ public final class PreparedConvolution: @unchecked Sendable {
       let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? GEMMKernel.best.width : BF16Kernel.width)
       let chunks = (n + chunk - 1) / chunk
       let (b, c) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
-      let pairRows = SendablePointer(scratch + (k + o) * ld)  // bf16: ⌈K/2⌉ × ldp words, the columns' pair rows
+      let pairRows = SendablePointer(scratch + (bf16 == nil ? k * ld : 0) + o * ld)  // bf16: ⌈K/2⌉ × ldp words
       func compute(_ index: Int) {
         let j0 = index * chunk
         let j1 = min(n, j0 + chunk)
         if let bf16 {
           let p = UnsafeMutableRawPointer(pairRows.base)
-          rn_bf16_pair_rows(b.base + j0, ldb, k, j1 - j0, p + j0 * 4, ldp)
+          var j = j0
+          while j < j1 {  // the chunk's part of each sample
+            let s = j / pixels
+            let end = min(j1, (s + 1) * pixels)
+            im2colPairRows(
+              x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2,
+              columns: (j - s * pixels)..<(end - s * pixels), into: p + j * 4, ld: ldp)
+            j = end
+          }
           bf16.multiply(
             m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: c.base + j0, ldc: ldb
           ) { pc, _ in (UnsafeRawPointer(p + (pc / 2 * ldp + j0) * 4), ldp) }
@@ -246,7 +257,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         }
       }
     }
-    let scratchFloats = (k + o) * ld + (bf16 == nil ? 0 : (k + 1) / 2 * ldp)
+    let scratchFloats = bf16 == nil ? (k + o) * ld : o * ld + (k + 1) / 2 * ldp
     grouping.runSharing(threads: participants, pool: pool, scratchFloats: scratchFloats, group)
   }
 }

@@ -85,6 +85,54 @@ struct Im2ColTests {
     }
   }
 
+  @Test(
+    "im2col into bf16 pair rows: im2col's entries rounded to bf16, two rows to a word",
+    arguments: convGeometries + [
+      // Rows wide enough for the vector copies: stride 2 (even lanes of vector pairs), stride 1, dilated.
+      ConvGeometry(channels: 3, height: 9, width: 75, kernel: 7, stride: 2, padding: 3)!,
+      ConvGeometry(channels: 2, height: 4, width: 41, kernel: 3, stride: 1, padding: 1)!,
+      ConvGeometry(channels: 1, height: 6, width: 70, kernel: 3, stride: 2, padding: 2, dilation: 2)!,
+    ])
+  func pairRows(g: ConvGeometry) {
+    // Normal values, with rounding ties (1 + 2⁻⁸ · odd) and float32 denormals (rounded to signed zeros) mixed in.
+    var x = randomMatrix(rows: 1, columns: g.inputCount, ld: g.inputCount, seed: 21)
+    for i in stride(from: 0, to: x.count, by: 5) { x[i] = 1 + Float(2 * (i % 7) + 1) * 0x1p-8 }
+    for i in stride(from: 3, to: x.count, by: 11) { x[i] = (i % 2 == 0 ? 1 : -1) * 0x1p-130 }
+    let (rows, pixels) = (g.columnRows, g.outputPixels)
+    let allPairs = (rows + 1) / 2
+    var pairRanges = [0..<allPairs, (allPairs - 1)..<allPairs]
+    if allPairs > 2 { pairRanges.append(1..<(allPairs - 1)) }
+    var columnRanges = [0..<pixels, (pixels - 1)..<pixels]
+    if pixels > 2 {
+      // Ranges that start and end inside output rows, and ones whose first or last run is shorter than the
+      // padding on its side.
+      columnRanges += [
+        1..<(pixels - 1), (g.outputWidth / 2)..<min(pixels, g.outputWidth / 2 + 2 * g.outputWidth + 1),
+        0..<min(pixels, g.outputWidth + 1), max(0, pixels - g.outputWidth - 1)..<pixels,
+      ]
+    }
+    let bits = { (v: Float) -> UInt32 in BF16GEMM.rounded(v).bitPattern >> 16 }
+    for pairs in pairRanges {
+      for columns in columnRanges {
+        let ld = columns.count + 3  // the words past each row's columns must stay untouched
+        var words = [UInt32](repeating: 0xDEAD_BEEF, count: pairs.count * ld)
+        words.withUnsafeMutableBytes { target in
+          im2colPairRows(x, geometry: g, pairs: pairs, columns: columns, into: target.baseAddress!, ld: ld)
+        }
+        var wrong = 0
+        for (q, p) in pairs.enumerated() {
+          for (c, column) in columns.enumerated() {
+            let low = bits(im2colEntry(x, g, row: 2 * p, column: column))
+            let high = 2 * p + 1 < rows ? bits(im2colEntry(x, g, row: 2 * p + 1, column: column)) : 0
+            if words[q * ld + c] != low | high << 16 { wrong += 1 }
+          }
+          for c in columns.count..<ld where words[q * ld + c] != 0xDEAD_BEEF { wrong += 1 }
+        }
+        #expect(wrong == 0, "\(g) pairs \(pairs) columns \(columns): \(wrong) wrong words")
+      }
+    }
+  }
+
   @Test("col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)>", arguments: convGeometries)
   func adjointness(g: ConvGeometry) {
     for batch in [1, 2] {

@@ -96,6 +96,11 @@ typedef struct {
 /// The plane at `next` (the next one to unfold, or NULL) is prefetched meanwhile.
 void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded,
                      const float *next);
+/// Pair rows (as rn_bf16_pair_rows writes them) `first ..< first + count` of one sample's im2col matrix
+/// (channels × kernel_height × kernel_width rows; output pixels p0 ..< p0 + n as its columns), without
+/// the float32 matrix: pair row first + q goes to dst + q·ldd words. `lines` is scratch of 2·n floats.
+void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
+                     ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines);
 /// col2im of one plane of a stride-1 convolution, the adjoint of rn_im2col_plane: each plane entry
 /// is its taps' column entries summed in tap order (starting from the entry itself when `accumulate` is non-zero, else from
 /// 0). `padded` is scratch as for rn_im2col_plane.
