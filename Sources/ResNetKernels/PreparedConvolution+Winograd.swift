@@ -46,6 +46,74 @@ extension PreparedConvolution {
     let partRows = roundUp((o + parts - 1) / parts, mr)
     let units = blocks * parts
     let participants = min(threadCount, units)
+    // Block `block`'s V (its tiles' input transform) into `v`: 16 × C × ldv floats, or in bf16
+    // 16 × ⌈C/2⌉ × ldv words (vbMatrix apart).
+    func transform(_ block: Int, into v: UnsafeMutablePointer<Float>) {
+      let j0 = block * width
+      forEachWinogradSegment(of: j0..<min(columns, j0 + width), tiles: tiles) { s, t0, t1, column in
+        let sample = x.base + s * g.inputCount
+        if bf16 == nil {
+          rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+        } else {
+          rn_winograd_input_bf16(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vbMatrix)
+        }
+      }
+    }
+    // Output channels `rows` of block `block` from its V: the 16 GEMMs into `m` (16 × O × width), then
+    // the output transform with the epilogue.
+    func multiply(
+      _ block: Int, rows: Range<Int>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+      variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>
+    ) {
+      let j0 = block * width
+      let ncols = min(width, columns - j0)
+      if let bf16 {
+        for xi in 0..<16 {  // M[ξ] (rows × tiles) = U[ξ] (rows × C) · V[ξ] (C × tiles)
+          let panel = UnsafeRawPointer(v + xi * vbMatrix)
+          bf16.multiply(
+            m: rows.count, n: ncols, depth: channels, kc: GEMMBlocking.kc,
+            a: bf16Weight! + (xi * o + rows.lowerBound) * pairs * 4, lda: pairs,
+            c: m + xi * mMatrix + rows.lowerBound * width, ldc: width
+          ) { pc, _ in (panel + pc / 2 * ldv * 4, ldv) }
+        }
+      } else {
+        winogradProducts(
+          kernel, variants, u: u.base, outputChannels: o, rows: rows, channels: channels, v: v, ldv: ldv,
+          vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols)
+      }
+      forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
+        let at = (s * o + rows.lowerBound) * g.outputPixels  // output[s, rows]: rows × Ho·Wo
+        rn_winograd_output(
+          m + rows.lowerBound * width + column, rows.count, width, mMatrix, bias.base + rows.lowerBound,
+          residual.map { $0.base + at }, relu, g.height, g.width, t0, t1, y.base + at)
+      }
+    }
+    func rows(_ part: Int) -> Range<Int> { min(o, part * partRows)..<min(o, (part + 1) * partRows) }
+    if parts > 1 && participants > 1 {
+      // Blocks in parts on several threads: every block's V made once, the blocks shared out over the
+      // threads, then the parts — rather than by each thread that takes a part of the block.
+      let shared = convolutionScratch.take(blocks * vCount)  // blocks × vCount
+      defer { convolutionScratch.give(shared) }
+      let all = SendablePointer(shared.pointer)
+      let blockQueue = WorkQueue(count: blocks)
+      pool.run(participants: min(threadCount, blocks)) { _ in
+        while let block = blockQueue.claim() { transform(block, into: all.base + block * vCount) }
+      }
+      let queue = WorkQueue(count: units)
+      pool.run(participants: participants) { _ in
+        let scratch = convolutionScratch.take(mCount)
+        let m = scratch.pointer + winogradOutputReadSlack  // 16 × O × width
+        kernel.variants.withUnsafeBufferPointer { variants in
+          while let unit = queue.claim() {
+            let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
+            guard !rows(part).isEmpty else { continue }
+            multiply(block, rows: rows(part), v: all.base + block * vCount, m: m, variants: variants)
+          }
+        }
+        convolutionScratch.give(scratch)
+      }
+      return
+    }
     let queue = WorkQueue(count: units)
     pool.run(participants: participants) { _ in
       let scratch = convolutionScratch.take(vCount + mCount)
@@ -55,41 +123,12 @@ extension PreparedConvolution {
         var transformed = -1  // the block whose V is in `v`
         while let unit = queue.claim() {
           let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
-          let rows = min(o, part * partRows)..<min(o, (part + 1) * partRows)
-          let j0 = block * width
-          let ncols = min(width, columns - j0)
           if block != transformed {
-            forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
-              let sample = x.base + s * g.inputCount
-              if bf16 == nil {
-                rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
-              } else {
-                rn_winograd_input_bf16(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vbMatrix)
-              }
-            }
+            transform(block, into: v)
             transformed = block
           }
-          guard !rows.isEmpty else { continue }
-          if let bf16 {
-            for xi in 0..<16 {  // M[ξ] (rows × tiles) = U[ξ] (rows × C) · V[ξ] (C × tiles)
-              let panel = UnsafeRawPointer(v + xi * vbMatrix)
-              bf16.multiply(
-                m: rows.count, n: ncols, depth: channels, kc: GEMMBlocking.kc,
-                a: bf16Weight! + (xi * o + rows.lowerBound) * pairs * 4, lda: pairs,
-                c: m + xi * mMatrix + rows.lowerBound * width, ldc: width
-              ) { pc, _ in (panel + pc / 2 * ldv * 4, ldv) }
-            }
-          } else {
-            winogradProducts(
-              kernel, variants, u: u.base, outputChannels: o, rows: rows, channels: channels, v: v, ldv: ldv,
-              vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols)
-          }
-          forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
-            let at = (s * o + rows.lowerBound) * g.outputPixels  // output[s, rows]: rows × Ho·Wo
-            rn_winograd_output(
-              m + rows.lowerBound * width + column, rows.count, width, mMatrix, bias.base + rows.lowerBound,
-              residual.map { $0.base + at }, relu, g.height, g.width, t0, t1, y.base + at)
-          }
+          guard !rows(part).isEmpty else { continue }
+          multiply(block, rows: rows(part), v: v, m: m, variants: variants)
         }
       }
       convolutionScratch.give(scratch)
