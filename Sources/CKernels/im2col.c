@@ -247,11 +247,20 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
                                          ptrdiff_t first, ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n,  \
                                          void *dst, ptrdiff_t ldd, float *lines) {                     \
     const ptrdiff_t k = channels * g->kernel_height * g->kernel_width;                                 \
-    float *even = lines, *odd = lines + n;                                                             \
+    /* A pointwise stride-1 convolution's rows are the input's planes: paired where they are. */       \
+    const int in_place = g->kernel_height == 1 && g->kernel_width == 1 && g->stride_height == 1 &&     \
+                         g->stride_width == 1 && g->pad_height == 0 && g->pad_width == 0;              \
+    const ptrdiff_t plane = g->height * g->width;                                                      \
     for (ptrdiff_t p = first; p < first + count; p++) {                                                \
-      rn_im2col_line_##SFX(sample, g, 2 * p, p0, n, even);                                             \
-      if (2 * p + 1 < k) rn_im2col_line_##SFX(sample, g, 2 * p + 1, p0, n, odd);                             \
-      RN_PAIR_ROW((uint32_t *)dst + (p - first) * ldd, even, 2 * p + 1 < k ? odd : 0, n);             \
+      const float *even = lines, *odd = 2 * p + 1 < k ? lines + n : 0;                                 \
+      if (in_place) {                                                                                  \
+        even = sample + 2 * p * plane + p0;                                                            \
+        if (odd) odd = even + plane;                                                                   \
+      } else {                                                                                         \
+        rn_im2col_line_##SFX(sample, g, 2 * p, p0, n, lines);                                          \
+        if (odd) rn_im2col_line_##SFX(sample, g, 2 * p + 1, p0, n, lines + n);                         \
+      }                                                                                                \
+      RN_PAIR_ROW((uint32_t *)dst + (p - first) * ldd, even, odd, n);                                  \
     }                                                                                                  \
   }
 
