@@ -25,7 +25,22 @@ __attribute__((target("avx512f,avx512vl"))) static inline void rn_copy_tail_avx5
   const __mmask16 mask = (__mmask16)((1u << n) - 1);
   _mm512_mask_storeu_ps(to, mask, _mm512_maskz_loadu_ps(mask, from));
 }
+// to[i] = from[2i] for i < n (1 ≤ n ≤ 16), reading from[0 ..< 2n − 1] only: two masked vectors on
+// AVX-512, else one by one.
+__attribute__((target("avx512f,avx512vl"))) static inline void rn_even_tail_avx512(float *to, const float *from,
+                                                                                  ptrdiff_t n) {
+  const ptrdiff_t reads = 2 * n - 1;
+  const __mmask16 low = reads >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << reads) - 1);
+  const __mmask16 high = reads > 16 ? (__mmask16)((1u << (reads - 16)) - 1) : (__mmask16)0;
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512 picked =
+      _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(low, from), evens, _mm512_maskz_loadu_ps(high, from + 16));
+  _mm512_mask_storeu_ps(to, (__mmask16)((1u << n) - 1), picked);
+}
 #endif
+static inline void rn_even_tail_portable(float *to, const float *from, ptrdiff_t n) {
+  for (ptrdiff_t x = 0; x < n; x++) to[x] = from[2 * x];
+}
 static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t n) {
   ptrdiff_t x = 0;
   if (x + 8 <= n) {
@@ -93,7 +108,7 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
             for (; x + 16 <= wo; x += 16) {                                                            \
               RN_EVEN_LANES(target + x, line + 2 * x);                                                 \
             }                                                                                          \
-            for (; x < wo; x++) target[x] = line[2 * x];                                               \
+            if (x < wo) rn_even_tail_##SFX(target + x, line + 2 * x, wo - x);                           \
           } else {                                                                                     \
             for (ptrdiff_t x = 0; x < wo; x++) target[x] = line[x * g->stride_width];                  \
           }                                                                                            \
@@ -236,7 +251,7 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
         for (; x + 16 < b; x += 16) {                                                                  \
           RN_EVEN_LANES(target + x, line + 2 * x);                                                     \
         }                                                                                              \
-        for (; x < b; x++) target[x] = line[2 * x];                                                    \
+        if (x < b) rn_even_tail_##SFX(target + x, line + 2 * x, b - x);                                \
       } else {                                                                                         \
         for (ptrdiff_t x = a; x < b; x++) target[x] = line[x * sw];                                    \
       }                                                                                                \

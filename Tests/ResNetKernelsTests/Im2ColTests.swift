@@ -133,6 +133,33 @@ struct Im2ColTests {
     }
   }
 
+  @Test("stride-2 rows of every width up to 40: each tail after the whole vectors, in im2col and its pair rows")
+  func stride2Tails() {
+    for width in 1...40 {
+      let g = ConvGeometry(channels: 2, height: 3, width: width, kernel: (1, 3), stride: (1, 2), padding: (0, 1))!
+      let x = randomMatrix(rows: 1, columns: g.inputCount, ld: g.inputCount, seed: UInt64(width))
+      var col = [Float](repeating: .nan, count: g.columnRows * g.outputPixels)
+      im2col(x, geometry: g, batch: 1, into: &col)
+      var words = [UInt32](repeating: 0, count: (g.columnRows + 1) / 2 * g.outputPixels)
+      words.withUnsafeMutableBytes { target in
+        im2colPairRows(
+          x, geometry: g, pairs: 0..<(g.columnRows + 1) / 2, columns: 0..<g.outputPixels, into: target.baseAddress!,
+          ld: g.outputPixels)
+      }
+      let bits = { (v: Float) -> UInt32 in BF16GEMM.rounded(v).bitPattern >> 16 }
+      var wrong = 0
+      for row in 0..<g.columnRows {
+        for column in 0..<g.outputPixels {
+          let want = im2colEntry(x, g, row: row, column: column)
+          if col[row * g.outputPixels + column].bitPattern != want.bitPattern { wrong += 1 }
+          let word = words[row / 2 * g.outputPixels + column]
+          if (row % 2 == 0 ? word & 0xFFFF : word >> 16) != bits(want) { wrong += 1 }
+        }
+      }
+      #expect(wrong == 0, "width \(width): \(wrong) wrong entries")
+    }
+  }
+
   @Test("col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)>", arguments: convGeometries)
   func adjointness(g: ConvGeometry) {
     for batch in [1, 2] {
