@@ -258,6 +258,11 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
       done += run;                                                                                     \
     }                                                                                                  \
   }                                                                                                    \
+  ATTR static void rn_im2col_rows_##SFX(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first,  \
+                                        ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd) { \
+    for (ptrdiff_t r = first; r < first + count; r++)                                                  \
+      rn_im2col_line_##SFX(sample, g, r, p0, n, dst + (r - first) * ldd);                              \
+  }                                                                                                    \
   ATTR static void rn_im2col_pairs_##SFX(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, \
                                          ptrdiff_t first, ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n,  \
                                          void *dst, ptrdiff_t ldd, float *lines) {                     \
@@ -298,6 +303,11 @@ void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out
 void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
                      ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines) {
   RN_DISPATCH(rn_im2col_pairs, sample, channels, g, first, count, p0, n, dst, ldd, lines);
+}
+
+void rn_im2col_rows(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first, ptrdiff_t count,
+                    ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd) {
+  RN_DISPATCH(rn_im2col_rows, sample, g, first, count, p0, n, dst, ldd);
 }
 
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,

@@ -39,6 +39,21 @@ public func im2col(
   }
 }
 
+/// Rows `rows` of one sample's im2col matrix (see ``im2col(_:geometry:batch:into:ldc:threads:pool:)``) at
+/// the output pixels `columns`, row `rows.lowerBound + q` to `target + q · ld`; one thread.
+public func im2colRows(
+  _ sample: UnsafePointer<Float>, geometry g: ConvGeometry, rows: Range<Int>, columns: Range<Int>,
+  into target: UnsafeMutablePointer<Float>, ld: Int
+) {
+  precondition(
+    rows.lowerBound >= 0 && rows.upperBound <= g.columnRows && columns.lowerBound >= 0
+      && columns.upperBound <= g.outputPixels && ld >= columns.count, "im2colRows: ranges")
+  guard !rows.isEmpty, !columns.isEmpty else { return }
+  withUnsafePointer(to: g.unfoldGeometry) { unfold in
+    rn_im2col_rows(sample, unfold, rows.lowerBound, rows.count, columns.lowerBound, columns.count, target, ld)
+  }
+}
+
 /// im2col straight into bf16 pair rows, the B operand of the bf16 micro-kernels, without the float32
 /// column matrix: for one sample (`g.inputCount` floats), pair row `p` of `pairs` holds rows `2p` (low
 /// halves) and `2p + 1` (high halves; zero past the last row) of the sample's column matrix (see

@@ -198,12 +198,6 @@ public final class PreparedConvolution: @unchecked Sendable {
     // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each. In bf16 each
     // chunk's columns are unfolded straight into pair rows (no float32 column matrix).
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
-      let (columns, ldb) =
-        bf16 == nil
-        ? columnMatrix(x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
-        : (UnsafePointer(scratch), count == 1 ? pixels : ld)  // bf16: unread
-      // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart).
-      let staged = count == 1 ? y.base + first * o * pixels : scratch + (bf16 == nil ? k * ld : 0)
       // The GEMM by chunks of columns, each given the epilogue while it is in cache.
       let n = count * pixels
       // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
@@ -212,9 +206,22 @@ public final class PreparedConvolution: @unchecked Sendable {
       // Whole vectors, so that no chunk's reads of its pair rows reach into the next chunk's.
       let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? GEMMKernel.best.width : BF16Kernel.width)
       let chunks = (n + chunk - 1) / chunk
+      let chunkLd = roundUp(chunk, cacheLineFloats) + cacheLineFloats  // float32 chunk matrices' row stride
+      // float32: the sample's own rows (one sample of a pointwise convolution); each chunk's columns
+      // unfolded into a matrix of its thread's where that fits in L2 (``ConvolutionBlocking/chunkColumnFloats``);
+      // else the group's column matrix, unfolded first.
+      let inPlace = bf16 == nil && count == 1 && g.isPointwise
+      let byChunk = bf16 == nil && !inPlace && k * chunkLd <= ConvolutionBlocking.chunkColumnFloats
+      let (columns, ldb): (UnsafePointer<Float>, Int) =
+        bf16 != nil || byChunk
+        ? (UnsafePointer(scratch), count == 1 ? pixels : ld)  // unread
+        : columnMatrix(x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
+      // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart).
+      let staged = count == 1 ? y.base + first * o * pixels : scratch + (bf16 == nil ? k * ld : 0)
       let (b, c) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
-      let pairRows = SendablePointer(scratch + (bf16 == nil ? k * ld : 0) + o * ld)  // bf16: ⌈K/2⌉ × ldp words
-      func compute(_ index: Int) {
+      let pairRows = SendablePointer(scratch + o * ld)  // bf16: ⌈K/2⌉ × ldp words
+      // float32 by chunks: the chunk's column matrix, K × chunkLd.
+      func compute(_ index: Int, _ chunkColumns: UnsafeMutablePointer<Float>) {
         let j0 = index * chunk
         let j1 = min(n, j0 + chunk)
         if let bf16 {
@@ -231,9 +238,22 @@ public final class PreparedConvolution: @unchecked Sendable {
           bf16.multiply(
             m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: c.base + j0, ldc: ldb
           ) { pc, _ in (UnsafeRawPointer(p + (pc / 2 * ldp + j0) * 4), ldp) }
-        } else {
+        } else if !byChunk {
           sgemm(
             .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: b.base + j0, ldb: ldb, c: c.base + j0,
+            ldc: ldb, threads: 1, pool: pool)
+        } else {
+          var j = j0
+          while j < j1 {  // the chunk's part of each sample
+            let s = j / pixels
+            let end = min(j1, (s + 1) * pixels)
+            im2colRows(
+              x.base + (first + s) * g.inputCount, geometry: g, rows: 0..<k,
+              columns: (j - s * pixels)..<(end - s * pixels), into: chunkColumns + (j - j0), ld: chunkLd)
+            j = end
+          }
+          sgemm(
+            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: chunkColumns, ldb: chunkLd, c: c.base + j0,
             ldc: ldb, threads: 1, pool: pool)
         }
         var j = j0
@@ -248,12 +268,17 @@ public final class PreparedConvolution: @unchecked Sendable {
           j = end
         }
       }
+      let chunkFloats = byChunk ? k * chunkLd : 0
       if inner == 1 || chunks == 1 {
-        for index in 0..<chunks { compute(index) }
+        let chunkColumns = convolutionScratch.take(chunkFloats)
+        defer { convolutionScratch.give(chunkColumns) }
+        for index in 0..<chunks { compute(index, chunkColumns.pointer) }
       } else {
         let queue = WorkQueue(count: chunks)
         pool.run(participants: min(inner, chunks)) { _ in
-          while let index = queue.claim() { compute(index) }
+          let chunkColumns = convolutionScratch.take(chunkFloats)
+          defer { convolutionScratch.give(chunkColumns) }
+          while let index = queue.claim() { compute(index, chunkColumns.pointer) }
         }
       }
     }

@@ -86,7 +86,7 @@ struct Im2ColTests {
   }
 
   @Test(
-    "im2col into bf16 pair rows: im2col's entries rounded to bf16, two rows to a word",
+    "im2col of column ranges, in float32 and into bf16 pair rows (im2col's entries rounded, two rows to a word)",
     arguments: convGeometries + [
       // Rows wide enough for the vector copies: stride 2 (even lanes of vector pairs), stride 1, dilated.
       ConvGeometry(channels: 3, height: 9, width: 75, kernel: 7, stride: 2, padding: 3)!,
@@ -129,6 +129,19 @@ struct Im2ColTests {
           for c in columns.count..<ld where words[q * ld + c] != 0xDEAD_BEEF { wrong += 1 }
         }
         #expect(wrong == 0, "\(g) pairs \(pairs) columns \(columns): \(wrong) wrong words")
+        // The same rows in float32 (im2colRows), bit for bit.
+        let rowRange = (2 * pairs.lowerBound)..<min(rows, 2 * pairs.upperBound)
+        var floats = [Float](repeating: .nan, count: rowRange.count * ld)
+        im2colRows(x, geometry: g, rows: rowRange, columns: columns, into: &floats, ld: ld)
+        var wrongFloats = 0
+        for (q, row) in rowRange.enumerated() {
+          for (c, column) in columns.enumerated()
+          where floats[q * ld + c].bitPattern != im2colEntry(x, g, row: row, column: column).bitPattern {
+            wrongFloats += 1
+          }
+          for c in columns.count..<ld where !floats[q * ld + c].isNaN { wrongFloats += 1 }
+        }
+        #expect(wrongFloats == 0, "\(g) rows \(rowRange) columns \(columns): \(wrongFloats) wrong floats")
       }
     }
   }

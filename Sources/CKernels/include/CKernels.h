@@ -101,6 +101,10 @@ void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out
 /// the float32 matrix: pair row first + q goes to dst + q·ldd words. `lines` is scratch of 2·n floats.
 void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
                      ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines);
+/// Rows `first ..< first + count` of one sample's im2col matrix at output pixels p0 ..< p0 + n, row
+/// first + q to dst + q·ldd.
+void rn_im2col_rows(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first, ptrdiff_t count,
+                    ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd);
 /// col2im of one plane of a stride-1 convolution, the adjoint of rn_im2col_plane: each plane entry
 /// is its taps' column entries summed in tap order (starting from the entry itself when `accumulate` is non-zero, else from
 /// 0). `padded` is scratch as for rn_im2col_plane.
