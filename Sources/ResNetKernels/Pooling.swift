@@ -1,3 +1,5 @@
+import CKernels
+
 /// Max pooling over NCHW planes, PyTorch's semantics: windows over an input padded with −∞, the first
 /// largest value of a window wins (NaN counts as largest), and `argmax` (`planes × Ho·Wo`, the index
 /// within the input plane) records the winner for the backward pass.
@@ -63,7 +65,6 @@ public func maxPoolInference(
   // One input row: `pad` floats of −∞, the row, then −∞ up to whole vectors past the last window.
   let span = (outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1
   let rowFloats = roundUp(max(pad + width, span) + 2 * 16 * g.strideWidth, 16)
-  let vectorized = g.strideWidth == 2 && g.dilationWidth == 1
   parallelRanges(planes, work: planes * g.height * width * g.kernelWidth, threads: threads, pool: pool) { range in
     withUnsafeTemporaryAllocation(of: Float.self, capacity: rowFloats + g.height * outWidth) { buffer in
       let padded = buffer.baseAddress!
@@ -74,31 +75,7 @@ public func maxPoolInference(
         let yp = out.base + p * g.outputPixels
         for h in 0..<g.height {
           (padded + pad).update(from: xp + h * width, count: width)
-          let target = rowMax + h * outWidth
-          var ow = 0
-          if vectorized {
-            // Tap k of windows ow ..< ow + 16 is padded[2·ow + k] ...: the even lanes of 32 floats.
-            // The last 16 windows overlap the ones before (the same values written again).
-            while ow < outWidth && outWidth >= 16 {
-              ow = min(ow, outWidth - 16)
-              var best = load(UnsafePointer(padded + 2 * ow), as: SIMD32<Float>.self).evenHalf
-              for k in 1..<g.kernelWidth {
-                best = firstMaximum(best, load(UnsafePointer(padded + 2 * ow + k), as: SIMD32<Float>.self).evenHalf)
-              }
-              UnsafeMutableRawPointer(target + ow).storeBytes(of: best, as: SIMD16<Float>.self)
-              ow += 16
-            }
-          }
-          while ow < outWidth {
-            let w0 = ow * g.strideWidth
-            var best = padded[w0]
-            for k in 1..<g.kernelWidth {
-              let v = padded[w0 + k * g.dilationWidth]
-              if (v > best && !best.isNaN) || (v.isNaN && !best.isNaN) { best = v }
-            }
-            target[ow] = best
-            ow += 1
-          }
+          rn_window_max_row(padded, outWidth, g.kernelWidth, g.strideWidth, g.dilationWidth, rowMax + h * outWidth)
         }
         for oh in 0..<g.outputHeight {
           let target = yp + oh * outWidth
@@ -113,30 +90,12 @@ public func maxPoolInference(
               first = false
               continue
             }
-            var i = 0
-            while i < outWidth && outWidth >= 16 {  // the last 16 overlapping the ones before (idempotent)
-              i = min(i, outWidth - 16)
-              let a = load(UnsafePointer(target + i), as: SIMD16<Float>.self)
-              let b = load(source + i, as: SIMD16<Float>.self)
-              UnsafeMutableRawPointer(target + i).storeBytes(of: firstMaximum(a, b), as: SIMD16<Float>.self)
-              i += 16
-            }
-            while i < outWidth {
-              if (source[i] > target[i] || source[i].isNaN) && !target[i].isNaN { target[i] = source[i] }
-              i += 1
-            }
+            rn_first_max_into(target, source, outWidth)
           }
         }
       }
     }
   }
-}
-
-/// Lane by lane, `b` where it is larger than `a` or NaN and `a` is not NaN, else `a`: the first of
-/// the two maxima (a NaN counting as the largest value).
-@inline(__always)
-private func firstMaximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
-  a.replacing(with: b, where: ((b .> a) .| (b .!= b)) .& (a .== a))
 }
 
 /// Whether any of `count` floats at `p` is NaN.

@@ -83,6 +83,14 @@ void rn_plane_affine(const float *x, const float *residual, float *y, ptrdiff_t 
 /// target[i] += source[i] for i < n.
 void rn_add_floats(const float *source, float *target, ptrdiff_t n);
 
+/// Max pooling's row pass (max_pool.c): target[ow] = the first maximum (NaN counting as the largest; of
+/// equal values the first) of padded[ow·stride + k·dilation] for k < kernel, ow < out_width. For stride 2
+/// and dilation 1 it reads whole vectors: up to 2·(out_width + 16) + kernel floats of `padded`.
+void rn_window_max_row(const float *padded, ptrdiff_t out_width, ptrdiff_t kernel, ptrdiff_t stride,
+                       ptrdiff_t dilation, float *target);
+/// target[i] = the first maximum of target[i] and source[i] (target first), i < n.
+void rn_first_max_into(float *target, const float *source, ptrdiff_t n);
+
 /// A convolution's plane geometry for rn_im2col_plane and rn_col2im_stride1 (im2col.c). Paddings are
 /// not negative; output_width = (width + 2·pad_width − dilation_width·(kernel_width − 1) − 1) /
 /// stride_width + 1, and the same for the height.
