@@ -180,8 +180,10 @@ public final class PreparedConvolution: @unchecked Sendable {
 
   /// im2col of groups of samples (``ConvolutionGrouping``), then each group's GEMM into a staging matrix
   /// (or straight into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns``
-  /// columns, each chunk given the epilogue (into NCHW) while it is in cache. With fewer groups than
-  /// threads, the groups go one after another, their chunks shared out over the threads.
+  /// columns, each chunk given the epilogue (into NCHW) while it is in cache. The im2col goes chunk by
+  /// chunk, into a matrix in the thread's L2, where that matrix is small (the stem's; in bf16 always,
+  /// straight into pair rows), else over the group before its GEMM. With fewer groups than threads, the
+  /// groups go one after another, their chunks shared out over the threads.
   private func gemmForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -214,7 +216,7 @@ public final class PreparedConvolution: @unchecked Sendable {
       let byChunk = bf16 == nil && !inPlace && k * chunkLd <= ConvolutionBlocking.chunkColumnFloats
       let (columns, ldb): (UnsafePointer<Float>, Int) =
         bf16 != nil || byChunk
-        ? (UnsafePointer(scratch), count == 1 ? pixels : ld)  // unread
+        ? (UnsafePointer(scratch), count == 1 ? pixels : ld)  // the columns unread, ldb C's row stride
         : columnMatrix(x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
       // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart).
       let staged = count == 1 ? y.base + first * o * pixels : scratch + (bf16 == nil ? k * ld : 0)
