@@ -6,6 +6,7 @@
 // same order (copies, and adds in tap order), so results are bitwise the same whichever ISA runs.
 #include "CKernels.h"
 #include "bf16_round.h"
+#include "even_lanes.h"
 #include "vector_level.h"
 
 #pragma clang fp contract(off)
@@ -75,13 +76,6 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
     for (; x_ < (n); x_++) (to)[x_] += (from)[x_];                                       \
   } while (0)
 
-// to[0..<16] = from[0], from[2], …, from[30]: a stride-2 row's 16 values from two vectors.
-#define RN_EVEN_LANES(to, from)                                                                                   \
-  do {                                                                                                            \
-    const rn_c16 low_ = *(const rn_c16 *)(from), high_ = *(const rn_c16 *)((from) + 16);                          \
-    *(rn_c16 *)(to) = __builtin_shufflevector(low_, high_, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
-  } while (0)
-
 #define RN_UNFOLD_OPS(SFX, ATTR)                                                                       \
   ATTR static void rn_im2col_plane_##SFX(const float *plane, const rn_unfold_geometry *g, float *out,    \
                                          ptrdiff_t ldc, float *padded, const float *next) {            \
@@ -106,7 +100,7 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
           } else if (g->stride_width == 2) {                                                           \
             ptrdiff_t x = 0;                                                                           \
             for (; x + 16 <= wo; x += 16) {                                                            \
-              RN_EVEN_LANES(target + x, line + 2 * x);                                                 \
+              *(rn_c16 *)(target + x) = RN_EVENS16(line + 2 * x);                                      \
             }                                                                                          \
             if (x < wo) rn_even_tail_##SFX(target + x, line + 2 * x, wo - x);                           \
           } else {                                                                                     \
@@ -249,7 +243,7 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
         ptrdiff_t x = a;                                                                               \
         /* Reads up to line[2x + 31], inside the row while x + 16 < b. */                              \
         for (; x + 16 < b; x += 16) {                                                                  \
-          RN_EVEN_LANES(target + x, line + 2 * x);                                                     \
+          *(rn_c16 *)(target + x) = RN_EVENS16(line + 2 * x);                                          \
         }                                                                                              \
         if (x < b) rn_even_tail_##SFX(target + x, line + 2 * x, b - x);                                \
       } else {                                                                                         \

@@ -3,6 +3,7 @@
 // "First maximum": b replaces a where b is larger or NaN and a is not NaN — a window holding NaN gives
 // its first NaN, and of equal values (±0 included) the first wins.
 #include "CKernels.h"
+#include "even_lanes.h"
 #include "vector_level.h"
 
 typedef float rn_p16 __attribute__((ext_vector_type(16), aligned(4)));
@@ -27,12 +28,9 @@ typedef int rn_pi16 __attribute__((ext_vector_type(16), aligned(4)));
       for (;; ow += 16) {                                                                              \
         if (ow > out_width - 16) ow = out_width - 16;                                                  \
         const float *at = padded + 2 * ow;                                                             \
-        rn_p16 best = __builtin_shufflevector(*(const rn_p16 *)at, *(const rn_p16 *)(at + 16), 0, 2, 4, 6, 8, \
-                                              10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);             \
+        rn_p16 best = RN_EVENS16(at);                                                                  \
         for (ptrdiff_t k = 1; k < kernel; k++) {                                                       \
-          const rn_p16 tap = __builtin_shufflevector(*(const rn_p16 *)(at + k), *(const rn_p16 *)(at + k + 16), \
-                                                     0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); \
-          best = RN_FIRST_MAX(best, tap);                                                              \
+          best = RN_FIRST_MAX(best, RN_EVENS16(at + k));                                               \
         }                                                                                              \
         *(rn_p16 *)(target + ow) = best;                                                               \
         if (ow + 16 >= out_width) return;                                                              \

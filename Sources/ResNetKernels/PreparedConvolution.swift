@@ -222,20 +222,26 @@ public final class PreparedConvolution: @unchecked Sendable {
       let staged = count == 1 ? y.base + first * o * pixels : scratch + (bf16 == nil ? k * ld : 0)
       let (b, c) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
       let pairRows = SendablePointer(scratch + o * ld)  // bf16: ⌈K/2⌉ × ldp words
+      // body(s, its output pixels, their first column j) for the part of each sample in columns j0 ..< j1.
+      func eachSample(_ j0: Int, _ j1: Int, _ body: (_ s: Int, _ pixels: Range<Int>, _ j: Int) -> Void) {
+        var j = j0
+        while j < j1 {
+          let s = j / pixels
+          let end = min(j1, (s + 1) * pixels)
+          body(s, (j - s * pixels)..<(end - s * pixels), j)
+          j = end
+        }
+      }
       // float32 by chunks: the chunk's column matrix, K × chunkLd.
-      func compute(_ index: Int, _ chunkColumns: UnsafeMutablePointer<Float>) {
+      func compute(_ index: Int, _ chunkColumns: UnsafeMutablePointer<Float>?) {
         let j0 = index * chunk
         let j1 = min(n, j0 + chunk)
         if let bf16 {
           let p = UnsafeMutableRawPointer(pairRows.base)
-          var j = j0
-          while j < j1 {  // the chunk's part of each sample
-            let s = j / pixels
-            let end = min(j1, (s + 1) * pixels)
+          eachSample(j0, j1) { s, columns, j in
             im2colPairRows(
-              x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2,
-              columns: (j - s * pixels)..<(end - s * pixels), into: p + j * 4, ld: ldp)
-            j = end
+              x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2, columns: columns,
+              into: p + j * 4, ld: ldp)
           }
           bf16.multiply(
             m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: c.base + j0, ldc: ldb
@@ -245,43 +251,36 @@ public final class PreparedConvolution: @unchecked Sendable {
             .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: b.base + j0, ldb: ldb, c: c.base + j0,
             ldc: ldb, threads: 1, pool: pool)
         } else {
-          var j = j0
-          while j < j1 {  // the chunk's part of each sample
-            let s = j / pixels
-            let end = min(j1, (s + 1) * pixels)
+          let matrix = chunkColumns!
+          eachSample(j0, j1) { s, columns, j in
             im2colRows(
-              x.base + (first + s) * g.inputCount, geometry: g, rows: 0..<k,
-              columns: (j - s * pixels)..<(end - s * pixels), into: chunkColumns + (j - j0), ld: chunkLd)
-            j = end
+              x.base + (first + s) * g.inputCount, geometry: g, rows: 0..<k, columns: columns,
+              into: matrix + (j - j0), ld: chunkLd)
           }
           sgemm(
-            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: chunkColumns, ldb: chunkLd, c: c.base + j0,
+            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: matrix, ldb: chunkLd, c: c.base + j0,
             ldc: ldb, threads: 1, pool: pool)
         }
-        var j = j0
-        while j < j1 {  // the chunk's part of each sample
-          let s = j / pixels
-          let end = min(j1, (s + 1) * pixels)
+        eachSample(j0, j1) { s, columns, j in
           for channel in 0..<o {
             epilogue.apply(
-              c.base + channel * ldb + j, sample: first + s, channel: channel,
-              columns: (j - s * pixels)..<(end - s * pixels), channels: o, pixels: pixels, output: y.base)
+              c.base + channel * ldb + j, sample: first + s, channel: channel, columns: columns, channels: o,
+              pixels: pixels, output: y.base)
           }
-          j = end
         }
       }
-      let chunkFloats = byChunk ? k * chunkLd : 0
+      // Runs chunks from the queue (or all of them) with a chunk column matrix of its own when byChunk.
+      func computeChunks(_ next: () -> Int?) {
+        let matrix = byChunk ? convolutionScratch.take(k * chunkLd) : nil
+        defer { matrix.map(convolutionScratch.give) }
+        while let index = next() { compute(index, matrix?.pointer) }
+      }
       if inner == 1 || chunks == 1 {
-        let chunkColumns = convolutionScratch.take(chunkFloats)
-        defer { convolutionScratch.give(chunkColumns) }
-        for index in 0..<chunks { compute(index, chunkColumns.pointer) }
+        var indices = (0..<chunks).makeIterator()
+        computeChunks { indices.next() }
       } else {
         let queue = WorkQueue(count: chunks)
-        pool.run(participants: min(inner, chunks)) { _ in
-          let chunkColumns = convolutionScratch.take(chunkFloats)
-          defer { convolutionScratch.give(chunkColumns) }
-          while let index = queue.claim() { compute(index, chunkColumns.pointer) }
-        }
+        pool.run(participants: min(inner, chunks)) { _ in computeChunks { queue.claim() } }
       }
     }
     let scratchFloats = bf16 == nil ? (k + o) * ld : o * ld + (k + 1) / 2 * ldp

@@ -9,7 +9,9 @@ public final class Linear: Layer {
   /// The precision of the products: in `.bf16` their operands (input, weight, output gradient) are
   /// rounded to bf16 and summed in float32, as PyTorch's autocast does.
   public var precision = Precision.f32
-  private var input: Tensor?  // N × in, saved for backward
+  /// The forward's operands, saved for backward: the input (N × in) and the weight, or in bf16 their
+  /// rounded copies.
+  private var operands: (input: Tensor, weight: Tensor)?
   private var output: Tensor?  // N × out
   private var gradInput: Tensor?  // N × in
   /// bf16: the input, the weight and the output gradient rounded (kept between steps, as the others).
@@ -34,19 +36,17 @@ public final class Linear: Layer {
         .none, .transposed, m: n, n: outFeatures, k: inFeatures, a: a.pointer, lda: inFeatures, b: w.pointer,
         ldb: inFeatures, beta: 1, c: y.pointer, ldc: outFeatures)
     }
-    input = training ? x : nil
+    operands = training ? (a, w) : nil
     return y
   }
 
   public func backward(_ dy: Tensor) -> Tensor {
-    guard let x = input, dy.shape == [x.shape[0], outFeatures] else {
+    guard let (a, w) = operands, dy.shape == [a.shape[0], outFeatures] else {
       preconditionFailure("Linear.backward: no matching training forward")
     }
-    let n = x.shape[0]
-    let (g, a, w) = (
-      operand(dy, &roundedGradient), operand(x, &roundedInput), operand(weight.value, &roundedWeight)
-    )
-    let dx = reuse(&gradInput, shape: x.shape)
+    let n = a.shape[0]
+    let g = operand(dy, &roundedGradient)
+    let dx = reuse(&gradInput, shape: a.shape)
     withExtendedLifetime((g, a, w)) {
       sgemm(
         .transposed, .none, m: outFeatures, n: inFeatures, k: n, a: g.pointer, lda: outFeatures, b: a.pointer,
