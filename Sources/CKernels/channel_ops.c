@@ -1,5 +1,5 @@
 // Elementwise passes and per-plane reductions of BatchNorm and col2im on the widest vectors the CPU
-// has: each is written once as a macro body and instantiated for AVX-512 and for the portable
+// has: each is written once as a macro body and instantiated for AVX-512, AVX2 and the portable
 // 16-float vector type; the first call picks one with __builtin_cpu_supports. Sums run in 16 lanes,
 // then across the lanes in order.
 #include <stdatomic.h>
@@ -102,10 +102,11 @@ typedef int rn_i16 __attribute__((ext_vector_type(16), aligned(4)));
 RN_CHANNEL_OPS(portable, )
 #if defined(__x86_64__)
 RN_CHANNEL_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_CHANNEL_OPS(avx2, RN_AVX2_TARGET)
 #endif
 
-// 1: AVX-512; 0: portable; -1: not decided yet. Threads may decide at once (they decide the same);
-// the atomic makes that a defined race (ThreadSanitizer reported the plain int).
+// 2: AVX-512; 1: AVX2; 0: portable; -1: not decided yet. Threads may decide at once (they decide the
+// same); the atomic makes that a defined race (ThreadSanitizer reported the plain int).
 static _Atomic int rn_level = -1;
 
 int rn_vector_level(void) {
@@ -113,10 +114,13 @@ int rn_vector_level(void) {
   int level = atomic_load_explicit(&rn_level, memory_order_relaxed);
   if (level < 0) {
     __builtin_cpu_init();
-    // RESNET_VECTOR_LEVEL=portable forces the portable instantiations (to check that they agree).
-    const char *forced = getenv("RESNET_VECTOR_LEVEL");
-    level = !(forced && strcmp(forced, "portable") == 0) && __builtin_cpu_supports("avx512f") &&
-            __builtin_cpu_supports("avx512vl");
+    level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? 2
+            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")       ? 1
+                                                                                     : 0;
+    // RESNET_VECTOR_LEVEL caps the level (to check that the instantiations agree).
+    const char *cap = getenv("RESNET_VECTOR_LEVEL");
+    if (cap && strcmp(cap, "portable") == 0) level = 0;
+    if (cap && strcmp(cap, "avx2") == 0 && level > 1) level = 1;
     atomic_store_explicit(&rn_level, level, memory_order_relaxed);
   }
   return level;

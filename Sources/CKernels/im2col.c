@@ -1,9 +1,9 @@
 // im2col of one plane (any stride) and col2im (stride 1), on the widest vectors the CPU has. The
 // plane is first laid out in a row-padded copy, so every kernel tap's output row is one unbroken copy
 // (or add) of the output width (for stride 2, even lanes picked from pairs of vectors): no per-row edge
-// cases, no short calls. Instantiated for AVX-512 and
-// for the portable 16-float vector type like channel_ops.c; both do the same IEEE operations in the
-// same order (copies, and adds in tap order), so results are bitwise the same whichever ISA runs.
+// cases, no short calls. Instantiated for AVX-512, AVX2 and the portable
+// 16-float vector type like channel_ops.c; all do the same IEEE operations in the same
+// order (copies, and adds in tap order), so results are bitwise the same whichever ISA runs.
 #include "CKernels.h"
 #include "bf16_round.h"
 #include "even_lanes.h"
@@ -51,6 +51,9 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
   for (; x + 4 <= n; x += 4) *(rn_c4 *)(to + x) = *(const rn_c4 *)(from + x);
   for (; x < n; x++) to[x] = from[x];
 }
+// The avx2 instantiation's: the portable ones (inlined, so on AVX2 vectors).
+#define rn_even_tail_avx2 rn_even_tail_portable
+#define rn_copy_tail_avx2 rn_copy_tail_portable
 
 // to[0..<n] = from[0..<n] (n small: a row), by vectors, then the tail.
 #define RN_ROW_COPY(SFX, to, from, n)                                                                \
@@ -284,9 +287,13 @@ RN_IMPLICIT_OPS(portable, )
 RN_FRAME_OPS(portable, )
 #if defined(__x86_64__)
 RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_UNFOLD_OPS(avx2, RN_AVX2_TARGET)
 RN_PAIR_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_PAIR_OPS(avx2, RN_AVX2_TARGET)
 RN_IMPLICIT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_IMPLICIT_OPS(avx2, RN_AVX2_TARGET)
 RN_FRAME_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_FRAME_OPS(avx2, RN_AVX2_TARGET)
 #endif
 
 void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out, ptrdiff_t ldc, float *padded,

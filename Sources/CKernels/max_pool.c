@@ -1,5 +1,5 @@
 // The two passes of inference max pooling (Pooling.swift's maxPoolInference) on the widest vectors the
-// CPU has, AVX-512 or the portable 16-float vector type: selections only, so both give the same bits.
+// CPU has, AVX-512, AVX2 or the portable 16-float vector type: selections only, so all give the same bits.
 // "First maximum": b replaces a where b is larger or NaN and a is not NaN — a window holding NaN gives
 // its first NaN, and of equal values (±0 included) the first wins.
 #include "CKernels.h"
@@ -57,6 +57,7 @@ typedef int rn_pi16 __attribute__((ext_vector_type(16), aligned(4)));
 RN_POOL_OPS(portable, )
 #if defined(__x86_64__)
 RN_POOL_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_POOL_OPS(avx2, RN_AVX2_TARGET)
 #endif
 
 void rn_window_max_row(const float *padded, ptrdiff_t out_width, ptrdiff_t kernel, ptrdiff_t stride,

@@ -78,6 +78,7 @@ typedef float rn_p16 __attribute__((ext_vector_type(16), aligned(4)));
 RN_TRANSPOSE_OPS(portable, )
 #if defined(__x86_64__)
 RN_TRANSPOSE_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
+RN_TRANSPOSE_OPS(avx2, RN_AVX2_TARGET)
 #endif
 
 void rn_pack_columns(const float *b, ptrdiff_t ldb, ptrdiff_t width, ptrdiff_t depth, ptrdiff_t nr, float *panel) {

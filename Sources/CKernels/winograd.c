@@ -1,7 +1,7 @@
 // The input and output transforms of Winograd's F(2×2, 3×3) (Lavin & Gray, 2016) on the widest
 // vectors the CPU has, 16 tiles per vector (winograd_template.h): each is two 1-D passes, down the
 // columns on whole vectors, then along the rows (even and odd lanes picked from pairs of vectors).
-// Instantiated for AVX-512 and for the portable 16-float vector type like channel_ops.c; both do the
+// Instantiated for AVX-512, AVX2 and the portable 16-float vector type like channel_ops.c; all do the
 // same IEEE operations in the same order, so results are bitwise the same whichever ISA runs.
 #include "CKernels.h"
 #include "bf16_round.h"
@@ -137,6 +137,101 @@ RN_AVX512 static inline void rn_transpose16_avx512(const float *source, ptrdiff_
 }
 #define RN_WSFX avx512
 #define RN_WATTR RN_AVX512
+#include "winograd_template.h"
+#undef RN_WSFX
+#undef RN_WATTR
+
+// The avx2 instantiation's: masked loads and stores by halves (vmaskmovps), lanes packed by
+// permutes within each half (rn_compress8) and the halves joined by rotations.
+#define RN_AVX2 RN_AVX2_TARGET
+// The 8 lanes whose bits are set in `bits`, as a vector mask.
+RN_AVX2 static inline __m256i rn_mask8_avx2(uint32_t bits) {
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), bit), bit);
+}
+RN_AVX2 static inline rn_w16 rn_join_avx2(__m256 low, __m256 high) {
+  return __builtin_shufflevector((rn_w8)low, (rn_w8)high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+RN_AVX2 static inline void rn_store_mask_avx2(float *p, rn_w16 value, uint32_t mask) {
+  const rn_w8 low = __builtin_shufflevector(value, value, 0, 1, 2, 3, 4, 5, 6, 7);
+  const rn_w8 high = __builtin_shufflevector(value, value, 8, 9, 10, 11, 12, 13, 14, 15);
+  if (mask & 0xFF) _mm256_maskstore_ps(p, rn_mask8_avx2(mask & 0xFF), (__m256)low);
+  if (mask >> 8) _mm256_maskstore_ps(p + 8, rn_mask8_avx2(mask >> 8), (__m256)high);
+}
+RN_AVX2 static inline rn_w16 rn_load_mask_avx2(const float *p, uint32_t mask) {
+  return rn_join_avx2(_mm256_maskload_ps(p, rn_mask8_avx2(mask & 0xFF)),
+                      _mm256_maskload_ps(p + 8, rn_mask8_avx2(mask >> 8 & 0xFF)));
+}
+enum { rn_masked_loads_cheap_avx2 = 0 };
+RN_AVX2 static inline rn_w8 rn_load_mask8_avx2(const float *p, uint32_t mask) {
+  return (rn_w8)_mm256_maskload_ps(p, rn_mask8_avx2(mask & 0xFF));
+}
+// For each 8-bit mask, the lanes whose bits are set, in order, as 4-bit lane numbers (lowest first).
+#define RN_SLOT(m, i) ((m) >> (i) & 1 ? (uint32_t)(i) << (4 * __builtin_popcount((m) & ((1u << (i)) - 1))) : 0u)
+#define RN_COMPRESS(m) \
+  (RN_SLOT(m, 0) | RN_SLOT(m, 1) | RN_SLOT(m, 2) | RN_SLOT(m, 3) | RN_SLOT(m, 4) | RN_SLOT(m, 5) | RN_SLOT(m, 6) | RN_SLOT(m, 7))
+#define RN_COMPRESS4(m) RN_COMPRESS(m), RN_COMPRESS(m + 1), RN_COMPRESS(m + 2), RN_COMPRESS(m + 3)
+#define RN_COMPRESS16(m) RN_COMPRESS4(m), RN_COMPRESS4(m + 4), RN_COMPRESS4(m + 8), RN_COMPRESS4(m + 12)
+#define RN_COMPRESS64(m) RN_COMPRESS16(m), RN_COMPRESS16(m + 16), RN_COMPRESS16(m + 32), RN_COMPRESS16(m + 48)
+static const uint32_t rn_compress8[256] = {RN_COMPRESS64(0u), RN_COMPRESS64(64u), RN_COMPRESS64(128u),
+                                           RN_COMPRESS64(192u)};
+#undef RN_COMPRESS64
+#undef RN_COMPRESS16
+#undef RN_COMPRESS4
+#undef RN_COMPRESS
+#undef RN_SLOT
+// The lanes of an 8-lane half whose bits are set, moved to its first lanes (others: any lanes).
+RN_AVX2 static inline __m256 rn_compress_half_avx2(__m256 half, uint32_t bits) {
+  const __m256i slots = _mm256_srlv_epi32(_mm256_set1_epi32((int)rn_compress8[bits]),
+                                          _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+  return _mm256_permutevar8x32_ps(half, _mm256_and_si256(slots, _mm256_set1_epi32(15)));
+}
+RN_AVX2 static inline rn_w16 rn_pack_lanes_avx2(rn_w16 value, uint32_t mask) {
+  const uint32_t low_bits = mask & 0xFF, high_bits = mask >> 8 & 0xFF;
+  const int n0 = __builtin_popcount(low_bits), n = n0 + __builtin_popcount(high_bits);
+  const __m256 low = rn_compress_half_avx2((__m256)__builtin_shufflevector(value, value, 0, 1, 2, 3, 4, 5, 6, 7),
+                                           low_bits);
+  const __m256 high = rn_compress_half_avx2(
+      (__m256)__builtin_shufflevector(value, value, 8, 9, 10, 11, 12, 13, 14, 15), high_bits);
+  // Lane i of the result: low's lane i for i < n0, then high's lane i − n0, then zeros from lane n.
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), seven = _mm256_set1_epi32(7);
+  const __m256i from_high = _mm256_sub_epi32(lane, _mm256_set1_epi32(n0));  // i − n0
+  const __m256i from_high8 = _mm256_add_epi32(from_high, _mm256_set1_epi32(8));  // i + 8 − n0
+  const __m256 first = _mm256_blendv_ps(
+      low, _mm256_permutevar8x32_ps(high, _mm256_and_si256(from_high, seven)),
+      _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(n0 - 1))));
+  const __m256 second = _mm256_permutevar8x32_ps(high, _mm256_and_si256(from_high8, seven));
+  const __m256i count = _mm256_set1_epi32(n);
+  return rn_join_avx2(
+      _mm256_and_ps(first, _mm256_castsi256_ps(_mm256_cmpgt_epi32(count, lane))),
+      _mm256_and_ps(second, _mm256_castsi256_ps(_mm256_cmpgt_epi32(count, _mm256_add_epi32(lane, _mm256_set1_epi32(8))))));
+}
+// A 16 × 16 block as four 8 × 8 ones, each transposed in registers (pairs, quadruples, then the
+// 128-bit halves).
+RN_AVX2 static inline void rn_transpose8_avx2(const float *source, ptrdiff_t lds, float *target, ptrdiff_t ldt) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(source + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    _mm256_storeu_ps(target + i * ldt, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(target + (i + 4) * ldt, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+RN_AVX2 static inline void rn_transpose16_avx2(const float *source, ptrdiff_t lds, float *target, ptrdiff_t ldt) {
+  for (int i = 0; i < 16; i += 8)
+    for (int j = 0; j < 16; j += 8) rn_transpose8_avx2(source + i * lds + j, lds, target + j * ldt + i, ldt);
+}
+#define RN_WSFX avx2
+#define RN_WATTR RN_AVX2
 #include "winograd_template.h"
 #undef RN_WSFX
 #undef RN_WATTR

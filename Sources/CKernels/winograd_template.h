@@ -1,5 +1,5 @@
 // The F(2×2, 3×3) transforms, written once and instantiated per ISA by winograd.c, which defines:
-//   RN_WSFX   name suffix (avx512, portable)
+//   RN_WSFX   name suffix (avx512, avx2, portable)
 //   RN_WATTR  function attribute selecting the ISA (may be empty)
 // and, before including this, rn_store_mask_<suffix>(float *p, rn_w16 v, uint32_t mask), which stores
 // the lanes of v whose mask bit is set to p[lane], and rn_load_mask_<suffix> / rn_load_mask8_<suffix>

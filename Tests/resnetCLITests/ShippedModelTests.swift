@@ -31,6 +31,22 @@ struct ShippedModelTests {
     #expect((accuracy ?? 0) >= 90, "accuracy line: \(line ?? "none")")
   }
 
+  @Test(
+    "classify gives the same bits on every vector level (RESNET_VECTOR_LEVEL=avx2, portable), in f32 and in bf16",
+    arguments: ["f32", "bf16"])
+  func vectorLevelsAgree(precision: String) throws {
+    // Every probability of every class, printed exactly (the shortest digits that read back as the
+    // same Float), for 50 images: Winograd on 28×28, 14×14 and 7×7 planes, the strided convolutions.
+    let arguments = ["classify", "--json", "--top", "10", "--precision", precision, "Data/fashion-mnist-mini/test/Bag"]
+    var outputs: [String] = []
+    for level in ["native", "avx2", "portable"] {
+      let result = try runResNet(arguments, environment: level == "native" ? [:] : ["RESNET_VECTOR_LEVEL": level])
+      #expect(result.status == 0, "\(result.stderr)")
+      outputs.append(result.stdout)
+    }
+    #expect(outputs[0].split(separator: "\n").count == 50 && outputs[0] == outputs[1] && outputs[0] == outputs[2])
+  }
+
   @Test("eval and classify in bf16: the mini test split scored within a point of f32, the same top classes")
   func bf16() throws {
     func accuracy(_ arguments: [String]) throws -> Double? {
