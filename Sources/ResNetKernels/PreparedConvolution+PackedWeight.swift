@@ -19,9 +19,10 @@ extension PreparedConvolution {
 
   /// The convolution as `Cᵀ (pixels × O) = columnsᵀ (pixels × K) · weightᵀ (K × O)`, for layers with
   /// more output channels than output pixels (a small plane: ResNet's later stages at batch 1): the
-  /// pixels are the GEMM's rows, read in place from the column matrix, and the channels its columns,
-  /// whole register tiles of the weight packed once at load — so few pixels waste little of a tile, and
-  /// the weight streams from memory in the order the micro-kernel reads it. Samples go in groups
+  /// pixels are the GEMM's rows, packed from the column matrix in blocks of a register tile's rows
+  /// (``packA(_:ld:n:mr:kc:into:threads:pool:)``), and the channels its columns, whole register tiles
+  /// of the weight packed once at load — so few pixels waste little of a tile, and the weight streams
+  /// from memory in the order the micro-kernel reads it. Samples go in groups
   /// (``ConvolutionGrouping``); a group's register-tile panels of channels are shared out over the
   /// threads, or, with at least as many groups as threads, the groups are. The result is transposed
   /// into NCHW by blocks of channels, each plane given the epilogue in place as soon as it is written.
@@ -46,10 +47,10 @@ extension PreparedConvolution {
     let w = SendablePointer(packedWeight ?? bias)  // any pointer in bf16: unread
     let pairs = (k + 1) / 2
     let ldp = roundUp(grouping.columns, cacheLineFloats) + mr  // bf16 pair rows' stride, in words
-    // Channel panels `range` of one group whose column matrix is `columns` (K × n, row stride ldb):
-    // Cᵀ rows of n pixels, row stride o, into `staged`.
+    // Channel panels `range` of one group whose A operand is `columns` (in float32 its column matrix
+    // as packA packs it, in bf16 its pair rows): Cᵀ rows of n pixels, row stride o, into `staged`.
     func multiply(
-      _ range: Range<Int>, columns: UnsafePointer<Float>, ldb: Int, n: Int, staged: UnsafeMutablePointer<Float>
+      _ range: Range<Int>, columns: UnsafePointer<Float>, n: Int, staged: UnsafeMutablePointer<Float>
     ) {
       if let bf16 {
         // A is the columns' pair rows (⌈K/2⌉ × n words, stride ldp), read down its columns.
@@ -68,25 +69,25 @@ extension PreparedConvolution {
         }
         return
       }
+      // A, packed by packA: depth slices outermost, so that a slice (about 80 KB for ResNet's 7×7
+      // layers) stays in L2 while every panel of the range multiplies it.
+      let blocks = (n + mr - 1) / mr
       kernel.variants.withUnsafeBufferPointer { variants in
-        for panel in range {
-          let b = w.base + panel * k * nr  // K × nr
-          let width = min(nr, o - panel * nr)
-          var pc = 0
-          while pc < k {
-            let kcur = min(kc, k - pc)
-            let scales = rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
-            var i = 0
-            while i < n {
-              let rows = min(mr, n - i)
-              // A[r][kk] = columns[pc + kk][i + r]: pixels along a row of the column matrix.
-              variants[kernel.variantIndex(rows: rows, columns: width)](
-                kcur, columns + pc * ldb + i, 1, ldb, b + pc * nr, nr, staged + i * o + panel * nr, o, scales, width,
-                nil)
-              i += mr
+        var pc = 0
+        while pc < k {
+          let kcur = min(kc, k - pc)
+          let scales = rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
+          let slice = columns + pc * blocks * mr
+          for panel in range {
+            let b = w.base + panel * k * nr + pc * nr  // kcur × nr
+            let width = min(nr, o - panel * nr)
+            for block in 0..<blocks {
+              let i = block * mr
+              variants[kernel.variantIndex(rows: min(mr, n - i), columns: width)](
+                kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width, nil)
             }
-            pc += kcur
           }
+          pc += kcur
         }
       }
     }
@@ -96,7 +97,7 @@ extension PreparedConvolution {
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
       let n = count * pixels
       let staged = scratch + (bf16 == nil ? k * ld : 0)  // n × O: Cᵀ
-      let (columns, ldb): (UnsafePointer<Float>, Int)  // K × n, or in bf16 ⌈K/2⌉ × n words
+      let columns: UnsafePointer<Float>  // packed (K × n), or in bf16 ⌈K/2⌉ × n words
       if bf16 != nil {
         let pairRows = SendablePointer(staged + grouping.columns * o + vectorSlack)  // ⌈K/2⌉ × ldp words
         parallelRanges(pairs, work: k * n, threads: inner, pool: pool) { range in
@@ -106,18 +107,21 @@ extension PreparedConvolution {
               into: UnsafeMutableRawPointer(pairRows.base) + (range.lowerBound * ldp + s * pixels) * 4, ld: ldp)
           }
         }
-        (columns, ldb) = (UnsafePointer(pairRows.base), ldp)
+        columns = UnsafePointer(pairRows.base)
       } else {
-        (columns, ldb) = columnMatrix(
+        let (matrix, ldm) = columnMatrix(
           x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
+        let packed = staged + grouping.columns * o + vectorSlack
+        packA(matrix, ld: ldm, n: n, mr: mr, kc: kc, into: packed, threads: inner, pool: pool)
+        columns = UnsafePointer(packed)
       }
       let parts = min(inner, panels)
       if parts == 1 {
-        multiply(0..<panels, columns: columns, ldb: ldb, n: n, staged: staged)
+        multiply(0..<panels, columns: columns, n: n, staged: staged)
       } else {
         let shares = split(tiles: panels, into: parts)
         let (c, s) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
-        pool.run(participants: parts) { multiply(shares[$0], columns: c.base, ldb: ldb, n: n, staged: s.base) }
+        pool.run(participants: parts) { multiply(shares[$0], columns: c.base, n: n, staged: s.base) }
       }
       // Cᵀ into NCHW by 16 × 16 blocks transposed in registers, 64 channels of a sample at a time,
       // each plane then given the epilogue in place while in cache.
@@ -139,7 +143,33 @@ extension PreparedConvolution {
         }
       }
     }
-    let scratchFloats = (bf16 == nil ? k * ld : pairs * ldp) + grouping.columns * o + vectorSlack
+    let scratchFloats =
+      (bf16 == nil ? k * ld + roundUp(grouping.columns, mr) * k + vectorSlack : pairs * ldp) + grouping.columns * o
+      + vectorSlack
     grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
+  }
+
+  /// The column matrix (K × n, row stride `ld`) as the A operand of packedWeightForward's GEMM: for
+  /// each depth slice of `kc` rows (pc = 0, kc, …; kcur rows), its `⌈n/mr⌉` blocks of `mr` pixels, each
+  /// `kcur × mr` with the pixels of a row adjacent — `packed[pc·⌈n/mr⌉·mr + b·mr·kcur + kk·mr + r]` =
+  /// `columns[pc + kk][b·mr + r]` (rows past n in the last block unset: no kernel reads them). Rows of
+  /// the matrix are shared out over `threads`.
+  func packA(
+    _ columns: UnsafePointer<Float>, ld: Int, n: Int, mr: Int, kc: Int, into packed: UnsafeMutablePointer<Float>,
+    threads: Int, pool: ThreadPool
+  ) {
+    let k = geometry.columnRows
+    let blocks = (n + mr - 1) / mr
+    let target = SendablePointer(packed)
+    parallelRanges(k, work: k * n, threads: threads, pool: pool) { rows in
+      for row in rows {
+        let pc = row / kc * kc
+        let (kk, kcur) = (row - pc, min(kc, k - pc))
+        let slice = target.base + pc * blocks * mr + kk * mr
+        for block in 0..<blocks {
+          (slice + block * mr * kcur).update(from: columns + row * ld + block * mr, count: min(mr, n - block * mr))
+        }
+      }
+    }
   }
 }
