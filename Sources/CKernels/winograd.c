@@ -141,7 +141,7 @@ RN_AVX512 static inline void rn_transpose16_avx512(const float *source, ptrdiff_
 #undef RN_WSFX
 #undef RN_WATTR
 
-// The avx2 instantiation's: masked loads and stores by halves (vmaskmovps), lanes packed by
+// The avx2 instantiation's: masked loads by halves (vmaskmovps), lanes packed by
 // permutes within each half (rn_compress8) and the halves joined by rotations.
 #define RN_AVX2 RN_AVX2_TARGET
 // The 8 lanes whose bits are set in `bits`, as a vector mask.
@@ -152,11 +152,27 @@ RN_AVX2 static inline __m256i rn_mask8_avx2(uint32_t bits) {
 RN_AVX2 static inline rn_w16 rn_join_avx2(__m256 low, __m256 high) {
   return __builtin_shufflevector((rn_w8)low, (rn_w8)high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
+// The masks the template stores with are ranges of lanes (RN_LANES): the range copied from the vector
+// laid out on the stack by 8, 4, 2 and 1 floats (masked stores, vmaskmovps, are slow on AMD's cores).
 RN_AVX2 static inline void rn_store_mask_avx2(float *p, rn_w16 value, uint32_t mask) {
-  const rn_w8 low = __builtin_shufflevector(value, value, 0, 1, 2, 3, 4, 5, 6, 7);
-  const rn_w8 high = __builtin_shufflevector(value, value, 8, 9, 10, 11, 12, 13, 14, 15);
-  if (mask & 0xFF) _mm256_maskstore_ps(p, rn_mask8_avx2(mask & 0xFF), (__m256)low);
-  if (mask >> 8) _mm256_maskstore_ps(p + 8, rn_mask8_avx2(mask >> 8), (__m256)high);
+  if (!mask) return;
+  float lanes[16] __attribute__((aligned(64)));
+  *(rn_w16 *)lanes = value;
+  int i = __builtin_ctz(mask);
+  const int end = 32 - __builtin_clz(mask);
+  if (end - i >= 8) {
+    _mm256_storeu_ps(p + i, _mm256_loadu_ps(lanes + i));
+    i += 8;
+  }
+  if (end - i >= 4) {
+    _mm_storeu_ps(p + i, _mm_loadu_ps(lanes + i));
+    i += 4;
+  }
+  if (end - i >= 2) {
+    _mm_storel_pi((__m64 *)(p + i), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(lanes + i)));
+    i += 2;
+  }
+  if (i < end) p[i] = lanes[i];
 }
 RN_AVX2 static inline rn_w16 rn_load_mask_avx2(const float *p, uint32_t mask) {
   return rn_join_avx2(_mm256_maskload_ps(p, rn_mask8_avx2(mask & 0xFF)),
