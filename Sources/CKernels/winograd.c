@@ -79,11 +79,6 @@ static inline rn_w8 rn_load_mask8_portable(const float *p, uint32_t mask) {
     if (mask >> i & 1) value[i] = p[i];
   return value;
 }
-// A 16 × 16 block: target row p (ldt apart) = source column p (source rows lds apart).
-static inline void rn_transpose16_portable(const float *source, ptrdiff_t lds, float *target, ptrdiff_t ldt) {
-  for (int p = 0; p < 16; p++)
-    for (int c = 0; c < 16; c++) target[p * ldt + c] = source[c * lds + p];
-}
 #define RN_WSFX portable
 #define RN_WATTR
 #include "winograd_template.h"
@@ -107,33 +102,6 @@ RN_AVX512 static inline rn_w16 rn_pack_lanes_avx512(rn_w16 value, uint32_t mask)
 }
 RN_AVX512 static inline rn_w8 rn_load_mask8_avx512(const float *p, uint32_t mask) {
   return (rn_w8)_mm256_maskz_loadu_ps((__mmask8)mask, p);
-}
-// The same block in registers: pairs, then quadruples interleaved within 128-bit lanes, then the
-// lanes shuffled across (four rounds of 16 shuffles).
-RN_AVX512 static inline void rn_transpose16_avx512(const float *source, ptrdiff_t lds, float *target,
-                                                   ptrdiff_t ldt) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(source + i * lds);
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-  }
-  for (int h = 0; h < 16; h += 8)
-    for (int i = 0; i < 4; i++) {
-      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
-      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
-    }
-  for (int i = 0; i < 8; i++) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
-  for (int i = 0; i < 16; i++) _mm512_storeu_ps(target + i * ldt, r[i]);
 }
 #define RN_WSFX avx512
 #define RN_WATTR RN_AVX512
@@ -222,30 +190,6 @@ RN_AVX2 static inline rn_w16 rn_pack_lanes_avx2(rn_w16 value, uint32_t mask) {
       _mm256_and_ps(first, _mm256_castsi256_ps(_mm256_cmpgt_epi32(count, lane))),
       _mm256_and_ps(second, _mm256_castsi256_ps(_mm256_cmpgt_epi32(count, _mm256_add_epi32(lane, _mm256_set1_epi32(8))))));
 }
-// A 16 × 16 block as four 8 × 8 ones, each transposed in registers (pairs, quadruples, then the
-// 128-bit halves).
-RN_AVX2 static inline void rn_transpose8_avx2(const float *source, ptrdiff_t lds, float *target, ptrdiff_t ldt) {
-  __m256 r[8], t[8];
-  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(source + i * lds);
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    _mm256_storeu_ps(target + i * ldt, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-    _mm256_storeu_ps(target + (i + 4) * ldt, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-  }
-}
-RN_AVX2 static inline void rn_transpose16_avx2(const float *source, ptrdiff_t lds, float *target, ptrdiff_t ldt) {
-  for (int i = 0; i < 16; i += 8)
-    for (int j = 0; j < 16; j += 8) rn_transpose8_avx2(source + i * lds + j, lds, target + j * ldt + i, ldt);
-}
 #define RN_WSFX avx2
 #define RN_WATTR RN_AVX2
 #include "winograd_template.h"
@@ -280,10 +224,6 @@ void rn_winograd_gradient_output(const float *gradient, ptrdiff_t channels, ptrd
                                  ptrdiff_t first_tile, ptrdiff_t end_tile, float *dm, ptrdiff_t matrix_stride) {
   RN_DISPATCH(rn_winograd_gradient_output, gradient, channels, height, width, first_tile, end_tile, dm,
               matrix_stride);
-}
-
-void rn_transpose_planes(const float *source, ptrdiff_t planes, ptrdiff_t pixels, float *target) {
-  RN_DISPATCH(rn_transpose_planes, source, planes, pixels, target);
 }
 
 void rn_prefetch(const float *p, ptrdiff_t count) {

@@ -420,24 +420,6 @@ RN_WATTR static void RN_W(rn_winograd_gradient_output)(const float *gradient, pt
 #undef RN_LOAD_SCALAR
 #undef RN_STORE_SCALAR
 
-// planes × pixels → pixels × planes, in 16 × 16 blocks: whole blocks by RN_W(rn_transpose16) (the
-// instantiation's), edges float by float.
-RN_WATTR static void RN_W(rn_transpose_planes)(const float *source, ptrdiff_t planes, ptrdiff_t pixels,
-                                               float *target) {
-  for (ptrdiff_t p0 = 0; p0 < pixels; p0 += 16) {
-    const ptrdiff_t pn = pixels - p0 < 16 ? pixels - p0 : 16;
-    for (ptrdiff_t c0 = 0; c0 < planes; c0 += 16) {
-      const ptrdiff_t cn = planes - c0 < 16 ? planes - c0 : 16;
-      if (pn == 16 && cn == 16) {
-        RN_W(rn_transpose16)(source + c0 * pixels + p0, pixels, target + p0 * planes + c0, planes);
-      } else {
-        for (ptrdiff_t p = 0; p < pn; p++)
-          for (ptrdiff_t c = 0; c < cn; c++) target[(p0 + p) * planes + c0 + c] = source[(c0 + c) * pixels + p0 + p];
-      }
-    }
-  }
-}
-
 #undef RN_W
 #undef RN_W_CAT
 #undef RN_W_CAT_

@@ -60,6 +60,8 @@ void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *tar
 /// Packs the transpose of B stored n × k as one GEMM panel: panel[kk·nr + j] = b[j·ldb + kk] for
 /// kk < depth and j < width (≤ nr), zero for width ≤ j < nr; by 16×16 blocks transposed in registers.
 void rn_pack_columns(const float *b, ptrdiff_t ldb, ptrdiff_t width, ptrdiff_t depth, ptrdiff_t nr, float *panel);
+/// Transposes `planes` planes of `pixels` floats (planes × pixels) into pixels × planes at target.
+void rn_transpose_planes(const float *source, ptrdiff_t planes, ptrdiff_t pixels, float *target);
 
 /// A spin-wait hint (x86 `pause`, arm64 `yield`).
 void rn_cpu_relax(void);
@@ -181,8 +183,6 @@ void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdi
 /// contiguous (the GEMM's B). Nothing else is written.
 void rn_winograd_gradient_output(const float *gradient, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                  ptrdiff_t first_tile, ptrdiff_t end_tile, float *dm, ptrdiff_t matrix_stride);
-/// Transposes `planes` planes of `pixels` floats (planes × pixels) into pixels × planes at target.
-void rn_transpose_planes(const float *source, ptrdiff_t planes, ptrdiff_t pixels, float *target);
 /// Prefetches the `count` floats at p into L2, a cache line at a time.
 void rn_prefetch(const float *p, ptrdiff_t count);
 
