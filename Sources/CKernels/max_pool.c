@@ -1,5 +1,6 @@
-// The two passes of inference max pooling (Pooling.swift's maxPoolInference) on the widest vectors the
-// CPU has, AVX-512, AVX2 or the portable 16-float vector type: selections only, so all give the same bits.
+// Inference max pooling of a plane (Pooling.swift's maxPoolInference) in two passes, on the widest
+// vectors the CPU has, AVX-512, AVX2 or the portable 16-float vector type: selections only, so all give
+// the same bits.
 // "First maximum": b replaces a where b is larger or NaN and a is not NaN — a window holding NaN gives
 // its first NaN, and of equal values (±0 included) the first wins.
 #include "CKernels.h"
@@ -9,12 +10,17 @@
 typedef float rn_p16 __attribute__((ext_vector_type(16), aligned(4)));
 typedef int rn_pi16 __attribute__((ext_vector_type(16), aligned(4)));
 
-// Lane by lane, the first maximum of a and b (a first).
+// Lanes of x where mask m is set, else of y.
+#define RN_SELECT(m, x, y) ((rn_p16)(((rn_pi16)(x) & (m)) | ((rn_pi16)(y) & ~(m))))
+// Lane by lane, the first maximum of a and b (a first): b where it is larger, then b where it is NaN,
+// then a where a is NaN — three selections by one comparison each (masks combined by logic lowered,
+// on AVX2, to byte packing and unpacking between 8-lane halves).
 #define RN_FIRST_MAX(a, b)                                                       \
   ({                                                                             \
     const rn_p16 a_ = (a), b_ = (b);                                             \
-    const rn_pi16 take_ = ((b_ > a_) | (b_ != b_)) & (a_ == a_);                 \
-    (rn_p16)(((rn_pi16)b_ & take_) | ((rn_pi16)a_ & ~take_));                    \
+    rn_p16 t_ = RN_SELECT(b_ > a_, b_, a_);                                      \
+    t_ = RN_SELECT(b_ != b_, b_, t_);                                            \
+    RN_SELECT(a_ != a_, a_, t_);                                                 \
   })
 #define RN_FIRST_MAX1(a, b) (((b) > (a) || (b) != (b)) && (a) == (a) ? (b) : (a))
 
@@ -52,6 +58,28 @@ typedef int rn_pi16 __attribute__((ext_vector_type(16), aligned(4)));
         if (i + 16 >= n) return;                                                                       \
       }                                                                                                \
     for (; i < n; i++) target[i] = RN_FIRST_MAX1(target[i], source[i]);                                \
+  }                                                                                                    \
+  ATTR static void rn_max_pool_plane_##SFX(const float *x, const rn_pool_geometry *g, float *padded,      \
+                                           float *row_max, float *y) {                                 \
+    for (ptrdiff_t h = 0; h < g->height; h++) {                                                        \
+      __builtin_memcpy(padded + g->pad_w, x + h * g->width, (size_t)g->width * sizeof(float));          \
+      rn_window_max_row_##SFX(padded, g->out_w, g->kernel_w, g->stride_w, g->dilation_w, row_max + h * g->out_w); \
+    }                                                                                                  \
+    for (ptrdiff_t oh = 0; oh < g->out_h; oh++) {                                                      \
+      float *target = y + oh * g->out_w;                                                               \
+      int first = 1;                                                                                   \
+      ptrdiff_t h = oh * g->stride_h - g->pad_h;                                                       \
+      for (ptrdiff_t k = 0; k < g->kernel_h; k++, h += g->dilation_h) {                                \
+        if (h < 0 || h >= g->height) continue;                                                         \
+        const float *source = row_max + h * g->out_w;                                                  \
+        if (first) {                                                                                   \
+          __builtin_memcpy(target, source, (size_t)g->out_w * sizeof(float));                          \
+          first = 0;                                                                                   \
+        } else {                                                                                       \
+          rn_first_max_into_##SFX(target, source, g->out_w);                                           \
+        }                                                                                              \
+      }                                                                                                \
+    }                                                                                                  \
   }
 
 RN_POOL_OPS(portable, )
@@ -60,11 +88,6 @@ RN_POOL_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_POOL_OPS(avx2, RN_AVX2_TARGET)
 #endif
 
-void rn_window_max_row(const float *padded, ptrdiff_t out_width, ptrdiff_t kernel, ptrdiff_t stride,
-                       ptrdiff_t dilation, float *target) {
-  RN_DISPATCH(rn_window_max_row, padded, out_width, kernel, stride, dilation, target);
-}
-
-void rn_first_max_into(float *target, const float *source, ptrdiff_t n) {
-  RN_DISPATCH(rn_first_max_into, target, source, n);
+void rn_max_pool_plane(const float *x, const rn_pool_geometry *g, float *padded, float *row_max, float *y) {
+  RN_DISPATCH(rn_max_pool_plane, x, g, padded, row_max, y);
 }

@@ -65,33 +65,18 @@ public func maxPoolInference(
   // One input row: `pad` floats of −∞, the row, then −∞ up to whole vectors past the last window.
   let span = (outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1
   let rowFloats = roundUp(max(pad + width, span) + 2 * 16 * g.strideWidth, 16)
+  let geometry = rn_pool_geometry(
+    height: g.height, width: width, kernel_h: g.kernelHeight, kernel_w: g.kernelWidth, stride_h: g.strideHeight,
+    stride_w: g.strideWidth, pad_h: g.padHeight, pad_w: pad, dilation_h: g.dilationHeight,
+    dilation_w: g.dilationWidth, out_h: g.outputHeight, out_w: outWidth)
   parallelRanges(planes, work: planes * g.height * width * g.kernelWidth, threads: threads, pool: pool) { range in
     withUnsafeTemporaryAllocation(of: Float.self, capacity: rowFloats + g.height * outWidth) { buffer in
       let padded = buffer.baseAddress!
       padded.initialize(repeating: -.infinity, count: rowFloats)
       let rowMax = padded + rowFloats  // H × Wo: each input row's window maxima
-      for p in range {
-        let xp = x + p * g.height * width
-        let yp = out.base + p * g.outputPixels
-        for h in 0..<g.height {
-          (padded + pad).update(from: xp + h * width, count: width)
-          rn_window_max_row(padded, outWidth, g.kernelWidth, g.strideWidth, g.dilationWidth, rowMax + h * outWidth)
-        }
-        for oh in 0..<g.outputHeight {
-          let target = yp + oh * outWidth
-          var first = true
-          var h = oh * g.strideHeight - g.padHeight
-          for _ in 0..<g.kernelHeight {
-            defer { h += g.dilationHeight }
-            guard h >= 0 && h < g.height else { continue }
-            let source = rowMax + h * outWidth
-            if first {
-              target.update(from: source, count: outWidth)
-              first = false
-              continue
-            }
-            rn_first_max_into(target, source, outWidth)
-          }
+      withUnsafePointer(to: geometry) { geometry in
+        for p in range {
+          rn_max_pool_plane(x + p * g.height * width, geometry, padded, rowMax, out.base + p * g.outputPixels)
         }
       }
     }

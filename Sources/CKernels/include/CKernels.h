@@ -85,13 +85,22 @@ void rn_plane_affine(const float *x, const float *residual, float *y, ptrdiff_t 
 /// target[i] += source[i] for i < n.
 void rn_add_floats(const float *source, float *target, ptrdiff_t n);
 
-/// Max pooling's row pass (max_pool.c): target[ow] = the first maximum (NaN counting as the largest; of
-/// equal values the first) of padded[ow·stride + k·dilation] for k < kernel, ow < out_width. For stride 2
-/// and dilation 1 it reads whole vectors: up to 2·(out_width + 16) + kernel floats of `padded`.
-void rn_window_max_row(const float *padded, ptrdiff_t out_width, ptrdiff_t kernel, ptrdiff_t stride,
-                       ptrdiff_t dilation, float *target);
-/// target[i] = the first maximum of target[i] and source[i] (target first), i < n.
-void rn_first_max_into(float *target, const float *source, ptrdiff_t n);
+/// A max pooling's plane geometry for rn_max_pool_plane: the input plane, the window (kernel, stride,
+/// padding, dilation) and the output plane.
+typedef struct {
+  ptrdiff_t height, width;
+  ptrdiff_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+  ptrdiff_t out_h, out_w;
+} rn_pool_geometry;
+
+/// Max pooling of one plane for inference (max_pool.c): y[oh][ow] = the first maximum (NaN counting as
+/// the largest; of equal values the first in row-major order) of the window's input values, the
+/// padding excluded. Two passes: each input row is copied into `padded` at offset pad_w (whose other
+/// floats the caller sets to −∞ once: at least pad_w + width, (out_w − 1)·stride_w + (kernel_w −
+/// 1)·dilation_w + 1 and, for stride 2 and dilation 1, 2·(out_w + 16) + kernel_w floats) and its
+/// window maxima written to `row_max` (height × out_w); then each output row is the first maximum of
+/// its window's rows there. An output row whose window holds no input row is not written.
+void rn_max_pool_plane(const float *x, const rn_pool_geometry *g, float *padded, float *row_max, float *y);
 
 /// A convolution's plane geometry for rn_im2col_plane and rn_col2im_stride1 (im2col.c). Paddings are
 /// not negative; output_width = (width + 2·pad_width − dilation_width·(kernel_width − 1) − 1) /
