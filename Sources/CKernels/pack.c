@@ -14,6 +14,21 @@ void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *tar
   }
 }
 
+// Runs of `width` floats, a constant in each instantiation so that a run's copy is a few moves.
+#define RN_PACK_RUNS(W)                                                                               \
+  for (; n >= W; n -= W, source += W, target += stride) __builtin_memcpy(target, source, W * sizeof(float));
+void rn_pack_runs(const float *source, ptrdiff_t n, ptrdiff_t width, float *target, ptrdiff_t stride) {
+  switch (width) {
+  case 6: RN_PACK_RUNS(6) break;
+  case 8: RN_PACK_RUNS(8) break;
+  case 16: RN_PACK_RUNS(16) break;
+  default:
+    for (; n >= width; n -= width, source += width, target += stride)
+      __builtin_memcpy(target, source, (size_t)width * sizeof(float));
+  }
+  if (n > 0) __builtin_memcpy(target, source, (size_t)n * sizeof(float));
+}
+
 // Transposes — the transposing pack and plane transposes — by 16×16 blocks transposed in registers
 // (three rounds of interleaves), on the widest vectors the CPU has; pure copies, so every
 // instantiation gives the same bits.

@@ -165,10 +165,7 @@ extension PreparedConvolution {
       for row in rows {
         let pc = row / kc * kc
         let (kk, kcur) = (row - pc, min(kc, k - pc))
-        let slice = target.base + pc * blocks * mr + kk * mr
-        for block in 0..<blocks {
-          (slice + block * mr * kcur).update(from: columns + row * ld + block * mr, count: min(mr, n - block * mr))
-        }
+        rn_pack_runs(columns + row * ld, n, mr, target.base + pc * blocks * mr + kk * mr, mr * kcur)
       }
     }
   }

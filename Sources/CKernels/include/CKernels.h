@@ -57,6 +57,10 @@ rn_sgemm_ukernel_fn rn_sgemm_ukernel(int32_t family, int32_t m, int32_t vectors)
 void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *target,
                  ptrdiff_t panel_stride, const float *ahead);
 
+/// Cuts a row of `n` floats into runs of `width` (the last one shorter when `width` does not divide
+/// `n`): run r, the floats at `source + r·width`, goes to `target + r·stride`.
+void rn_pack_runs(const float *source, ptrdiff_t n, ptrdiff_t width, float *target, ptrdiff_t stride);
+
 /// Packs the transpose of B stored n × k as one GEMM panel: panel[kk·nr + j] = b[j·ldb + kk] for
 /// kk < depth and j < width (≤ nr), zero for width ≤ j < nr; by 16×16 blocks transposed in registers.
 void rn_pack_columns(const float *b, ptrdiff_t ldb, ptrdiff_t width, ptrdiff_t depth, ptrdiff_t nr, float *panel);
