@@ -29,6 +29,11 @@ private let gemmScratch = ScratchPool()
 /// register tiles of rows or columns, never along k, so every element of C is computed by the same
 /// operations in the same order whatever the thread count: results are bitwise identical for any
 /// `threads`.
+///
+/// `finished`, when given, is called with blocks of C (rows, columns) as soon as their values are
+/// final, on the thread that computed them, while they are still in its caches: each element of C is
+/// in exactly one block. A caller applies a bias, a residual or an activation there rather than in a
+/// pass of its own over C.
 public func sgemm(
   _ transA: Transpose, _ transB: Transpose,
   m: Int, n: Int, k: Int,
@@ -37,7 +42,8 @@ public func sgemm(
   b: UnsafePointer<Float>, ldb: Int,
   beta: Float = 0,
   c: UnsafeMutablePointer<Float>, ldc: Int,
-  threads: Int? = nil, kernel: GEMMKernel = .best, pool: ThreadPool = .shared
+  threads: Int? = nil, kernel: GEMMKernel = .best, pool: ThreadPool = .shared,
+  finished: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
 ) {
   precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative dimension \(m)x\(n)x\(k)")
   precondition(lda >= max(1, transA == .none ? k : m), "sgemm: lda \(lda) too small")
@@ -47,6 +53,7 @@ public func sgemm(
   if m == 0 || n == 0 { return }
   if k == 0 || alpha == 0 {
     scale(c, rows: m, columns: n, ldc: ldc, by: beta)
+    finished?(0..<m, 0..<n)
     return
   }
 
@@ -58,13 +65,13 @@ public func sgemm(
   let scratchFloats = problem.scratchFloats
   if parts.count == 1 {
     let scratch = gemmScratch.take(scratchFloats)
-    problem.run(rows: parts[0].rows, columns: parts[0].columns, scratch: scratch.pointer)
+    problem.run(rows: parts[0].rows, columns: parts[0].columns, scratch: scratch.pointer, finished: finished)
     gemmScratch.give(scratch)
     return
   }
   pool.run(participants: parts.count) { p in
     let scratch = gemmScratch.take(scratchFloats)
-    problem.run(rows: parts[p].rows, columns: parts[p].columns, scratch: scratch.pointer)
+    problem.run(rows: parts[p].rows, columns: parts[p].columns, scratch: scratch.pointer, finished: finished)
     gemmScratch.give(scratch)
   }
 }
@@ -142,10 +149,13 @@ struct GEMMProblem: @unchecked Sendable {
     }
   }
 
-  /// Computes C[rows, columns]; `rows` and `columns` start on tile boundaries.
-  func run(rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+  /// Computes C[rows, columns]; `rows` and `columns` start on tile boundaries. `finished` as in ``sgemm``.
+  func run(
+    rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+    finished: ((Range<Int>, Range<Int>) -> Void)? = nil
+  ) {
     kernel.variants.withUnsafeBufferPointer { variants in
-      let driver = MacroKernel(problem: self, variants: variants, scratch: scratch)
+      let driver = MacroKernel(problem: self, variants: variants, scratch: scratch, finished: finished)
       if readsBInPlace {
         driver.runReadingBInPlace(rows: rows, columns: columns, packedTail: scratch, packedA: scratch + packedAOffset)
       } else {
@@ -160,6 +170,8 @@ struct MacroKernel {
   let problem: GEMMProblem
   let variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>
   let scratch: UnsafeMutablePointer<Float>
+  /// Called with each block of C once its last depth slice is added (see ``sgemm``).
+  let finished: ((Range<Int>, Range<Int>) -> Void)?
 
   /// One micro-kernel call: C[ir..<ir+mcur, j..<j+ncols] from an A panel and a B panel.
   @inline(__always)
@@ -184,7 +196,8 @@ struct MacroKernel {
   }
 
   /// Goto/BLIS order: for each nc × kc block of B, pack it (it stays in L2); for each A panel (kept
-  /// in L1), sweep the block's panels.
+  /// in L1), sweep the block's panels. After the last slice, each A panel's rows of the block are
+  /// finished as soon as they are swept.
   func runPackingB(
     rows: Range<Int>, columns: Range<Int>, packedB: UnsafeMutablePointer<Float>,
     packedA: UnsafeMutablePointer<Float>
@@ -213,6 +226,7 @@ struct MacroKernel {
               c: c + ir * p.ldc + jc + jr, columns: min(nr, ncur - jr), scales: scales, prefetch: nil)
             jr += nr
           }
+          if pc + kcur == p.k { finished?(ir..<(ir + mcur), jc..<(jc + ncur)) }
           ir += mr
         }
         pc += kcur
@@ -223,7 +237,8 @@ struct MacroKernel {
 
   /// For short A: for each kc slice, A's panels (packed if needed) stay in L1/L2 while B streams
   /// through once, panel by panel, read in place; the kernel prefetches the next B panel. Only a
-  /// ragged last panel is packed (zero-padded), so no read goes past B's columns.
+  /// ragged last panel is packed (zero-padded), so no read goes past B's columns. After the last
+  /// slice, the columns are finished in strips of ``GEMMBlocking/finishedColumns`` or more.
   func runReadingBInPlace(
     rows: Range<Int>, columns: Range<Int>, packedTail: UnsafeMutablePointer<Float>,
     packedA: UnsafeMutablePointer<Float>
@@ -235,6 +250,8 @@ struct MacroKernel {
     var pc = 0
     while pc < p.k {
       let kcur = min(p.kc, p.k - pc)
+      let last = pc + kcur == p.k
+      var unfinished = columns.lowerBound  // the first column not yet finished (last slice)
       let scales = rn_scales(alpha: p.alpha, beta: pc == 0 ? p.beta : 1)
       // A's panels for this slice: (pointer, row stride, column stride) by panel index, on the stack.
       let panelCount = (rows.count + mr - 1) / mr
@@ -265,6 +282,10 @@ struct MacroKernel {
               prefetch: index == 0 ? next : nil)
           }
           jr += nr
+          if last, let finished, jr - unfinished >= GEMMBlocking.finishedColumns || jr >= columns.upperBound {
+            finished(rows, unfinished..<min(jr, columns.upperBound))
+            unfinished = jr
+          }
         }
       }
       pc += kcur

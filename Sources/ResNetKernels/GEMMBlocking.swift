@@ -17,6 +17,9 @@ public enum GEMMBlocking {
   /// With a B stride that aliases, B is still read in place up to this depth (packing then costs
   /// more than the conflict misses).
   public static let directBAliasedMaximumDepth = 32
+  /// The fewest columns a GEMM that reads B in place hands to its `finished` callback at once: all
+  /// of C's rows for that many columns (64 rows × 128 columns: 32 KiB, still in L1 or L2).
+  public static let finishedColumns = 128
   /// How many rows ahead packing prefetches B (each row of a block is a short stream the hardware
   /// prefetcher alone picks up too late).
   public static let packPrefetchRows = 4

@@ -232,7 +232,18 @@ public final class PreparedConvolution: @unchecked Sendable {
           j = end
         }
       }
-      // float32 by chunks: the chunk's column matrix, K × chunkLd.
+      // The epilogue for output channels `rows` of the group's columns j0 + `columns` (into NCHW).
+      func finish(_ j0: Int, _ rows: Range<Int>, _ columns: Range<Int>) {
+        eachSample(j0 + columns.lowerBound, j0 + columns.upperBound) { s, columns, j in
+          for channel in rows {
+            epilogue.apply(
+              c.base + channel * ldb + j, sample: first + s, channel: channel, columns: columns, channels: o,
+              pixels: pixels, output: y.base)
+          }
+        }
+      }
+      // float32 by chunks: the chunk's column matrix, K × chunkLd. The GEMM hands each block of the
+      // chunk to the epilogue as soon as its sums are final.
       func compute(_ index: Int, _ chunkColumns: UnsafeMutablePointer<Float>?) {
         let j0 = index * chunk
         let j1 = min(n, j0 + chunk)
@@ -249,7 +260,9 @@ public final class PreparedConvolution: @unchecked Sendable {
         } else if !byChunk {
           sgemm(
             .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: b.base + j0, ldb: ldb, c: c.base + j0,
-            ldc: ldb, threads: 1, pool: pool)
+            ldc: ldb, threads: 1, pool: pool
+          ) { finish(j0, $0, $1) }
+          return
         } else {
           let matrix = chunkColumns!
           eachSample(j0, j1) { s, columns, j in
@@ -259,15 +272,11 @@ public final class PreparedConvolution: @unchecked Sendable {
           }
           sgemm(
             .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: matrix, ldb: chunkLd, c: c.base + j0,
-            ldc: ldb, threads: 1, pool: pool)
+            ldc: ldb, threads: 1, pool: pool
+          ) { finish(j0, $0, $1) }
+          return
         }
-        eachSample(j0, j1) { s, columns, j in
-          for channel in 0..<o {
-            epilogue.apply(
-              c.base + channel * ldb + j, sample: first + s, channel: channel, columns: columns, channels: o,
-              pixels: pixels, output: y.base)
-          }
-        }
+        finish(j0, 0..<o, 0..<(j1 - j0))
       }
       // Runs chunks from the queue (or all of them) with a chunk column matrix of its own when byChunk.
       func computeChunks(_ next: () -> Int?) {

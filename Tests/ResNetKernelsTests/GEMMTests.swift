@@ -169,6 +169,39 @@ struct GEMMTests {
     }
   }
 
+  @Test("finished hands over every element of C once, already final", arguments: GEMMKernel.supported)
+  func finishedBlocks(kernel: GEMMKernel) {
+    // B read in place (short A) and packed, several depth slices, ragged tiles, 1 and 2 threads.
+    let shapes = [(GEMMBlocking.directBMaximumRows, 1000, 70), (61, 333, 800), (130, 50, 391), (200, 9, 40)]
+    for (m, n, k) in shapes {
+      let a = randomMatrix(rows: m, columns: k, ld: k, seed: 21)
+      let b = randomMatrix(rows: k, columns: n, ld: n, seed: 22)
+      for threads in [1, 2] {
+        var c = randomMatrix(rows: m, columns: n, ld: n, seed: 23)
+        let seen = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * n)  // C as each block was handed over
+        let times = UnsafeMutableBufferPointer<Int>.allocate(capacity: m * n)  // how often each element was
+        times.initialize(repeating: 0)
+        defer { (seen.deallocate(), times.deallocate()) }
+        c.withUnsafeMutableBufferPointer { cBuffer in
+          let cPointer = cBuffer.baseAddress!
+          sgemm(
+            .none, .none, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0.5, c: cPointer, ldc: n,
+            threads: threads, kernel: kernel
+          ) { rows, columns in
+            for i in rows {
+              for j in columns {
+                seen[i * n + j] = cPointer[i * n + j]
+                times[i * n + j] += 1
+              }
+            }
+          }
+        }
+        #expect(times.allSatisfy { $0 == 1 }, "\(kernel.name) \(m)x\(n)x\(k), \(threads) threads: coverage")
+        #expect(bitwiseEqual(Array(seen), c), "\(kernel.name) \(m)x\(n)x\(k), \(threads) threads: not final")
+      }
+    }
+  }
+
   @Test("k = 0 and alpha = 0 scale C by beta without reading A or B")
   func degenerate() {
     var c: [Float] = [1, 2, 3, 4]
