@@ -180,7 +180,8 @@ public final class PreparedConvolution: @unchecked Sendable {
 
   /// im2col of groups of samples (``ConvolutionGrouping``), then each group's GEMM into a staging matrix
   /// (or straight into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns``
-  /// columns, each chunk given the epilogue (into NCHW) while it is in cache. The im2col goes chunk by
+  /// columns, each block of a chunk given the epilogue (into NCHW) as soon as the GEMM has finished it
+  /// (``sgemm``'s `finished`), while it is in L1 or L2. The im2col goes chunk by
   /// chunk, into a matrix in the thread's L2, where that matrix is small (the stem's; in bf16 always,
   /// straight into pair rows), else over the group before its GEMM. With fewer groups than threads, the
   /// groups go one after another, their chunks shared out over the threads.
@@ -200,7 +201,7 @@ public final class PreparedConvolution: @unchecked Sendable {
     // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each. In bf16 each
     // chunk's columns are unfolded straight into pair rows (no float32 column matrix).
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
-      // The GEMM by chunks of columns, each given the epilogue while it is in cache.
+      // The GEMM by chunks of columns, each block given the epilogue while it is in cache.
       let n = count * pixels
       // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
       let most = ConvolutionBlocking.epilogueChunkColumns
