@@ -14,17 +14,14 @@ void rn_pack_row(const float *source, ptrdiff_t panels, ptrdiff_t nr, float *tar
   }
 }
 
-// Runs of `width` floats, a constant in each instantiation so that a run's copy is a few moves.
+// Whole runs of W floats; W a constant where the call site makes it one, so that a run's copy is a few moves.
 #define RN_PACK_RUNS(W)                                                                               \
-  for (; n >= W; n -= W, source += W, target += stride) __builtin_memcpy(target, source, W * sizeof(float));
+  for (; n >= W; n -= W, source += W, target += stride) __builtin_memcpy(target, source, (size_t)(W) * sizeof(float));
 void rn_pack_runs(const float *source, ptrdiff_t n, ptrdiff_t width, float *target, ptrdiff_t stride) {
-  switch (width) {
+  switch (width) {  // the register tiles' row counts (mr)
   case 6: RN_PACK_RUNS(6) break;
   case 8: RN_PACK_RUNS(8) break;
-  case 16: RN_PACK_RUNS(16) break;
-  default:
-    for (; n >= width; n -= width, source += width, target += stride)
-      __builtin_memcpy(target, source, (size_t)width * sizeof(float));
+  default: RN_PACK_RUNS(width)
   }
   if (n > 0) __builtin_memcpy(target, source, (size_t)n * sizeof(float));
 }

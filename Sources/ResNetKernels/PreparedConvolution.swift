@@ -258,26 +258,24 @@ public final class PreparedConvolution: @unchecked Sendable {
           bf16.multiply(
             m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: c.base + j0, ldc: ldb
           ) { pc, _ in (UnsafeRawPointer(p + (pc / 2 * ldp + j0) * 4), ldp) }
-        } else if !byChunk {
-          sgemm(
-            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: b.base + j0, ldb: ldb, c: c.base + j0,
-            ldc: ldb, threads: 1, pool: pool
-          ) { finish(j0, $0, $1) }
+          finish(j0, 0..<o, 0..<(j1 - j0))
           return
-        } else {
+        }
+        // B: the chunk's columns of the group's column matrix, or of the chunk's own, unfolded here.
+        var (chunkB, chunkLdb) = (UnsafePointer(b.base + j0), ldb)
+        if byChunk {
           let matrix = chunkColumns!
           eachSample(j0, j1) { s, columns, j in
             im2colRows(
               x.base + (first + s) * g.inputCount, geometry: g, rows: 0..<k, columns: columns,
               into: matrix + (j - j0), ld: chunkLd)
           }
-          sgemm(
-            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: matrix, ldb: chunkLd, c: c.base + j0,
-            ldc: ldb, threads: 1, pool: pool
-          ) { finish(j0, $0, $1) }
-          return
+          (chunkB, chunkLdb) = (UnsafePointer(matrix), chunkLd)
         }
-        finish(j0, 0..<o, 0..<(j1 - j0))
+        sgemm(
+          .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: chunkB, ldb: chunkLdb, c: c.base + j0,
+          ldc: ldb, threads: 1, pool: pool
+        ) { finish(j0, $0, $1) }
       }
       // Runs chunks from the queue (or all of them) with a chunk column matrix of its own when byChunk.
       func computeChunks(_ next: () -> Int?) {
