@@ -255,6 +255,78 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
       done += run;                                                                                     \
     }                                                                                                  \
   }                                                                                                    \
+  ATTR static void rn_im2col_pack_##SFX(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, \
+                                        ptrdiff_t first, ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n,   \
+                                        ptrdiff_t column, ptrdiff_t nr, float *packed, ptrdiff_t panel_stride, \
+                                        float *line) {                                                 \
+    const ptrdiff_t height = g->height, width = g->width, wo = g->output_width;                        \
+    const ptrdiff_t kh = g->kernel_height, kw = g->kernel_width, sw = g->stride_width;                  \
+    const float *end = sample + channels * height * width; /* whole-vector reads stay below it */      \
+    /* Kernel column j: output column x reads input column x·sw + shift[j], inside the row for */     \
+    /* x in lo[j] ..< hi[j]. */                                                                        \
+    ptrdiff_t shift[kw], lo[kw], hi[kw];                                                               \
+    for (ptrdiff_t j = 0; j < kw; j++) {                                                               \
+      shift[j] = j * g->dilation_width - g->pad_width;                                                 \
+      lo[j] = shift[j] >= 0 ? 0 : (-shift[j] + sw - 1) / sw;                                           \
+      hi[j] = width - 1 - shift[j] < 0 ? 0 : (width - 1 - shift[j]) / sw + 1;                          \
+      if (hi[j] > wo) hi[j] = wo;                                                                      \
+      if (lo[j] > hi[j]) lo[j] = hi[j];                                                                \
+    }                                                                                                  \
+    const ptrdiff_t oh0 = p0 / wo, ow0 = p0 % wo;                                                      \
+    const ptrdiff_t lane0 = column % nr; /* the first panel's first lane */                            \
+    float *const start = packed + column / nr * panel_stride + lane0;                                  \
+    ptrdiff_t c = first / (kh * kw), i = first % (kh * kw) / kw, j = first % kw;                       \
+    for (ptrdiff_t r = 0; r < count; r++) {                                                            \
+      const float *plane = sample + c * height * width;                                                \
+      /* The row into `line`, run by run along output rows; a run's data may overhang up to 15 */     \
+      /* floats, overwritten by what follows it (its zeros, the next run) or in line's slack. */      \
+      for (ptrdiff_t done = 0, oh = oh0, ow = ow0; done < n; oh++, ow = 0) {                           \
+        const ptrdiff_t run = wo - ow < n - done ? wo - ow : n - done, stop = ow + run;                \
+        float *target = line + done - ow; /* target[x] for output column x */                          \
+        const ptrdiff_t ih = oh * g->stride_height + i * g->dilation_height - g->pad_height;           \
+        ptrdiff_t a = stop, b = stop; /* columns a ..< b read inside the row */                        \
+        if (ih >= 0 && ih < height) {                                                                  \
+          a = lo[j] > ow ? (lo[j] < stop ? lo[j] : stop) : ow;                                         \
+          b = hi[j] < a ? a : (hi[j] < stop ? hi[j] : stop);                                           \
+        }                                                                                              \
+        for (ptrdiff_t x = ow; x < a; x++) target[x] = 0;                                              \
+        const float *source = plane + ih * width + shift[j]; /* source[x·sw] for x in a ..< b */       \
+        if (a >= b) {                                                                                  \
+        } else if (sw == 1) {                                                                          \
+          RN_ROW_COPY(SFX, target + a, source + a, b - a);                                             \
+        } else if (sw == 2) {                                                                          \
+          for (ptrdiff_t x = a; x < b; x += 16) {                                                      \
+            if (source + 2 * x + 32 <= end)                                                            \
+              *(rn_c16 *)(target + x) = RN_EVENS16(source + 2 * x);                                    \
+            else                                                                                       \
+              rn_even_tail_##SFX(target + x, source + 2 * x, b - x < 16 ? b - x : 16);                 \
+          }                                                                                            \
+        } else {                                                                                       \
+          for (ptrdiff_t x = a; x < b; x++) target[x] = source[x * sw];                                \
+        }                                                                                              \
+        for (ptrdiff_t x = b; x < stop; x++) target[x] = 0;                                            \
+        done += run;                                                                                   \
+      }                                                                                                \
+      /* The line to its panels: a partial first panel, whole panels, a partial last one. */           \
+      float *to = start + r * nr;                                                                      \
+      ptrdiff_t x = 0;                                                                                 \
+      if (lane0 > 0) {                                                                                 \
+        x = nr - lane0 < n ? nr - lane0 : n;                                                           \
+        RN_ROW_COPY(SFX, to, line, x);                                                                 \
+        to += panel_stride - lane0;                                                                    \
+      }                                                                                                \
+      if (nr == 16) {                                                                                  \
+        for (; x + 16 <= n; x += 16, to += panel_stride) *(rn_c16 *)to = *(const rn_c16 *)(line + x);  \
+      } else {                                                                                         \
+        for (; x + nr <= n; x += nr, to += panel_stride) RN_ROW_COPY(SFX, to, line + x, nr);           \
+      }                                                                                                \
+      if (x < n) RN_ROW_COPY(SFX, to, line + x, n - x);                                                \
+      if (++j == kw) {                                                                                 \
+        j = 0;                                                                                         \
+        if (++i == kh) i = 0, c++;                                                                     \
+      }                                                                                                \
+    }                                                                                                  \
+  }                                                                                                    \
   ATTR static void rn_im2col_rows_##SFX(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first,  \
                                         ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd) { \
     for (ptrdiff_t r = first; r < first + count; r++)                                                  \
@@ -309,6 +381,12 @@ void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_ge
 void rn_im2col_rows(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first, ptrdiff_t count,
                     ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd) {
   RN_DISPATCH(rn_im2col_rows, sample, g, first, count, p0, n, dst, ldd);
+}
+
+void rn_im2col_pack(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
+                    ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, ptrdiff_t column, ptrdiff_t nr, float *packed,
+                    ptrdiff_t panel_stride, float *line) {
+  RN_DISPATCH(rn_im2col_pack, sample, channels, g, first, count, p0, n, column, nr, packed, panel_stride, line);
 }
 
 void rn_col2im_stride1(const float *columns, ptrdiff_t ldc, const rn_unfold_geometry *g, float *plane,

@@ -5,6 +5,7 @@ extension GEMMProblem {
   /// `packed[p * kcur * nr + kk * nr + j] = op(B)[depth.lowerBound + kk][columns.lowerBound + p * nr + j]`,
   /// zero past the last column.
   func packB(into packed: UnsafeMutablePointer<Float>, depth: Range<Int>, columns: Range<Int>) {
+    if let packer { return packer(packed, depth, columns) }
     switch transB {
     case .none: packRowsOfB(into: packed, depth: depth, columns: columns)
     case .transposed: packColumnsOfB(into: packed, depth: depth, columns: columns)

@@ -60,19 +60,53 @@ public func sgemm(
   let problem = GEMMProblem(
     transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
     beta: beta, c: SendablePointer(c), ldc: ldc, kernel: kernel)
-  let worthwhile = max(1, m * n * k / GEMMBlocking.minimumMultiplyAddsPerThread)
-  let parts = problem.partition(threads: min(threads ?? pool.threadCount, pool.threadCount, worthwhile))
-  let scratchFloats = problem.scratchFloats
-  if parts.count == 1 {
-    let scratch = gemmScratch.take(scratchFloats)
-    problem.run(rows: parts[0].rows, columns: parts[0].columns, scratch: scratch.pointer, finished: finished)
-    gemmScratch.give(scratch)
+  problem.run(threads: threads, pool: pool, finished: finished)
+}
+
+/// `C (m × n) = A · B` as ``sgemm(_:_:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:threads:kernel:pool:finished:)``
+/// computes it, with A stored m × k (row stride `lda`) and B never stored: `packB(packed, depth,
+/// columns)` writes the block of B it is asked for into `packed` as nr-wide panels, exactly as
+/// ``GEMMProblem/packB(into:depth:columns:)`` lays them out, zero past the last column (an
+/// implicit GEMM: a convolution packs its unfolded input there straight from the input). The same
+/// operations in the same order as `sgemm` on the stored B, so the same bits. `packB` is called on
+/// the computing threads, each block once per thread that needs it.
+func sgemm(
+  m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+  threads: Int? = nil, pool: ThreadPool = .shared,
+  packB: @escaping GEMMProblem.BPacker,
+  finished: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
+) {
+  precondition(m >= 0 && n >= 0 && k >= 0 && lda >= max(1, k) && ldc >= max(1, n), "sgemm: bad shape")
+  if m == 0 || n == 0 { return }
+  if k == 0 {
+    scale(c, rows: m, columns: n, ldc: ldc, by: 0)
+    finished?(0..<m, 0..<n)
     return
   }
-  pool.run(participants: parts.count) { p in
-    let scratch = gemmScratch.take(scratchFloats)
-    problem.run(rows: parts[p].rows, columns: parts[p].columns, scratch: scratch.pointer, finished: finished)
-    gemmScratch.give(scratch)
+  let problem = GEMMProblem(
+    transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: a, ldb: max(1, n), beta: 0,
+    c: SendablePointer(c), ldc: ldc, kernel: .best, packer: packB)
+  problem.run(threads: threads, pool: pool, finished: finished)
+}
+
+extension GEMMProblem {
+  /// Runs the whole problem over up to `threads` threads of `pool`.
+  fileprivate func run(threads: Int?, pool: ThreadPool, finished: ((Range<Int>, Range<Int>) -> Void)?) {
+    let problem = self
+    let worthwhile = max(1, m * n * k / GEMMBlocking.minimumMultiplyAddsPerThread)
+    let parts = problem.partition(threads: min(threads ?? pool.threadCount, pool.threadCount, worthwhile))
+    let scratchFloats = problem.scratchFloats
+    if parts.count == 1 {
+      let scratch = gemmScratch.take(scratchFloats)
+      problem.run(rows: parts[0].rows, columns: parts[0].columns, scratch: scratch.pointer, finished: finished)
+      gemmScratch.give(scratch)
+      return
+    }
+    pool.run(participants: parts.count) { p in
+      let scratch = gemmScratch.take(scratchFloats)
+      problem.run(rows: parts[p].rows, columns: parts[p].columns, scratch: scratch.pointer, finished: finished)
+      gemmScratch.give(scratch)
+    }
   }
 }
 
@@ -98,6 +132,10 @@ struct GEMMProblem: @unchecked Sendable {
   let beta: Float
   let c: SendablePointer, ldc: Int
   let kernel: GEMMKernel
+  /// Packs a block of B in place of ``packB(into:depth:columns:)`` (B is then never read): the packed
+  /// panels, the block's depth and its columns.
+  typealias BPacker = (_ packed: UnsafeMutablePointer<Float>, _ depth: Range<Int>, _ columns: Range<Int>) -> Void
+  var packer: BPacker? = nil
 
   var kc: Int { min(GEMMBlocking.kc, k) }
   var nc: Int { GEMMBlocking.nc(depth: kc, nr: kernel.nr) }
@@ -109,7 +147,7 @@ struct GEMMProblem: @unchecked Sendable {
   /// stride aliases in the caches (a panel's rows would share a few sets) unless the panel is only a
   /// few rows deep. Decided from the whole problem, so every thread count takes the same path.
   var readsBInPlace: Bool {
-    transB == .none && m <= GEMMBlocking.directBMaximumRows
+    packer == nil && transB == .none && m <= GEMMBlocking.directBMaximumRows
       && (!GEMMBlocking.aliases(ldb: ldb) || k <= GEMMBlocking.directBAliasedMaximumDepth)
   }
 

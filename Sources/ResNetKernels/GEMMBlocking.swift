@@ -54,9 +54,6 @@ public enum ConvolutionBlocking {
   /// Columns per chunk of a prepared convolution's GEMM: each chunk's output gets its bias, residual
   /// and ReLU while it is still in L2 (a chunk of 256 output channels is 512 KiB).
   public static let epilogueChunkColumns = 512
-  /// The largest chunk column matrix (floats) a float32 im2col + GEMM convolution unfolds chunk by chunk,
-  /// each in its thread's L2, rather than unfolding the whole column matrix first (512 KiB: the stem's).
-  public static let chunkColumnFloats = 1 << 17
   /// Tiles per block of the Winograd weight gradient: the depth of its GEMMs.
   public static let winogradGradientBlock = 64
   /// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).

@@ -178,12 +178,13 @@ public final class PreparedConvolution: @unchecked Sendable {
     }
   }
 
-  /// im2col of groups of samples (``ConvolutionGrouping``), then each group's GEMM into a staging matrix
-  /// (or straight into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns``
-  /// columns, each block of a chunk given the epilogue (into NCHW) as soon as the GEMM has finished it
-  /// (``sgemm``'s `finished`), while it is in L1 or L2. The im2col goes chunk by
-  /// chunk, into a matrix in the thread's L2, where that matrix is small (the stem's; in bf16 always,
-  /// straight into pair rows), else over the group before its GEMM. With fewer groups than threads, the
+  /// Groups of samples (``ConvolutionGrouping``), each group's GEMM into a staging matrix (or straight
+  /// into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns`` columns,
+  /// each block of a chunk given the epilogue (into NCHW) as soon as the GEMM has finished it
+  /// (``sgemm``'s `finished`), while it is in L1 or L2. The column matrix is never stored: the GEMM
+  /// packs each block of it straight from the input, a row at a time unfolded in L1 (`rn_im2col_pack`;
+  /// in bf16 each chunk's columns are unfolded into pair rows), except that one sample of a pointwise
+  /// stride-1 convolution is its own column matrix, read in place. With fewer groups than threads, the
   /// groups go one after another, their chunks shared out over the threads.
   private func gemmForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
@@ -198,8 +199,8 @@ public final class PreparedConvolution: @unchecked Sendable {
     let y = SendablePointer(output)
     let w = SendablePointer(weight ?? bias)  // any pointer in bf16: unread
     let ldp = roundUp(grouping.columns, BF16Kernel.width)  // bf16 pair rows' stride, in words
-    // One group: im2col, the GEMM and the epilogue, with `inner` threads inside each. In bf16 each
-    // chunk's columns are unfolded straight into pair rows (no float32 column matrix).
+    let nr = GEMMKernel.best.nr
+    // One group: the GEMM and the epilogue, with `inner` threads inside each.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
       // The GEMM by chunks of columns, each block given the epilogue while it is in cache.
       let n = count * pixels
@@ -209,19 +210,12 @@ public final class PreparedConvolution: @unchecked Sendable {
       // Whole vectors, so that no chunk's reads of its pair rows reach into the next chunk's.
       let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? GEMMKernel.best.width : BF16Kernel.width)
       let chunks = (n + chunk - 1) / chunk
-      let chunkLd = roundUp(chunk, cacheLineFloats) + cacheLineFloats  // float32 chunk matrices' row stride
-      // float32: the sample's own rows (one sample of a pointwise convolution); each chunk's columns
-      // unfolded into a matrix of its thread's where that fits in L2 (``ConvolutionBlocking/chunkColumnFloats``);
-      // else the group's column matrix, unfolded first.
+      // One sample of a pointwise stride-1 convolution: B is the sample, rows `pixels` apart.
       let inPlace = bf16 == nil && count == 1 && g.isPointwise
-      let byChunk = bf16 == nil && !inPlace && k * chunkLd <= ConvolutionBlocking.chunkColumnFloats
-      let (columns, ldb): (UnsafePointer<Float>, Int) =
-        bf16 != nil || byChunk
-        ? (UnsafePointer(scratch), count == 1 ? pixels : ld)  // the columns unread, ldb C's row stride
-        : columnMatrix(x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
+      let ldb = count == 1 ? pixels : ld  // C's row stride
       // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart).
-      let staged = count == 1 ? y.base + first * o * pixels : scratch + (bf16 == nil ? k * ld : 0)
-      let (b, c) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
+      let staged = count == 1 ? y.base + first * o * pixels : scratch
+      let c = SendablePointer(staged)
       let pairRows = SendablePointer(scratch + o * ld)  // bf16: ⌈K/2⌉ × ldp words
       // body(s, its output pixels, their first column j) for the part of each sample in columns j0 ..< j1.
       func eachSample(_ j0: Int, _ j1: Int, _ body: (_ s: Int, _ pixels: Range<Int>, _ j: Int) -> Void) {
@@ -243,9 +237,9 @@ public final class PreparedConvolution: @unchecked Sendable {
           }
         }
       }
-      // float32 by chunks: the chunk's column matrix, K × chunkLd. The GEMM hands each block of the
-      // chunk to the epilogue as soon as its sums are final.
-      func compute(_ index: Int, _ chunkColumns: UnsafeMutablePointer<Float>?) {
+      // One chunk; `line` (float32, not in place) is the thread's scratch of `chunk` (+ slack) floats. The GEMM
+      // hands each block of the chunk to the epilogue as soon as its sums are final.
+      func compute(_ index: Int, _ line: UnsafeMutablePointer<Float>?) {
         let j0 = index * chunk
         let j1 = min(n, j0 + chunk)
         if let bf16 {
@@ -261,27 +255,40 @@ public final class PreparedConvolution: @unchecked Sendable {
           finish(j0, 0..<o, 0..<(j1 - j0))
           return
         }
-        // B: the chunk's columns of the group's column matrix, or of the chunk's own, unfolded here.
-        var (chunkB, chunkLdb) = (UnsafePointer(b.base + j0), ldb)
-        if byChunk {
-          let matrix = chunkColumns!
-          eachSample(j0, j1) { s, columns, j in
-            im2colRows(
-              x.base + (first + s) * g.inputCount, geometry: g, rows: 0..<k, columns: columns,
-              into: matrix + (j - j0), ld: chunkLd)
+        if inPlace {
+          sgemm(
+            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: x.base + first * g.inputCount + j0,
+            ldb: pixels, c: c.base + j0, ldc: ldb, threads: 1, pool: pool
+          ) { finish(j0, $0, $1) }
+          return
+        }
+        let line = line!
+        // Block columns `columns` of the chunk's B: each sample's part unfolded into its panels.
+        func packB(_ packed: UnsafeMutablePointer<Float>, _ depth: Range<Int>, _ columns: Range<Int>) {
+          let panelStride = depth.count * nr  // a panel: depth.count × nr
+          let start = j0 + columns.lowerBound
+          eachSample(start, j0 + columns.upperBound) { s, pixels, j in
+            withUnsafePointer(to: g.unfoldGeometry) { unfold in
+              rn_im2col_pack(
+                x.base + (first + s) * g.inputCount, g.channels, unfold, depth.lowerBound, depth.count,
+                pixels.lowerBound, pixels.count, j - start, nr, packed, panelStride, line)
+            }
           }
-          (chunkB, chunkLdb) = (UnsafePointer(matrix), chunkLd)
+          let tail = columns.count % nr  // columns of the last panel; zero past them
+          if tail > 0 {
+            let last = packed + columns.count / nr * panelStride
+            for row in 0..<depth.count { (last + row * nr + tail).update(repeating: 0, count: nr - tail) }
+          }
         }
         sgemm(
-          .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: chunkB, ldb: chunkLdb, c: c.base + j0,
-          ldc: ldb, threads: 1, pool: pool
+          m: o, n: j1 - j0, k: k, a: w.base, lda: k, c: c.base + j0, ldc: ldb, threads: 1, pool: pool, packB: packB
         ) { finish(j0, $0, $1) }
       }
-      // Runs chunks from the queue (or all of them) with a chunk column matrix of its own when byChunk.
+      // Runs chunks from the queue (or all of them), with a line of its own when unfolding.
       func computeChunks(_ next: () -> Int?) {
-        let matrix = byChunk ? convolutionScratch.take(k * chunkLd) : nil
-        defer { matrix.map(convolutionScratch.give) }
-        while let index = next() { compute(index, matrix?.pointer) }
+        let line = bf16 == nil && !inPlace ? convolutionScratch.take(chunk + vectorSlack) : nil
+        defer { line.map(convolutionScratch.give) }
+        while let index = next() { compute(index, line?.pointer) }
       }
       if inner == 1 || chunks == 1 {
         var indices = (0..<chunks).makeIterator()
@@ -291,7 +298,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         pool.run(participants: min(inner, chunks)) { _ in computeChunks { queue.claim() } }
       }
     }
-    let scratchFloats = bf16 == nil ? (k + o) * ld : o * ld + (k + 1) / 2 * ldp
+    let scratchFloats = bf16 == nil ? o * ld : o * ld + (k + 1) / 2 * ldp
     grouping.runSharing(threads: participants, pool: pool, scratchFloats: scratchFloats, group)
   }
 }

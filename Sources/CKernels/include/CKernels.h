@@ -128,6 +128,14 @@ void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_ge
 /// first + q to dst + q·ldd.
 void rn_im2col_rows(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first, ptrdiff_t count,
                     ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd);
+/// Rows `first ..< first + count` of one sample's im2col matrix (the sample: `channels` planes) at
+/// output pixels p0 ..< p0 + n, packed as a GEMM's B panels: column x of the range goes to block
+/// column `column` + x, i.e. to panel (column + x) / nr (panels `panel_stride` floats apart, rows nr
+/// floats apart) at lane (column + x) % nr, and row first + q to that panel's row q. Only those floats
+/// are written. `line` is scratch of n + RN_VECTOR_SLACK floats, where each row is unfolded first (in L1).
+void rn_im2col_pack(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
+                    ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, ptrdiff_t column, ptrdiff_t nr, float *packed,
+                    ptrdiff_t panel_stride, float *line);
 /// col2im of one plane of a stride-1 convolution, the adjoint of rn_im2col_plane: each plane entry
 /// is its taps' column entries summed in tap order (starting from the entry itself when `accumulate` is non-zero, else from
 /// 0). `padded` is scratch as for rn_im2col_plane.

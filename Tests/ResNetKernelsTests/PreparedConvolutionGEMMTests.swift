@@ -1,0 +1,135 @@
+import ResNetKernels
+import Testing
+
+/// The prepared float32 convolution's GEMM path, which packs the GEMM's B blocks straight from the
+/// input (no column matrix), against a float64 sum: strides, paddings, dilations and kernels of every
+/// shape, depths of several GEMM slices, and groups of several samples whose boundaries fall inside
+/// register tiles.
+@Suite struct PreparedConvolutionGEMMTests {
+  struct Case: Sendable, CustomStringConvertible {
+    let geometry: ConvGeometry
+    let outputChannels: Int
+    let batch: Int
+    var description: String { "\(geometry) → \(outputChannels), batch \(batch)" }
+  }
+
+  static let cases: [Case] = [
+    // ResNet's stride-2 3×3: 432 rows (two depth slices); groups of 3 samples of 132 pixels.
+    Case(
+      geometry: ConvGeometry(channels: 48, height: 23, width: 21, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 72, batch: 20),
+    // An ImageNet stem: 7×7, stride 2, padding 3, on odd sizes.
+    Case(
+      geometry: ConvGeometry(channels: 3, height: 45, width: 38, kernel: 7, stride: 2, padding: 3)!,
+      outputChannels: 16, batch: 3),
+    // Everything different along the two axes, a stride of 3.
+    Case(
+      geometry: ConvGeometry(
+        channels: 9, height: 31, width: 29, kernel: (5, 3), stride: (3, 2), padding: (2, 1), dilation: (1, 2))!,
+      outputChannels: 20, batch: 4),
+    // A 1×1 stride-2 projection.
+    Case(
+      geometry: ConvGeometry(channels: 40, height: 14, width: 15, kernel: 1, stride: 2)!, outputChannels: 24,
+      batch: 9),
+    // Stride 1: too few channels for Winograd, too many output channels for the implicit path.
+    Case(
+      geometry: ConvGeometry(channels: 5, height: 20, width: 20, kernel: 3, padding: 1)!, outputChannels: 70,
+      batch: 2),
+    // Stride 1, dilation 2, padding wider than the kernel's reach on one side.
+    Case(
+      geometry: ConvGeometry(channels: 30, height: 17, width: 19, kernel: 3, padding: 2, dilation: 2)!,
+      outputChannels: 66, batch: 3),
+  ]
+
+  /// `relu(conv(x) + bias + residual)` over the case's batch (or its samples `samples`).
+  static func run(_ c: Case, samples: Range<Int>? = nil, threads: Int? = nil) -> [Float] {
+    let g = c.geometry
+    let o = c.outputChannels
+    let (x, w, bias, residual) = operands(c)
+    let samples = samples ?? 0..<c.batch
+    let conv = PreparedConvolution(geometry: g, outputChannels: o, weight: w, bias: bias)
+    #expect(conv.path == .gemm, "\(c)")
+    let outputCount = o * g.outputPixels
+    var y = [Float](repeating: .nan, count: samples.count * outputCount)
+    x.withUnsafeBufferPointer { xp in
+      residual.withUnsafeBufferPointer { rp in
+        y.withUnsafeMutableBufferPointer { yp in
+          conv.forward(
+            xp.baseAddress! + samples.lowerBound * g.inputCount, batch: samples.count, output: yp.baseAddress!,
+            residual: rp.baseAddress! + samples.lowerBound * outputCount, relu: true, threads: threads)
+        }
+      }
+    }
+    return y
+  }
+
+  static func operands(_ c: Case) -> (x: [Float], w: [Float], bias: [Float], residual: [Float]) {
+    let g = c.geometry
+    let o = c.outputChannels
+    let xCount = c.batch * g.inputCount
+    let wCount = o * g.columnRows
+    let yCount = c.batch * o * g.outputPixels
+    return (
+      randomMatrix(rows: 1, columns: xCount, ld: xCount, seed: 1),
+      randomMatrix(rows: 1, columns: wCount, ld: wCount, seed: 2), randomMatrix(rows: 1, columns: o, ld: o, seed: 3),
+      randomMatrix(rows: 1, columns: yCount, ld: yCount, seed: 4)
+    )
+  }
+
+  @Test("against a float64 reference", arguments: cases)
+  func againstReference(_ c: Case) {
+    let y = Self.run(c)
+    let (x, w, bias, residual) = Self.operands(c)
+    let g = c.geometry
+    let (o, pixels) = (c.outputChannels, g.outputPixels)
+    var failures = 0
+    for s in 0..<c.batch {
+      for oc in 0..<o {
+        for oh in 0..<g.outputHeight {
+          for ow in 0..<g.outputWidth {
+            var (sum, magnitude) = (0.0, 0.0)
+            for ch in 0..<g.channels {
+              for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                  let ih = oh * g.strideHeight - g.padHeight + i * g.dilationHeight
+                  let iw = ow * g.strideWidth - g.padWidth + j * g.dilationWidth
+                  guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { continue }
+                  let term =
+                    Double(x[((s * g.channels + ch) * g.height + ih) * g.width + iw])
+                    * Double(w[((oc * g.channels + ch) * g.kernelHeight + i) * g.kernelWidth + j])
+                  sum += term
+                  magnitude += abs(term)
+                }
+              }
+            }
+            let at = (s * o + oc) * pixels + oh * g.outputWidth + ow
+            let expected = max(0, sum + Double(bias[oc]) + Double(residual[at]))
+            let bound = 1e-5 * (magnitude + abs(Double(bias[oc])) + abs(Double(residual[at]))) + 1e-7
+            if !(abs(Double(y[at]) - expected) <= bound) {
+              failures += 1
+              if failures <= 5 {
+                Issue.record("\(c): sample \(s), channel \(oc), (\(oh), \(ow)): \(y[at]) against \(expected)")
+              }
+            }
+          }
+        }
+      }
+    }
+    #expect(failures == 0, "\(c)")
+  }
+
+  @Test("the same bits for one thread, and for a sample alone or in a smaller batch", arguments: cases)
+  func invariance(_ c: Case) {
+    let all = Self.run(c)
+    // Compared as a Bool, so that a failure does not print the arrays.
+    let oneThread = Self.run(c, threads: 1) == all
+    #expect(oneThread, "\(c): one thread")
+    let outputCount = c.outputChannels * c.geometry.outputPixels
+    let last = c.batch - 1
+    let alone = Self.run(c, samples: last..<c.batch) == Array(all[(last * outputCount)...])
+    #expect(alone, "\(c): the last sample alone")
+    let middle = (c.batch / 2)..<c.batch
+    let fromTheMiddle = Self.run(c, samples: middle) == Array(all[(middle.lowerBound * outputCount)...])
+    #expect(fromTheMiddle, "\(c): the samples from the middle on")
+  }
+}
