@@ -38,7 +38,7 @@ public struct ConvolutionGrouping: Sendable {
   ) {
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, groups))
     let queue = WorkQueue(count: groups)
-    pool.run(participants: participants) { _ in
+    pool.run(sharing: participants) { _ in
       let scratch = convolutionScratch.take(scratchFloats)
       while let group = queue.claim() {
         let first = group * samples

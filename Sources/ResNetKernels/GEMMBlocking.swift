@@ -54,6 +54,9 @@ public enum ConvolutionBlocking {
   /// Columns per chunk of a prepared convolution's GEMM: each chunk's output gets its bias, residual
   /// and ReLU while it is still in L2 (a chunk of 256 output channels is 512 KiB).
   public static let epilogueChunkColumns = 512
+  /// The narrowest chunk the GEMM path cuts a group's columns into to give each thread several pieces
+  /// (narrower chunks reread the weight from L2 too often).
+  public static let minimumChunkColumns = 128
   /// Tiles per block of the Winograd weight gradient: the depth of its GEMMs.
   public static let winogradGradientBlock = 64
   /// The widest register tile (nr) the implicit path packs panels for (`RN_PACK_MAX_RUNS` in im2col.c).
@@ -62,6 +65,10 @@ public enum ConvolutionBlocking {
   /// efficient GEMM (and, in the weight gradient, a deep one), small enough that a group's columns stay
   /// in the caches.
   public static let groupColumns = 2048
+  /// How many pieces per thread work shared out through a ``WorkQueue`` is cut into (where it can
+  /// be): on a shared machine one core often runs a third slower than the other while both are busy,
+  /// and with one piece per thread the faster one would then wait for the slower.
+  public static let piecesPerThread = 4
   /// The fewest groups a batch is cut into (when it has that many samples), so that the threads'
   /// shares of the groups come out even: with 4 groups on 2 threads, one short group leaves a thread
   /// idle for most of a group's time.

@@ -177,7 +177,10 @@ func validOutputColumns(_ g: ConvGeometry, tap j: Int) -> (first: Int, end: Int)
 }
 
 /// Runs `body` over contiguous parts of `0..<count` on up to `threads` threads of `pool`, using one
-/// thread when `work` (elements touched) is too small to share.
+/// thread when `work` (elements touched) is too small to share. With several threads the parts are
+/// ``ConvolutionBlocking/piecesPerThread`` per thread (as the work allows), handed out by a
+/// ``WorkQueue``, so a thread slowed by a neighbour on its core takes fewer; `body` must give the
+/// same result for an index whatever part it comes in.
 func parallelRanges(
   _ count: Int, work: Int, threads: Int?, pool: ThreadPool, _ body: (Range<Int>) -> Void
 ) {
@@ -187,6 +190,9 @@ func parallelRanges(
     body(0..<count)
     return
   }
-  let ranges = split(tiles: count, into: parts)
-  pool.run(participants: parts) { p in body(ranges[p]) }
+  let ranges = split(tiles: count, into: min(count, worthwhile, parts * ConvolutionBlocking.piecesPerThread))
+  let queue = WorkQueue(count: ranges.count)
+  pool.run(sharing: parts) { _ in
+    while let piece = queue.claim() { body(ranges[piece]) }
+  }
 }

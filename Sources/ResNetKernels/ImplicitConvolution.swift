@@ -31,7 +31,7 @@ func implicitConvolutionForward(
   let offsets = g.paddedRowOffsets
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, batch))
   let queue = WorkQueue(count: batch)
-  pool.run(participants: participants) { _ in
+  pool.run(sharing: participants) { _ in
     let scratch = convolutionScratch.take(scratchFloats)
     let padded = scratch.pointer  // C × (H + 2·ph) × (W + 2·pw): the sample, zero-framed
     let panel = scratch.pointer + panelOffset  // kc × nr (+ slack): one packed panel of the column matrix

@@ -27,7 +27,7 @@ extension PreparedConvolution {
     let offsets = g.paddedRowOffsets
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, batch * parts))
     let queue = WorkQueue(count: batch * parts)
-    pool.run(participants: participants) { _ in
+    pool.run(sharing: participants) { _ in
       let scratch = convolutionScratch.take(scratchFloats)
       let padded = scratch.pointer  // C × (H + 2·ph) × (W + 2·pw): the sample, zero-framed
       let panel = scratch.pointer + panelOffset  // kc × nr (+ slack): one packed panel of the column matrix

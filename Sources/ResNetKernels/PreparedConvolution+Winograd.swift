@@ -96,11 +96,11 @@ extension PreparedConvolution {
       defer { convolutionScratch.give(shared) }
       let all = SendablePointer(shared.pointer)
       let blockQueue = WorkQueue(count: blocks)
-      pool.run(participants: min(threadCount, blocks)) { _ in
+      pool.run(sharing: min(threadCount, blocks)) { _ in
         while let block = blockQueue.claim() { transform(block, into: all.base + block * vCount) }
       }
       let queue = WorkQueue(count: units)
-      pool.run(participants: participants) { _ in
+      pool.run(sharing: participants) { _ in
         let scratch = convolutionScratch.take(mCount)
         let m = scratch.pointer + winogradOutputReadSlack  // 16 × O × width
         kernel.variants.withUnsafeBufferPointer { variants in
@@ -115,7 +115,7 @@ extension PreparedConvolution {
       return
     }
     let queue = WorkQueue(count: units)
-    pool.run(participants: participants) { _ in
+    pool.run(sharing: participants) { _ in
       let scratch = convolutionScratch.take(vCount + mCount)
       let v = scratch.pointer  // 16 × C × ldv floats, or in bf16 16 × ⌈C/2⌉ × ldv words (vbMatrix apart)
       let m = v + vCount + winogradOutputReadSlack  // 16 × O × width

@@ -206,7 +206,9 @@ public final class PreparedConvolution: @unchecked Sendable {
       let n = count * pixels
       // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
       let most = ConvolutionBlocking.epilogueChunkColumns
-      let chunkCount = inner * ((n + inner * most - 1) / (inner * most))
+      let even = inner * ((n + inner * most - 1) / (inner * most))
+      let pieces = min(inner * ConvolutionBlocking.piecesPerThread, n / ConvolutionBlocking.minimumChunkColumns)
+      let chunkCount = inner > 1 ? max(even, pieces) : even
       // Whole vectors, so that no chunk's reads of its pair rows reach into the next chunk's.
       let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? GEMMKernel.best.width : BF16Kernel.width)
       let chunks = (n + chunk - 1) / chunk
@@ -295,7 +297,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         computeChunks { indices.next() }
       } else {
         let queue = WorkQueue(count: chunks)
-        pool.run(participants: min(inner, chunks)) { _ in computeChunks { queue.claim() } }
+        pool.run(sharing: min(inner, chunks)) { _ in computeChunks { queue.claim() } }
       }
     }
     let scratchFloats = bf16 == nil ? o * ld : o * ld + (k + 1) / 2 * ldp

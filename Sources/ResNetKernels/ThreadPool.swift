@@ -8,6 +8,10 @@ import Synchronization
 /// small GEMM), then park on a condition variable. The calling thread takes part as participant 0,
 /// so a pool of `threadCount` threads has `threadCount - 1` workers.
 ///
+/// Most jobs share out pieces of work through a ``WorkQueue`` (``run(sharing:_:)``): on a shared
+/// machine one core is often slowed by another process, and then the other takes more pieces, and
+/// the caller does not wait for a worker that never got to join.
+///
 /// The pool runs one job at a time. A job started while another is running — from another thread,
 /// or from inside a job — runs on the calling thread alone, participant by participant, so nothing
 /// deadlocks and the results (which never depend on who computes what) stay the same.
@@ -22,11 +26,18 @@ public final class ThreadPool: @unchecked Sendable {
   public var threadCount: Int { min(capacity, limit.load(ordering: .relaxed)) }
   private let limit = Atomic<Int>(Int.max)
 
-  /// `job number << 16 | participant count`, bumped once per job; workers wait for it to change and
-  /// read both halves from one load, so a late worker never pairs one job's number with another's count.
+  /// `job number << 16 | sharing << 15 | participant count`, bumped once per job; workers wait for it
+  /// to change and read it whole from one load, so a late worker never pairs one job's number with
+  /// another's kind or count.
   private let generation = Atomic<Int>(0)
-  /// Workers still running the current job.
+  /// Workers still running the current job (a job of ``run(participants:_:)``).
   private let remaining = Atomic<Int>(0)
+  /// The generation of the sharing job (``run(sharing:_:)``) whose caller is still in its own part,
+  /// or 0: workers join that job only while it is open.
+  private let open = Atomic<Int>(0)
+  /// Workers inside a sharing job's body.
+  private let active = Atomic<Int>(0)
+  private static let sharingBit = 1 << 15
   /// Workers parked (or about to park) on `condition`.
   private let sleepers = Atomic<Int>(0)
   /// Whether a job is running.
@@ -41,7 +52,7 @@ public final class ThreadPool: @unchecked Sendable {
   /// Creates a pool of `threadCount` threads (at least 1), starting `threadCount - 1` workers.
   /// The workers live as long as the process.
   public init(threadCount: Int) {
-    self.capacity = min(max(1, threadCount), 0xFFFF)
+    self.capacity = min(max(1, threadCount), Self.sharingBit - 1)
     for index in 1..<self.capacity {
       let thread = Thread { [self] in self.workerLoop(index: index) }
       thread.name = "resnet-worker-\(index)"
@@ -56,6 +67,20 @@ public final class ThreadPool: @unchecked Sendable {
   /// Runs `body(p)` for every participant `p` in `0..<participants` (at most ``capacity``), in
   /// parallel, and returns when all have finished. `body` must not depend on which thread runs it.
   public func run(participants requested: Int, _ body: (Int) -> Void) {
+    start(requested, sharing: false, body)
+  }
+
+  /// Runs `body(p)` for participant 0 on the calling thread and for participants `1..<participants` on
+  /// whichever workers join while participant 0 runs, and returns when participant 0 and every worker
+  /// that joined have finished. For bodies that take work from one shared ``WorkQueue`` until it is
+  /// empty: once participant 0's body returns the queue is empty, so a worker that is late (parked, or
+  /// its core taken by another process) is not waited for — with ``run(participants:_:)`` the caller
+  /// would wait for it, idle, however little work is left.
+  public func run(sharing requested: Int, _ body: (Int) -> Void) {
+    start(requested, sharing: true, body)
+  }
+
+  private func start(_ requested: Int, sharing: Bool, _ body: (Int) -> Void) {
     let count = min(max(requested, 0), capacity)
     if count == 0 { return }
     if count == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
@@ -64,15 +89,19 @@ public final class ThreadPool: @unchecked Sendable {
     }
     withoutActuallyEscaping(body) { escapable in
       job = escapable
-      remaining.store(count - 1, ordering: .sequentiallyConsistent)
-      let next = ((generation.load(ordering: .relaxed) >> 16) + 1) << 16 | count
+      let next = ((generation.load(ordering: .relaxed) >> 16) + 1) << 16 | (sharing ? Self.sharingBit : 0) | count
+      if sharing {
+        open.store(next, ordering: .sequentiallyConsistent)
+      } else {
+        remaining.store(count - 1, ordering: .sequentiallyConsistent)
+      }
       generation.store(next, ordering: .sequentiallyConsistent)
       if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
         condition.lock()
         condition.broadcast()
         condition.unlock()
       }
-      runFarFromCaller(escapable)
+      runFarFromCaller(escapable, sharing: sharing)
       job = nil
     }
     busy.store(false, ordering: .releasing)
@@ -84,14 +113,18 @@ public final class ThreadPool: @unchecked Sendable {
   /// began right below it. Where the stack happened to start (ASLR) then decided the speed: at batch 1
   /// on 2 threads, 10 of 36 processes ran 40–70% slower (ResNet-18 f32 22 ms against 16.3, bf16 16–18
   /// against 10.3). With the gap, 3 of 36 still do; what else they collide on is not yet found.
+  /// In a sharing job, the job closes when participant 0 is done, and only the workers already inside
+  /// it are waited for: a worker counts itself in `active` before it checks that the job is open, so
+  /// either the caller sees it there or it sees the job closed and leaves without touching it.
   @inline(never)
-  private func runFarFromCaller(_ body: (Int) -> Void) {
+  private func runFarFromCaller(_ body: (Int) -> Void, sharing: Bool) {
     let line = cacheLineFloats * MemoryLayout<Float>.stride
     withUnsafeTemporaryAllocation(byteCount: 4 * line, alignment: line) { gap in
       gap.initializeMemory(as: UInt8.self, repeating: 0)
       body(0)
+      if sharing { open.store(0, ordering: .sequentiallyConsistent) }
       var spins = 0
-      while remaining.load(ordering: .acquiring) != 0 {
+      while (sharing ? active.load(ordering: .sequentiallyConsistent) : remaining.load(ordering: .acquiring)) != 0 {
         spins += 1
         if spins < 100_000 { rn_cpu_relax() } else { sched_yield() }
       }
@@ -124,9 +157,14 @@ public final class ThreadPool: @unchecked Sendable {
         current = generation.load(ordering: .acquiring)
       }
       seen = current
-      if index < current & 0xFFFF {
+      guard index < current & (Self.sharingBit - 1) else { continue }
+      if current & Self.sharingBit == 0 {
         runJob(index)
         remaining.subtract(1, ordering: .releasing)
+      } else {
+        active.add(1, ordering: .sequentiallyConsistent)
+        if open.load(ordering: .sequentiallyConsistent) == current { runJob(index) }
+        active.subtract(1, ordering: .sequentiallyConsistent)
       }
     }
   }

@@ -40,7 +40,7 @@ func winogradConvolutionForward(
   let y = SendablePointer(output)
   let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount, items))
   let queue = WorkQueue(count: items)
-  pool.run(participants: participants) { _ in
+  pool.run(sharing: participants) { _ in
     let scratch = convolutionScratch.take(vCount + mCount)
     let v = scratch.pointer  // 16 × C × ldv
     let m = v + vCount + winogradOutputReadSlack  // 16 × O × width

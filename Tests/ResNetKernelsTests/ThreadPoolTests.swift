@@ -1,0 +1,69 @@
+import ResNetKernels
+import Synchronization
+import Testing
+
+/// The thread pool's two kinds of job, run back to back on a pool with more threads than cores (so
+/// that workers are often late, parked, or still in the previous job): every participant of a
+/// `run(participants:)` job runs exactly once, and every item a `run(sharing:)` job's participants take
+/// from its queue is done exactly once and finished before the call returns, however many workers
+/// joined. (Under ThreadSanitizer in CI this is also the race check of the pool's handshakes.)
+@Suite struct ThreadPoolTests {
+  /// The items 0..<count, handed out once each.
+  final class Items: @unchecked Sendable {
+    let next = Atomic<Int>(0)
+    let count: Int
+    init(count: Int) { self.count = count }
+    func claim() -> Int? {
+      let item = next.add(1, ordering: .relaxed).oldValue
+      return item < count ? item : nil
+    }
+  }
+
+  @Test("jobs of both kinds, back to back: each participant once, each item once and done on return")
+  func bothKinds() {
+    let pool = oversubscribedPool
+    var generator = SeededGenerator(seed: 11)
+    let slots = UnsafeMutableBufferPointer<Int>.allocate(capacity: 64)
+    defer { slots.deallocate() }
+    var failures = 0
+    for job in 0..<3000 {
+      let count = 1 + Int(generator.nextUniform() * 63)
+      slots.initialize(repeating: 0)
+      let marks = SlotPointer(slots.baseAddress!)
+      if job % 3 == 0 {
+        let participants = 1 + count % pool.capacity
+        pool.run(participants: participants) { p in marks.base[p] += 1 }
+        if !(0..<64).allSatisfy({ slots[$0] == ($0 < participants ? 1 : 0) }) { failures += 1 }
+      } else {
+        let items = Items(count: count)
+        pool.run(sharing: pool.capacity) { _ in
+          while let item = items.claim() {
+            // A little work per item, so that workers that join take some of them.
+            var x = Double(item)
+            for _ in 0..<(item % 7) * 50 { x = x * 0.999 + 1 }
+            marks.base[item] += x > -1 ? 1 : 0
+          }
+        }
+        if !(0..<64).allSatisfy({ slots[$0] == ($0 < count ? 1 : 0) }) { failures += 1 }
+      }
+    }
+    #expect(failures == 0)
+  }
+
+  @Test("a sharing job started inside a job runs on the calling thread, every participant in turn")
+  func nested() {
+    let pool = oversubscribedPool
+    let inner = Mutex<[Int]>([])
+    pool.run(participants: 2) { p in
+      guard p == 0 else { return }
+      pool.run(sharing: 3) { q in inner.withLock { $0.append(q) } }
+    }
+    #expect(inner.withLock { $0 } == [0, 1, 2])
+  }
+}
+
+/// A pointer the pool's threads write distinct elements through.
+struct SlotPointer: @unchecked Sendable {
+  let base: UnsafeMutablePointer<Int>
+  init(_ base: UnsafeMutablePointer<Int>) { self.base = base }
+}
