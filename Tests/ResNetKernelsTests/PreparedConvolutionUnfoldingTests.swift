@@ -1,16 +1,18 @@
 import ResNetKernels
 import Testing
 
-/// The prepared float32 convolution's GEMM path, which packs the GEMM's B blocks straight from the
-/// input (no column matrix), against a float64 sum: strides, paddings, dilations and kernels of every
+/// The prepared float32 convolution's unfolding paths against a float64 sum: the GEMM path, which
+/// packs its B blocks straight from the input (no column matrix), and the packed-weight path, which
+/// unfolds and packs the column matrix as its A; strides, paddings, dilations and kernels of every
 /// shape, depths of several GEMM slices, and groups of several samples whose boundaries fall inside
 /// register tiles.
-@Suite struct PreparedConvolutionGEMMTests {
+@Suite struct PreparedConvolutionUnfoldingTests {
   struct Case: Sendable, CustomStringConvertible {
     let geometry: ConvGeometry
     let outputChannels: Int
     let batch: Int
-    var description: String { "\(geometry) → \(outputChannels), batch \(batch)" }
+    var path = PreparedConvolution.Path.gemm
+    var description: String { "\(path.rawValue) \(geometry) → \(outputChannels), batch \(batch)" }
   }
 
   static let cases: [Case] = [
@@ -39,6 +41,19 @@ import Testing
     Case(
       geometry: ConvGeometry(channels: 30, height: 17, width: 19, kernel: 3, padding: 2, dilation: 2)!,
       outputChannels: 66, batch: 3),
+    // More output channels than pixels (the packed-weight path): stride 2 on a small plane, 432 rows,
+    // groups of 3 samples of 25 pixels.
+    Case(
+      geometry: ConvGeometry(channels: 48, height: 9, width: 10, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 72, batch: 20, path: .packedWeight),
+    // A 5×5 kernel at stride 1, too many output channels for the implicit path.
+    Case(
+      geometry: ConvGeometry(channels: 12, height: 6, width: 7, kernel: 5, padding: 2)!, outputChannels: 80,
+      batch: 3, path: .packedWeight),
+    // Pointwise, in groups of several samples (one sample alone is its own column matrix).
+    Case(
+      geometry: ConvGeometry(channels: 30, height: 4, width: 5, kernel: 1)!, outputChannels: 40, batch: 7,
+      path: .packedWeight),
   ]
 
   /// `relu(conv(x) + bias + residual)` over the case's batch (or its samples `samples`).
@@ -48,7 +63,7 @@ import Testing
     let (x, w, bias, residual) = operands(c)
     let samples = samples ?? 0..<c.batch
     let conv = PreparedConvolution(geometry: g, outputChannels: o, weight: w, bias: bias)
-    #expect(conv.path == .gemm, "\(c)")
+    #expect(conv.path == c.path, "\(c)")
     let outputCount = o * g.outputPixels
     var y = [Float](repeating: .nan, count: samples.count * outputCount)
     x.withUnsafeBufferPointer { xp in
