@@ -115,17 +115,10 @@ extension PreparedConvolution {
         packA(matrix, ld: ldm, n: n, mr: mr, kc: kc, into: packed, threads: inner, pool: pool)
         columns = UnsafePointer(packed)
       }
-      let parts = min(inner, panels)
-      if parts == 1 {
-        multiply(0..<panels, columns: columns, n: n, staged: staged)
-      } else {
-        // Pieces of the panels, handed out as the threads ask (see ``ConvolutionBlocking/piecesPerThread``).
-        let pieces = split(tiles: panels, into: min(panels, parts * ConvolutionBlocking.piecesPerThread))
-        let queue = WorkQueue(count: pieces.count)
-        let (c, s) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
-        pool.run(sharing: parts) { _ in
-          while let piece = queue.claim() { multiply(pieces[piece], columns: c.base, n: n, staged: s.base) }
-        }
+      // The channel panels, in pieces handed out as the threads ask.
+      let (c, s) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))
+      parallelRanges(panels, work: n * k * o, threads: inner, pool: pool) {
+        multiply($0, columns: c.base, n: n, staged: s.base)
       }
       // Cᵀ into NCHW by 16 × 16 blocks transposed in registers, 64 channels of a sample at a time,
       // each plane then given the epilogue in place while in cache.
