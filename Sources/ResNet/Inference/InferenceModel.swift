@@ -31,7 +31,8 @@ public final class InferenceModel: Sendable {
   private let steps: [InferenceStep]
   private let plan: InferencePlan
   private let features: (value: Int, channels: Int, pixels: Int)  // what the classifier reads
-  private let fc: ClassifierLayer
+  /// The classifier as a 1×1 convolution of features × 1 × 1 inputs, its weight packed once.
+  private let fc: PreparedConvolution
   private let arenas = InferenceArenas()
 
   /// The network compiled for inputs of `height` × `width` (its configuration's channels), in `precision`.
@@ -57,13 +58,9 @@ public final class InferenceModel: Sendable {
     precondition(network.fc.inFeatures == features.channels, "InferenceModel: classifier width")
     let weight = Array(UnsafeBufferPointer(start: network.fc.weight.value.pointer, count: classes * features.channels))
     let bias = Array(UnsafeBufferPointer(start: network.fc.bias.value.pointer, count: classes))
-    fc =
-      precision == .f32
-      ? .f32(weight: weight, bias: bias)
-      : .bf16(
-        PreparedConvolution(
-          geometry: ConvGeometry(channels: features.channels, height: 1, width: 1, kernel: 1)!, outputChannels: classes,
-          weight: weight, bias: bias, precision: .bf16, bf16Kernel: bf16Kernel))
+    fc = PreparedConvolution(
+      geometry: ConvGeometry(channels: features.channels, height: 1, width: 1, kernel: 1)!, outputChannels: classes,
+      weight: weight, bias: bias, precision: precision, bf16Kernel: bf16Kernel)
   }
 
   /// The model's network compiled for its preprocessing's image size, in `precision`.
@@ -92,20 +89,13 @@ public final class InferenceModel: Sendable {
       value == 0 ? input.pointer : arena.slots[self.plan.slots[value]!].pointer
     }
     for step in steps { step.run(batch: batch, address: address, pool: pool) }
-    // Global average pool, then the classifier: logits = features · Wᵀ + b.
+    // Global average pool, then the classifier: logits = features · Wᵀ + b, a 1×1 convolution of the
+    // pooled features as `batch` images of 1×1 pixel.
     let pooled = arena.pooled.reserve(batch * features.channels)  // N × features
     globalAveragePoolForward(
       input: address(features.value), planes: batch * features.channels, plane: features.pixels, output: pooled,
       pool: pool)
-    switch fc {
-    case .bf16(let layer):  // the pooled features as `batch` images of 1×1 pixel
-      layer.forward(pooled, batch: batch, output: out.pointer, relu: false, pool: pool)
-    case .f32(let weight, let bias):
-      for i in 0..<batch { (out.pointer + i * classes).update(from: bias, count: classes) }
-      sgemm(
-        .none, .transposed, m: batch, n: classes, k: features.channels, a: pooled, lda: features.channels, b: weight,
-        ldb: features.channels, beta: 1, c: out.pointer, ldc: classes, pool: pool)
-    }
+    fc.forward(pooled, batch: batch, output: out.pointer, relu: false, pool: pool)
     return out
   }
 
@@ -114,13 +104,6 @@ public final class InferenceModel: Sendable {
   public func probabilities(_ input: Tensor, averagingMirror: Bool = false) -> Tensor {
     softmaxProbabilities(input, averagingMirror: averagingMirror, logits: logits)
   }
-}
-
-/// The final linear layer: float32 weight (classes × features) and bias, or in bf16 a 1×1 convolution of
-/// features × 1 × 1 inputs, its weight rounded and packed once.
-enum ClassifierLayer: Sendable {
-  case f32(weight: [Float], bias: [Float])
-  case bf16(PreparedConvolution)
 }
 
 /// One call's activation memory: a buffer per slot of the plan, and the pooled features.
