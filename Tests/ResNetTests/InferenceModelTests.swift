@@ -32,11 +32,16 @@ struct InferenceModelTests {
     unnormalized.norm = .none
     var preactUnnormalized = cifar(.bottleneck, preact: true)
     preactUnnormalized.norm = .none
+    // More classes than the classifier's 1×1 "convolution" has pixels and than the implicit path takes:
+    // the classifier on the packed-weight path.
+    var manyClasses = cifar(.basic)
+    manyClasses.numClasses = 100
     return [
       ("cifar basic", cifar(.basic)), ("cifar bottleneck", cifar(.bottleneck)), ("imagenet basic", imagenet(.basic)),
       ("imagenet bottleneck", imagenet(.bottleneck)), ("plain", plain), ("rezero", rezero),
       ("preact basic", cifar(.basic, preact: true)), ("preact bottleneck", imagenet(.bottleneck, preact: true)),
       ("preact rezero", preactRezero), ("unnormalized", unnormalized), ("preact unnormalized", preactUnnormalized),
+      ("100 classes", manyClasses),
     ]
   }()
 
