@@ -44,6 +44,13 @@ public enum ConvolutionBlocking {
   /// The fewest input and output channels for which a 3×3 stride-1 convolution takes Winograd's
   /// F(2×2, 3×3): with fewer, the transforms cost more than the multiplies they save.
   public static let winogradMinimumChannels = 8
+  /// The smallest plane side on which a prepared float32 convolution on Winograd's path takes F(4×4, 3×3)
+  /// rather than F(2×2, 3×3): 2.25 multiplies per output against 4, for transforms that cost about
+  /// the same per output (on smaller planes the 4×4 tiles overhang the plane too much).
+  public static let winograd4MinimumSide = 8
+  /// The fewest 4×4 tiles per plane for which a prepared float32 convolution takes F(4×4, 3×3) whatever
+  /// its weight's size (ResNet's 56×56 planes have 196).
+  public static let winograd4MinimumTiles = 64
   /// The fewest tiles per plane (of 2×2 output pixels) for which a prepared inference convolution takes
   /// Winograd's path: on smaller planes its transformed weight, 16/9 the size of the weight, is read
   /// for too few tiles to pay (measured: ResNet-18's 7×7 layer4 at batch 1).

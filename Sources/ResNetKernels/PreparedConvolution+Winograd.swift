@@ -1,7 +1,9 @@
 import CKernels
 
 extension PreparedConvolution {
-  /// Winograd's F(2×2, 3×3) with the weight transformed at load (see
+  /// Winograd's F(4×4, 3×3) in float32 where ``takesWinograd4(geometry:outputChannels:)`` (`rn_winograd4_input`,
+  /// `rn_winograd4_output`: 36 GEMMs per block), else F(2×2, 3×3), with the
+  /// weight transformed at load (see
   /// ``winogradConvolutionForward(input:geometry:batch:weight:outputChannels:bias:output:threads:pool:)``
   /// for the transforms and the block layout). The tiles of the whole batch, sample after sample, are
   /// cut into blocks of one or two register tiles' width, and the threads take blocks as they come
@@ -19,8 +21,11 @@ extension PreparedConvolution {
     let kernel = GEMMKernel.best
     let (mr, nr) = bf16 == nil ? (kernel.mr, kernel.nr) : (BF16Kernel.mr, BF16Kernel.nr)
     let (channels, o) = (g.channels, outputChannels)
-    let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
-    let layout = WinogradBlockLayout(channels: channels, outputChannels: o, nr: nr)
+    let f4 = winogradTile == 4  // F(4×4, 3×3): 36 matrices, tiles of 4×4 output pixels
+    let matrices = f4 ? 36 : 16
+    let tiles = f4 ? (g.height + 3) / 4 * ((g.width + 3) / 4) : (g.height + 1) / 2 * ((g.width + 1) / 2)
+    let lineFloats = f4 ? rn_winograd4_line_floats(g.width) : 0
+    let layout = WinogradBlockLayout(channels: channels, outputChannels: o, nr: nr, matrices: matrices)
     // bf16: V's 16 matrices as pair rows, ⌈C/2⌉ × ldv words each (the slack as in float32), vbMatrix
     // words apart, in place of V in float32.
     let pairs = bf16Pairs
@@ -46,20 +51,26 @@ extension PreparedConvolution {
     let partRows = roundUp((o + parts - 1) / parts, mr)
     let units = blocks * parts
     let participants = min(threadCount, units)
-    // Block `block`'s V (its tiles' input transform) into `v`: 16 × C × ldv floats, or in bf16
-    // 16 × ⌈C/2⌉ × ldv words (vbMatrix apart).
+    // Block `block`'s V (its tiles' input transform) into `v`: matrices × C × ldv floats, or in bf16
+    // 16 × ⌈C/2⌉ × ldv words (vbMatrix apart). F(4×4, 3×3) reads each tile row's six input rows from
+    // a zero-framed line of its own (rn_winograd4_line_floats floats, on the stack).
     func transform(_ block: Int, into v: UnsafeMutablePointer<Float>) {
       let j0 = block * width
       forEachWinogradSegment(of: j0..<min(columns, j0 + width), tiles: tiles) { s, t0, t1, column in
         let sample = x.base + s * g.inputCount
-        if bf16 == nil {
+        if f4 {
+          withUnsafeTemporaryAllocation(of: Float.self, capacity: lineFloats) { line in
+            rn_winograd4_input(
+              sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix, line.baseAddress!)
+          }
+        } else if bf16 == nil {
           rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
         } else {
           rn_winograd_input_bf16(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vbMatrix)
         }
       }
     }
-    // Output channels `rows` of block `block` from its V: the 16 GEMMs into `m` (16 × O × width), then
+    // Output channels `rows` of block `block` from its V: the GEMMs into `m` (matrices × O × width), then
     // the output transform with the epilogue.
     func multiply(
       _ block: Int, rows: Range<Int>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
@@ -79,11 +90,12 @@ extension PreparedConvolution {
       } else {
         winogradProducts(
           kernel, variants, u: u.base, outputChannels: o, rows: rows, channels: channels, v: v, ldv: ldv,
-          vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols)
+          vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols, matrices: matrices)
       }
       forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
         let at = (s * o + rows.lowerBound) * g.outputPixels  // output[s, rows]: rows × Ho·Wo
-        rn_winograd_output(
+        let transform = f4 ? rn_winograd4_output : rn_winograd_output
+        transform(
           m + rows.lowerBound * width + column, rows.count, width, mMatrix, bias.base + rows.lowerBound,
           residual.map { $0.base + at }, relu, g.height, g.width, t0, t1, y.base + at)
       }
@@ -102,7 +114,7 @@ extension PreparedConvolution {
       let queue = WorkQueue(count: units)
       pool.run(sharing: participants) { _ in
         let scratch = convolutionScratch.take(mCount)
-        let m = scratch.pointer + winogradOutputReadSlack  // 16 × O × width
+        let m = scratch.pointer + winogradOutputReadSlack  // matrices × O × width
         kernel.variants.withUnsafeBufferPointer { variants in
           while let unit = queue.claim() {
             let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
@@ -117,8 +129,8 @@ extension PreparedConvolution {
     let queue = WorkQueue(count: units)
     pool.run(sharing: participants) { _ in
       let scratch = convolutionScratch.take(vCount + mCount)
-      let v = scratch.pointer  // 16 × C × ldv floats, or in bf16 16 × ⌈C/2⌉ × ldv words (vbMatrix apart)
-      let m = v + vCount + winogradOutputReadSlack  // 16 × O × width
+      let v = scratch.pointer  // matrices × C × ldv floats, or in bf16 16 × ⌈C/2⌉ × ldv words (vbMatrix apart)
+      let m = v + vCount + winogradOutputReadSlack  // matrices × O × width
       kernel.variants.withUnsafeBufferPointer { variants in
         var transformed = -1  // the block whose V is in `v`
         while let unit = queue.claim() {

@@ -15,8 +15,9 @@ import CKernels
 public final class PreparedConvolution: @unchecked Sendable {
   /// How the output is computed.
   public enum Path: String, Sendable, CaseIterable {
-    /// Winograd's F(2×2, 3×3) with the weight transformed at load; tiles of the whole batch in blocks
-    /// shared out over the threads.
+    /// Winograd's F(4×4, 3×3) in float32 where ``takesWinograd4(geometry:outputChannels:)``, else (and in
+    /// bf16) F(2×2, 3×3), with the weight transformed at load; tiles of the whole batch in blocks shared
+    /// out over the threads.
     case winograd
     /// Implicit GEMM: panels of the column matrix packed from a zero-framed copy of the sample, parts
     /// of each sample's columns shared out over the threads.
@@ -39,8 +40,11 @@ public final class PreparedConvolution: @unchecked Sendable {
   let weight: UnsafeMutablePointer<Float>?
   /// The bias, `outputChannels`.
   let bias: UnsafeMutablePointer<Float>
-  /// Winograd's U = G·g·Gᵀ of every kernel: 16 × outputChannels × channels (Winograd's path only).
+  /// Winograd's U = G·g·Gᵀ of every kernel: 16 (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) × outputChannels ×
+  /// channels (Winograd's path only).
   let transformed: UnsafeMutablePointer<Float>?
+  /// The output tile side of Winograd's path: 4 for F(4×4, 3×3), 2 for F(2×2, 3×3) (and on other paths).
+  public let winogradTile: Int
   /// The weight packed by ``packWeight(_:outputChannels:columnRows:nr:)`` (the packed-weight path only).
   let packedWeight: UnsafeMutablePointer<Float>?
   /// The precision of the products.
@@ -57,7 +61,7 @@ public final class PreparedConvolution: @unchecked Sendable {
   /// Prepares a convolution of geometry `g` to `outputChannels` with `weight` (`outputChannels ×
   /// g.columnRows`) and `bias` (`outputChannels`; zeros when nil). In `.bf16`, the weight and each input
   /// are rounded to bf16 and the products accumulated in float32 by `bf16Kernel` (the bias, the residual and
-  /// the ReLU stay float32); the path is the same as in float32.
+  /// the ReLU stay float32); the path is the same as in float32 (Winograd's with F(2×2, 3×3)).
   public init(
     geometry g: ConvGeometry, outputChannels: Int, weight: [Float], bias: [Float]?, precision: Precision = .f32,
     bf16Kernel: BF16Kernel = .best
@@ -67,6 +71,8 @@ public final class PreparedConvolution: @unchecked Sendable {
     geometry = g
     self.outputChannels = outputChannels
     path = Self.path(geometry: g, outputChannels: outputChannels)
+    winogradTile =
+      path == .winograd && precision == .f32 && Self.takesWinograd4(geometry: g, outputChannels: outputChannels) ? 4 : 2
     let original = allocateAlignedFloats(weight.count)  // O × C·k·k
     original.initialize(from: weight, count: weight.count)
     self.bias = allocateAlignedFloats(outputChannels)
@@ -82,8 +88,13 @@ public final class PreparedConvolution: @unchecked Sendable {
     (bf16, bf16Weight, bf16Pairs) = (nil, nil, 0)
     switch path {
     case .winograd:
-      let u = allocateAlignedFloats(16 * outputChannels * g.channels)
-      winogradTransformWeight(original, outputChannels: outputChannels, channels: g.channels, into: u)
+      let matrices = winogradTile == 4 ? 36 : 16
+      let u = allocateAlignedFloats(matrices * outputChannels * g.channels)
+      if winogradTile == 4 {
+        winograd4TransformWeight(original, outputChannels: outputChannels, channels: g.channels, into: u)
+      } else {
+        winogradTransformWeight(original, outputChannels: outputChannels, channels: g.channels, into: u)
+      }
       (self.weight, transformed, packedWeight) = (nil, u, nil)
       original.deallocate()
     case .packedWeight:
@@ -155,6 +166,20 @@ public final class PreparedConvolution: @unchecked Sendable {
     }
     if g.takesImplicitPath(outputChannels: outputChannels) { return .implicit }
     return g.outputPixels < outputChannels ? .packedWeight : .gemm
+  }
+
+  /// Whether a float32 convolution of geometry `g` to `outputChannels` on Winograd's path takes
+  /// F(4×4, 3×3): planes of at least ``ConvolutionBlocking/winograd4MinimumSide`` on each side, with
+  /// at least ``ConvolutionBlocking/winograd4MinimumTiles`` of its 4×4 tiles or a transformed weight
+  /// (36 matrices) of at most ``ConvolutionBlocking/winogradInferenceSmallWeightBytes``. Its weight is
+  /// 2.25 times F(2×2, 3×3)'s, and at batch 1 a layer reads it from memory once for few tiles: on
+  /// ResNet-50's 28×28 and 14×14 layers (2.4 and 9.4 MB) the extra reads ate the saved multiplies.
+  public static func takesWinograd4(geometry g: ConvGeometry, outputChannels: Int) -> Bool {
+    let tiles = (g.height + 3) / 4 * ((g.width + 3) / 4)
+    let bytes = 36 * outputChannels * g.channels * MemoryLayout<Float>.stride
+    return min(g.height, g.width) >= ConvolutionBlocking.winograd4MinimumSide
+      && (tiles >= ConvolutionBlocking.winograd4MinimumTiles
+        || bytes <= ConvolutionBlocking.winogradInferenceSmallWeightBytes)
   }
 
   /// Writes `[relu](conv(input) + bias [+ residual])` for `batch` samples: `input` is `batch ×

@@ -1,11 +1,12 @@
 import ResNetKernels
 import Testing
 
-/// The prepared float32 convolution's unfolding paths against a float64 sum: the GEMM path, which
-/// packs its B blocks straight from the input (no column matrix), and the packed-weight path, which
-/// unfolds and packs the column matrix as its A; strides, paddings, dilations and kernels of every
-/// shape, depths of several GEMM slices, and groups of several samples whose boundaries fall inside
-/// register tiles.
+/// The prepared float32 convolution's paths against a float64 sum: the GEMM path, which packs its B
+/// blocks straight from the input (no column matrix), and the packed-weight path, which unfolds and
+/// packs the column matrix as its A, on strides, paddings, dilations and kernels of every shape,
+/// depths of several GEMM slices, and groups of several samples whose boundaries fall inside register
+/// tiles; and Winograd's F(4×4, 3×3) on planes whose sides are not multiples of 4, blocks of tiles
+/// that start inside a tile row or span two samples, and the smallest plane it takes.
 @Suite struct PreparedConvolutionUnfoldingTests {
   struct Case: Sendable, CustomStringConvertible {
     let geometry: ConvGeometry
@@ -54,6 +55,19 @@ import Testing
     Case(
       geometry: ConvGeometry(channels: 30, height: 4, width: 5, kernel: 1)!, outputChannels: 40, batch: 7,
       path: .packedWeight),
+    // F(4×4, 3×3): 4×3 tiles of which the last row and column overhang the plane; blocks of 16 tiles
+    // that span samples.
+    Case(
+      geometry: ConvGeometry(channels: 16, height: 13, width: 11, kernel: 3, padding: 1)!, outputChannels: 20,
+      batch: 3, path: .winograd),
+    // Rows of 10 tiles (a whole vector of 8, then 2), blocks starting inside tile rows; 40 channels in.
+    Case(
+      geometry: ConvGeometry(channels: 40, height: 36, width: 38, kernel: 3, padding: 1)!, outputChannels: 24,
+      batch: 2, path: .winograd),
+    // The smallest plane F(4×4, 3×3) takes: 2×2 tiles.
+    Case(
+      geometry: ConvGeometry(channels: 24, height: 8, width: 8, kernel: 3, padding: 1)!, outputChannels: 48,
+      batch: 5, path: .winograd),
   ]
 
   /// `relu(conv(x) + bias + residual)` over the case's batch (or its samples `samples`).
@@ -64,6 +78,7 @@ import Testing
     let samples = samples ?? 0..<c.batch
     let conv = PreparedConvolution(geometry: g, outputChannels: o, weight: w, bias: bias)
     #expect(conv.path == c.path, "\(c)")
+    #expect(c.path != .winograd || conv.winogradTile == 4, "\(c)")
     let outputCount = o * g.outputPixels
     var y = [Float](repeating: .nan, count: samples.count * outputCount)
     x.withUnsafeBufferPointer { xp in

@@ -196,6 +196,26 @@ void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t h
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
                         const float *bias, const float *residual, int32_t relu, ptrdiff_t height, ptrdiff_t width,
                         ptrdiff_t first_tile, ptrdiff_t end_tile, float *output);
+/// The input transform of Winograd's F(4×4, 3×3) (winograd4.c) for tiles first_tile ..< end_tile of one
+/// sample: for each of `channels` planes (height × width, NCHW) and each 6×6 tile t = ty·tiles_w + tx
+/// in the range (rows 4·ty − 1 ... 4·ty + 4, columns 4·tx − 1 ... 4·tx + 4, zero outside the plane;
+/// tiles_w = ⌈width / 4⌉), writes V = Bᵀ·d·B: element ξ = 6i + j to v[ξ·matrix_stride + c·ldv + t −
+/// first_tile]. Stores are whole 8-float vectors: up to 7 floats past a tile row's last tile in the
+/// range are written too (garbage), so rows need RN_VECTOR_SLACK floats of slack, and tiles are
+/// written in order, so that a later call for the following tiles overwrites what spilled onto them.
+/// `line` is scratch of rn_winograd4_line_floats(width) floats. Nothing outside the sample is read.
+void rn_winograd4_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride,
+                        float *line);
+/// Floats of the scratch rn_winograd4_input needs for planes `width` wide: six zero-framed input rows.
+ptrdiff_t rn_winograd4_line_floats(ptrdiff_t width);
+/// The output transform of F(4×4, 3×3) for tiles first_tile ..< end_tile, as rn_winograd_output does
+/// for F(2×2, 3×3): y = Aᵀ·m·A (+ bias[c]), m[ξ] (ξ < 36) read at m[ξ·matrix_stride + c·ldm + t −
+/// first_tile], + residual, ReLU, the tiles' rows and columns past the plane dropped. Reads whole
+/// 8-tile vectors: up to 7 floats before a tile row's first tile and after its last (not used).
+void rn_winograd4_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
+                         const float *bias, const float *residual, int32_t relu, ptrdiff_t height, ptrdiff_t width,
+                         ptrdiff_t first_tile, ptrdiff_t end_tile, float *output);
 /// The output-gradient side of the F(2×2, 3×3) weight gradient for tiles first_tile ..< end_tile:
 /// with the output gradient of one sample laid out pixel by pixel (height × width × channels), writes
 /// each tile's A·dY·Aᵀ (dY its 2×2 block at rows 2·ty, 2·ty + 1 and columns 2·tx, 2·tx + 1, zero past
