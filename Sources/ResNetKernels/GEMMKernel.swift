@@ -90,6 +90,38 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
     }
   }
 
+  /// ``multiply(_:m:n:depth:kc:a:lda:c:ldc:slice:)`` with A packed in register-tile panels: panel p (rows
+  /// p·mr ..< p·mr + mr, zero past the last) is `depth × mr` floats from `a + p·depth·mr`, a depth's `mr`
+  /// rows adjacent — each micro-kernel call then reads one contiguous run of A. The same operations in
+  /// the same order as on A read in place, so the same bits.
+  @inline(__always)
+  func multiplyPackedA(
+    _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, m: Int, n: Int, depth: Int, kc: Int,
+    a: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafePointer<Float>, ldb: Int)
+  ) {
+    var pc = 0
+    while pc < depth {
+      let kcur = min(kc, depth - pc)
+      let (b, ldb) = slice(pc, kcur)
+      let scales = rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
+      var i = 0
+      while i < m {
+        let rows = min(mr, m - i)
+        let panel = a + (i / mr * depth + pc) * mr  // kcur × mr
+        var j = 0
+        while j < n {
+          let columns = min(nr, n - j)
+          variants[variantIndex(rows: rows, columns: columns)](
+            kcur, panel, 1, mr, b + j, ldb, c + i * ldc + j, ldc, scales, columns, nil)
+          j += nr
+        }
+        i += mr
+      }
+      pc += kcur
+    }
+  }
+
   /// `C = alpha·A·B + beta·C` for an `m × n` block over one depth slice, one
   /// register tile at a time, row panels outer: A (`m × depth`) read in place with row stride `lda`;
   /// B (`depth × n`) with row stride `ldb`, its rows read as whole vectors (up to `nr − 1` floats

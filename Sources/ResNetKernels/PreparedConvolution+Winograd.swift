@@ -88,9 +88,16 @@ extension PreparedConvolution {
           ) { pc, _ in (panel + pc / 2 * ldv * 4, ldv) }
         }
       } else {
-        winogradProducts(
-          kernel, variants, u: u.base, outputChannels: o, rows: rows, channels: channels, v: v, ldv: ldv,
-          vMatrix: vMatrix, m: m, ldm: width, mMatrix: mMatrix, tiles: ncols, matrices: matrices)
+        // M[ξ] (rows × tiles) = U[ξ] (rows × C, in panels of mr rows) · V[ξ] (C × tiles).
+        let panels = (o + mr - 1) / mr
+        for xi in 0..<matrices {
+          let panel = UnsafePointer(v + xi * vMatrix)  // V[ξ]: C × tiles, row stride ldv
+          kernel.multiplyPackedA(
+            variants, m: rows.count, n: ncols, depth: channels, kc: GEMMBlocking.kc,
+            a: u.base + (xi * panels + rows.lowerBound / mr) * channels * mr,
+            c: m + xi * mMatrix + rows.lowerBound * width, ldc: width
+          ) { pc, _ in (panel + pc * ldv, ldv) }
+        }
       }
       forEachWinogradSegment(of: j0..<(j0 + ncols), tiles: tiles) { s, t0, t1, column in
         let at = (s * o + rows.lowerBound) * g.outputPixels  // output[s, rows]: rows × Ho·Wo

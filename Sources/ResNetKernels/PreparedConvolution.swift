@@ -40,8 +40,9 @@ public final class PreparedConvolution: @unchecked Sendable {
   let weight: UnsafeMutablePointer<Float>?
   /// The bias, `outputChannels`.
   let bias: UnsafeMutablePointer<Float>
-  /// Winograd's U = G·g·Gᵀ of every kernel: 16 (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) × outputChannels ×
-  /// channels (Winograd's path only).
+  /// Winograd's U = G·g·Gᵀ of every kernel, 16 (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) matrices of
+  /// outputChannels × channels, each in panels of `mr` rows (``packRowPanels(_:matrices:rows:columns:mr:)``;
+  /// Winograd's path only).
   let transformed: UnsafeMutablePointer<Float>?
   /// The output tile side of Winograd's path: 4 for F(4×4, 3×3), 2 for F(2×2, 3×3) (and on other paths).
   public let winogradTile: Int
@@ -89,13 +90,16 @@ public final class PreparedConvolution: @unchecked Sendable {
     switch path {
     case .winograd:
       let matrices = winogradTile == 4 ? 36 : 16
-      let u = allocateAlignedFloats(matrices * outputChannels * g.channels)
+      let u = allocateAlignedFloats(matrices * outputChannels * g.channels)  // matrices × O × C
+      defer { u.deallocate() }
       if winogradTile == 4 {
         winograd4TransformWeight(original, outputChannels: outputChannels, channels: g.channels, into: u)
       } else {
         winogradTransformWeight(original, outputChannels: outputChannels, channels: g.channels, into: u)
       }
-      (self.weight, transformed, packedWeight) = (nil, u, nil)
+      let packed = Self.packRowPanels(
+        u, matrices: matrices, rows: outputChannels, columns: g.channels, mr: GEMMKernel.best.mr)
+      (self.weight, transformed, packedWeight) = (nil, packed, nil)
       original.deallocate()
     case .packedWeight:
       let packed = Self.packWeight(
@@ -168,12 +172,32 @@ public final class PreparedConvolution: @unchecked Sendable {
     return g.outputPixels < outputChannels ? .packedWeight : .gemm
   }
 
+  /// `matrices` matrices of `rows × columns` (row-major, one after another) as panels of `mr` rows: matrix
+  /// x's panel p is `columns × mr` floats (a column's `mr` rows adjacent, zero past the last row) from
+  /// `(x·⌈rows/mr⌉ + p)·columns·mr`.
+  static func packRowPanels(
+    _ source: UnsafePointer<Float>, matrices: Int, rows: Int, columns: Int, mr: Int
+  ) -> UnsafeMutablePointer<Float> {
+    let panels = (rows + mr - 1) / mr
+    let packed = allocateAlignedFloats(matrices * panels * columns * mr)
+    packed.initialize(repeating: 0, count: matrices * panels * columns * mr)
+    for x in 0..<matrices {
+      for row in 0..<rows {
+        let from = source + (x * rows + row) * columns
+        let to = packed + ((x * panels + row / mr) * columns) * mr + row % mr
+        for column in 0..<columns { to[column * mr] = from[column] }
+      }
+    }
+    return packed
+  }
+
   /// Whether a float32 convolution of geometry `g` to `outputChannels` on Winograd's path takes
   /// F(4×4, 3×3): planes of at least ``ConvolutionBlocking/winograd4MinimumSide`` on each side, with
   /// at least ``ConvolutionBlocking/winograd4MinimumTiles`` of its 4×4 tiles or a transformed weight
   /// (36 matrices) of at most ``ConvolutionBlocking/winogradInferenceSmallWeightBytes``. Its weight is
   /// 2.25 times F(2×2, 3×3)'s, and at batch 1 a layer reads it from memory once for few tiles: on
-  /// ResNet-50's 28×28 and 14×14 layers (2.4 and 9.4 MB) the extra reads ate the saved multiplies.
+  /// ResNet-50's 28×28 and 14×14 layers (2.4 and 9.4 MB) the two measured the same at batch 1, so
+  /// those keep the smaller weight.
   public static func takesWinograd4(geometry g: ConvGeometry, outputChannels: Int) -> Bool {
     let tiles = (g.height + 3) / 4 * ((g.width + 3) / 4)
     let bytes = 36 * outputChannels * g.channels * MemoryLayout<Float>.stride

@@ -109,18 +109,17 @@ struct WinogradBlockLayout {
   }
 }
 
-/// The `matrices` GEMMs (16 for F(2×2, 3×3), 36 for F(4×4, 3×3)) of a block of `tiles` tiles:
-/// `M[ξ] (O × tiles) = U[ξ] (O × C) · V[ξ] (C × tiles)` for output channels `rows` (all by default),
-/// U's matrices `outputChannels × channels` apart, V's `vMatrix` apart (rows `ldv` apart), M's
-/// `mMatrix` apart (rows `ldm` apart, channel o in row o).
+/// The 16 GEMMs of a block of `tiles` tiles: `M[ξ] (O × tiles) = U[ξ] (O × C) · V[ξ] (C × tiles)`
+/// for output channels `rows` (all by default), U's 16 matrices `outputChannels × channels` apart, V's
+/// `vMatrix` apart (rows `ldv` apart), M's `mMatrix` apart (rows `ldm` apart, channel o in row o).
 @inline(__always)
 func winogradProducts(
   _ kernel: GEMMKernel, _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, u: UnsafePointer<Float>,
   outputChannels: Int, rows: Range<Int>? = nil, channels: Int, v: UnsafePointer<Float>, ldv: Int, vMatrix: Int,
-  m: UnsafeMutablePointer<Float>, ldm: Int, mMatrix: Int, tiles: Int, matrices: Int = 16
+  m: UnsafeMutablePointer<Float>, ldm: Int, mMatrix: Int, tiles: Int
 ) {
   let rows = rows ?? 0..<outputChannels
-  for xi in 0..<matrices {
+  for xi in 0..<16 {
     let panel = v + xi * vMatrix  // V[ξ]: C × tiles, row stride ldv
     kernel.multiply(
       variants, m: rows.count, n: tiles, depth: channels, kc: GEMMBlocking.kc,
