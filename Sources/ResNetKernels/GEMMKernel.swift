@@ -71,22 +71,17 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
 
   /// `C (m × n) = A (m × depth) · B (depth × n)` by slices of at most `kc` rows of B: slice `pc ..< pc
   /// + kcur` of B comes from `slice(pc, kcur)` (its start and row stride: packed just then, or in place)
-  /// and is added to C after the first. Every column's sum runs over the same slices in the same order
-  /// whatever `n` and the column's place, so a column's bits never depend on its neighbours.
+  /// and is added to C after the first. A is read in place, row stride `lda`. Every column's sum runs
+  /// over the same slices in the same order whatever `n` and the column's place, so a column's bits
+  /// never depend on its neighbours.
   @inline(__always)
   func multiply(
     _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, m: Int, n: Int, depth: Int, kc: Int,
     a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
     slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafePointer<Float>, ldb: Int)
   ) {
-    var pc = 0
-    while pc < depth {
-      let kcur = min(kc, depth - pc)
-      let (b, ldb) = slice(pc, kcur)
-      multiply(
-        variants, m: m, n: n, depth: kcur, a: a + pc, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-        scales: rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1))
-      pc += kcur
+    multiply(variants, m: m, n: n, depth: depth, kc: kc, c: c, ldc: ldc, slice: slice) { i, pc in
+      (a + i * lda + pc, lda, 1)
     }
   }
 
@@ -100,24 +95,28 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
     a: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
     slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafePointer<Float>, ldb: Int)
   ) {
+    multiply(variants, m: m, n: n, depth: depth, kc: kc, c: c, ldc: ldc, slice: slice) { i, pc in
+      (a + (i / mr * depth + pc) * mr, 1, mr)
+    }
+  }
+
+  /// The depth-slice loop of both: slice `pc` of A starts for rows `i ..< i + mr` at `tile(i, pc)`, with the
+  /// stride between its rows and between its depths.
+  @inline(__always)
+  private func multiply(
+    _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, m: Int, n: Int, depth: Int, kc: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafePointer<Float>, ldb: Int),
+    tile: (_ i: Int, _ pc: Int) -> (a: UnsafePointer<Float>, rowStride: Int, depthStride: Int)
+  ) {
     var pc = 0
     while pc < depth {
       let kcur = min(kc, depth - pc)
       let (b, ldb) = slice(pc, kcur)
-      let scales = rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
-      var i = 0
-      while i < m {
-        let rows = min(mr, m - i)
-        let panel = a + (i / mr * depth + pc) * mr  // kcur × mr
-        var j = 0
-        while j < n {
-          let columns = min(nr, n - j)
-          variants[variantIndex(rows: rows, columns: columns)](
-            kcur, panel, 1, mr, b + j, ldb, c + i * ldc + j, ldc, scales, columns, nil)
-          j += nr
-        }
-        i += mr
-      }
+      sweep(
+        variants, m: m, n: n, depth: kcur, b: b, ldb: ldb, c: c, ldc: ldc,
+        scales: rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
+      ) { i in tile(i, pc) }
       pc += kcur
     }
   }
@@ -133,14 +132,28 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
     lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
     scales: rn_scales
   ) {
+    sweep(variants, m: m, n: n, depth: depth, b: b, ldb: ldb, c: c, ldc: ldc, scales: scales) { i in
+      (a + i * lda, lda, 1)
+    }
+  }
+
+  /// The register tiles of an `m × n` block over one depth slice, row panels outer; rows `i ..< i + mr` of
+  /// A start at `tile(i)`, with the stride between their rows and between their depths.
+  @inline(__always)
+  private func sweep(
+    _ variants: UnsafeBufferPointer<rn_sgemm_ukernel_fn>, m: Int, n: Int, depth: Int, b: UnsafePointer<Float>,
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, scales: rn_scales,
+    tile: (_ i: Int) -> (a: UnsafePointer<Float>, rowStride: Int, depthStride: Int)
+  ) {
     var i = 0
     while i < m {
       let rows = min(mr, m - i)
+      let (a, rowStride, depthStride) = tile(i)
       var j = 0
       while j < n {
         let columns = min(nr, n - j)
         variants[variantIndex(rows: rows, columns: columns)](
-          depth, a + i * lda, lda, 1, b + j, ldb, c + i * ldc + j, ldc, scales, columns, nil)
+          depth, a, rowStride, depthStride, b + j, ldb, c + i * ldc + j, ldc, scales, columns, nil)
         j += nr
       }
       i += mr
