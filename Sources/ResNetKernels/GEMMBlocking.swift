@@ -49,12 +49,17 @@ public enum ConvolutionBlocking {
   /// the same per output (on smaller planes the 4×4 tiles overhang the plane too much).
   public static let winograd4MinimumSide = 8
   /// The fewest 4×4 tiles per plane for which a prepared float32 convolution takes F(4×4, 3×3) whatever
-  /// its weight's size (ResNet's 56×56 planes have 196).
-  public static let winograd4MinimumTiles = 64
+  /// its weight's size: ResNet's 14×14 planes have 16. Measured with the weight packed at load, AMD Zen 3,
+  /// 2 threads, against F(2×2, 3×3): ResNet-50's 256→256 at 14×14 1.19 → 1.05 ms at batch 1 and 26 →
+  /// 22 ms at batch 32; its 128→128 at 28×28 1.02 → 1.14 ms at batch 1 but 28 → 19.7 ms at batch 32
+  /// (an algorithm is chosen by geometry alone, the same at every batch size).
+  public static let winograd4MinimumTiles = 16
   /// The fewest tiles per plane (of 2×2 output pixels) for which a prepared inference convolution takes
   /// Winograd's path: on smaller planes its transformed weight, 16/9 the size of the weight, is read
-  /// for too few tiles to pay (measured: ResNet-18's 7×7 layer4 at batch 1).
-  public static let winogradInferenceMinimumTiles = 32
+  /// for too few tiles to pay. ResNet's 7×7 planes have 16: with the weight packed at load their
+  /// 512→512 layers went from 2.1–2.2 to 1.35–1.45 ms at batch 1 and from 51–57 to 33–35 ms at batch
+  /// 32 (AMD Zen 3, 2 threads).
+  public static let winogradInferenceMinimumTiles = 16
   /// The largest transformed weight (bytes) for which a prepared inference convolution takes
   /// Winograd's path on planes of fewer tiles: one that stays in L2 is reread cheaply.
   public static let winogradInferenceSmallWeightBytes = 1 << 20

@@ -194,10 +194,8 @@ public final class PreparedConvolution: @unchecked Sendable {
   /// Whether a float32 convolution of geometry `g` to `outputChannels` on Winograd's path takes
   /// F(4×4, 3×3): planes of at least ``ConvolutionBlocking/winograd4MinimumSide`` on each side, with
   /// at least ``ConvolutionBlocking/winograd4MinimumTiles`` of its 4×4 tiles or a transformed weight
-  /// (36 matrices) of at most ``ConvolutionBlocking/winogradInferenceSmallWeightBytes``. Its weight is
-  /// 2.25 times F(2×2, 3×3)'s, and at batch 1 a layer reads it from memory once for few tiles: on
-  /// ResNet-50's 28×28 and 14×14 layers (2.4 and 9.4 MB) the two measured the same at batch 1, so
-  /// those keep the smaller weight.
+  /// (36 matrices) of at most ``ConvolutionBlocking/winogradInferenceSmallWeightBytes``: ResNet's 56×56,
+  /// 28×28 and 14×14 planes, not its 7×7 ones.
   public static func takesWinograd4(geometry g: ConvGeometry, outputChannels: Int) -> Bool {
     let tiles = (g.height + 3) / 4 * ((g.width + 3) / 4)
     let bytes = 36 * outputChannels * g.channels * MemoryLayout<Float>.stride
