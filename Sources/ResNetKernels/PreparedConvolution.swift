@@ -204,9 +204,17 @@ public final class PreparedConvolution: @unchecked Sendable {
         || bytes <= ConvolutionBlocking.winogradInferenceSmallWeightBytes)
   }
 
+  /// Whether ``forward(_:batch:output:residual:relu:threads:pool:)`` may be given the residual as its
+  /// output, to be written over: Winograd's and the GEMM path read each residual value before they write
+  /// the output value at its place. A model's memory plan lets such a convolution take its residual's
+  /// buffer when nothing reads the residual after it, so that the output's lines are already in cache
+  /// (read for the residual) when they are written, and no separate output is streamed in from memory.
+  public var acceptsResidualAsOutput: Bool { path == .winograd || path == .gemm }
+
   /// Writes `[relu](conv(input) + bias [+ residual])` for `batch` samples: `input` is `batch ×
   /// geometry.inputCount` floats (NCHW), `output` and `residual` `batch × outputChannels × Ho × Wo`.
-  /// `output` must not overlap `input` or `residual`.
+  /// `output` must not overlap `input`, nor `residual` unless it is exactly `residual` and
+  /// ``acceptsResidualAsOutput``; the result is the same bits either way.
   public func forward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>,
     residual: UnsafePointer<Float>? = nil, relu: Bool, threads: Int? = nil, pool: ThreadPool = .shared
@@ -232,7 +240,9 @@ public final class PreparedConvolution: @unchecked Sendable {
   /// packs each block of it straight from the input, a row at a time unfolded in L1 (`rn_im2col_pack`;
   /// in bf16 each chunk's columns are unfolded into pair rows), except that one sample of a pointwise
   /// stride-1 convolution is its own column matrix, read in place. With fewer groups than threads, the
-  /// groups go one after another, their chunks shared out over the threads.
+  /// groups go one after another, their chunks shared out over the threads. One sample's GEMM writes
+  /// straight into the output, unless the output is the residual: then each chunk's sums go to a
+  /// staging matrix of the thread's own, and the epilogue reads the residual before it writes there.
   private func gemmForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -262,9 +272,11 @@ public final class PreparedConvolution: @unchecked Sendable {
       // One sample of a pointwise stride-1 convolution: B is the sample, rows `pixels` apart.
       let inPlace = bf16 == nil && count == 1 && g.isPointwise
       let ldb = count == 1 ? pixels : ld  // C's row stride
-      // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart).
+      // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart),
+      // unless it is the residual — then each chunk's C is the thread's `stage` (O × chunk).
       let staged = count == 1 ? y.base + first * o * pixels : scratch
       let c = SendablePointer(staged)
+      let stagesChunks = count == 1 && epilogue.residual == UnsafePointer(output)
       let pairRows = SendablePointer(scratch + o * ld)  // bf16: ⌈K/2⌉ × ldp words
       // body(s, its output pixels, their first column j) for the part of each sample in columns j0 ..< j1.
       func eachSample(_ j0: Int, _ j1: Int, _ body: (_ s: Int, _ pixels: Range<Int>, _ j: Int) -> Void) {
@@ -276,21 +288,25 @@ public final class PreparedConvolution: @unchecked Sendable {
           j = end
         }
       }
-      // The epilogue for output channels `rows` of the group's columns j0 + `columns` (into NCHW).
-      func finish(_ j0: Int, _ rows: Range<Int>, _ columns: Range<Int>) {
+      // The epilogue for output channels `rows` of the group's columns j0 + `columns` (into NCHW), their
+      // sums in `sums` (column j0's, rows ldc apart).
+      func apply(_ j0: Int, _ rows: Range<Int>, _ columns: Range<Int>, _ sums: UnsafePointer<Float>, _ ldc: Int) {
         eachSample(j0 + columns.lowerBound, j0 + columns.upperBound) { s, columns, j in
           for channel in rows {
             epilogue.apply(
-              c.base + channel * ldb + j, sample: first + s, channel: channel, columns: columns, channels: o,
+              sums + channel * ldc + j - j0, sample: first + s, channel: channel, columns: columns, channels: o,
               pixels: pixels, output: y.base)
           }
         }
       }
-      // One chunk; `line` (float32, not in place) is the thread's scratch of `chunk` (+ slack) floats. The GEMM
-      // hands each block of the chunk to the epilogue as soon as its sums are final.
-      func compute(_ index: Int, _ line: UnsafeMutablePointer<Float>?) {
+      // One chunk; `line` (float32, not in place) is the thread's scratch of `chunk` (+ slack) floats, `stage`
+      // its O × chunk staging matrix where stagesChunks. The GEMM hands each block of the chunk to the
+      // epilogue as soon as its sums are final.
+      func compute(_ index: Int, _ line: UnsafeMutablePointer<Float>?, _ stage: UnsafeMutablePointer<Float>?) {
         let j0 = index * chunk
         let j1 = min(n, j0 + chunk)
+        let (sums, ldc) = stage.map { ($0, chunk) } ?? (c.base + j0, ldb)  // C's columns j0 ..< j1
+        func finish(_ rows: Range<Int>, _ columns: Range<Int>) { apply(j0, rows, columns, sums, ldc) }
         if let bf16 {
           let p = UnsafeMutableRawPointer(pairRows.base)
           eachSample(j0, j1) { s, columns, j in
@@ -299,16 +315,15 @@ public final class PreparedConvolution: @unchecked Sendable {
               into: p + j * 4, ld: ldp)
           }
           bf16.multiply(
-            m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: c.base + j0, ldc: ldb
+            m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: sums, ldc: ldc
           ) { pc, _ in (UnsafeRawPointer(p + (pc / 2 * ldp + j0) * 4), ldp) }
-          finish(j0, 0..<o, 0..<(j1 - j0))
+          finish(0..<o, 0..<(j1 - j0))
           return
         }
         if inPlace {
           sgemm(
             .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: x.base + first * g.inputCount + j0,
-            ldb: pixels, c: c.base + j0, ldc: ldb, threads: 1, pool: pool
-          ) { finish(j0, $0, $1) }
+            ldb: pixels, c: sums, ldc: ldc, threads: 1, pool: pool, finished: finish)
           return
         }
         let line = line!
@@ -330,14 +345,19 @@ public final class PreparedConvolution: @unchecked Sendable {
           }
         }
         sgemm(
-          m: o, n: j1 - j0, k: k, a: w.base, lda: k, c: c.base + j0, ldc: ldb, threads: 1, pool: pool, packB: packB
-        ) { finish(j0, $0, $1) }
+          m: o, n: j1 - j0, k: k, a: w.base, lda: k, c: sums, ldc: ldc, threads: 1, pool: pool, packB: packB,
+          finished: finish)
       }
-      // Runs chunks from the queue (or all of them), with a line of its own when unfolding.
+      // Runs chunks from the queue (or all of them), with a line of its own when unfolding and a staging
+      // matrix of its own where stagesChunks.
       func computeChunks(_ next: () -> Int?) {
         let line = bf16 == nil && !inPlace ? convolutionScratch.take(chunk + vectorSlack) : nil
-        defer { line.map(convolutionScratch.give) }
-        while let index = next() { compute(index, line?.pointer) }
+        let stage = stagesChunks ? convolutionScratch.take(o * chunk) : nil
+        defer {
+          line.map(convolutionScratch.give)
+          stage.map(convolutionScratch.give)
+        }
+        while let index = next() { compute(index, line?.pointer, stage?.pointer) }
       }
       if inner == 1 || chunks == 1 {
         var indices = (0..<chunks).makeIterator()

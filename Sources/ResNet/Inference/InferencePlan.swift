@@ -1,7 +1,9 @@
 /// Where each value of an ``InferenceModel`` lives: a few slots reused as values die, sized once.
 ///
 /// Values are given slots in step order; a value's slot is free again after the last step that reads
-/// it, and a step's output never shares a slot with its inputs. Each slot is as large as the largest
+/// it, and a step's output never shares a slot with its inputs — except that a convolution that
+/// ``PreparedConvolution/acceptsResidualAsOutput`` writes over its residual when that is the residual's
+/// last read (its lines are then in cache when the output is written). Each slot is as large as the largest
 /// value it ever holds, so the memory a batch needs is the sum of a few slots — the largest set of
 /// values alive at once — not of every layer's output.
 struct InferencePlan: Sendable {
@@ -27,6 +29,13 @@ struct InferencePlan: Sendable {
         if let value, lastUse[value] < index { holder[slot] = nil }
       }
       let v = step.output
+      if case .convolution(let conv, _, let residual?, _, _) = step, conv.acceptsResidualAsOutput,
+        lastUse[residual] == index, let slot = slots[residual]
+      {
+        holder[slot] = v
+        slots[v] = slot
+        continue
+      }
       // The free slot closest in size (preferring one large enough), else a new one.
       let free = holder.indices.filter { holder[$0] == nil }
       let fitting = free.filter { slotFloats[$0] >= sizes[v] }.min { slotFloats[$0] < slotFloats[$1] }
