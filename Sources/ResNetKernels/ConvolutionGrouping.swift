@@ -1,5 +1,6 @@
 /// How a batch is cut into groups of samples for the batched convolution path: enough samples that a
-/// group's column matrix has about ``ConvolutionBlocking/groupColumns`` columns, and at least
+/// group's column matrix has about ``ConvolutionBlocking/groupColumns`` columns (or as many as the
+/// caller asks), and at least
 /// ``ConvolutionBlocking/minimumGroups`` groups when the batch has the samples. Depends only on the geometry and the
 /// batch, never on the thread count.
 public struct ConvolutionGrouping: Sendable {
@@ -8,12 +9,12 @@ public struct ConvolutionGrouping: Sendable {
   /// Output pixels per sample, and samples in the batch.
   let pixels: Int, batchSize: Int
 
-  /// The grouping of `batch` samples of geometry `g`.
-  public init(geometry g: ConvGeometry, batch: Int) {
+  /// The grouping of `batch` samples of geometry `g`, groups of about `columns` columns.
+  public init(geometry g: ConvGeometry, batch: Int, columns: Int = ConvolutionBlocking.groupColumns) {
     pixels = g.outputPixels
     let minimumGroups = ConvolutionBlocking.minimumGroups
     let fewGroups = (batch + minimumGroups - 1) / minimumGroups
-    samples = max(1, min(batch, ConvolutionBlocking.groupColumns / max(1, pixels), fewGroups))
+    samples = max(1, min(batch, columns / max(1, pixels), fewGroups))
     groups = (batch + samples - 1) / samples
     batchSize = batch
   }

@@ -233,8 +233,8 @@ public final class PreparedConvolution: @unchecked Sendable {
     }
   }
 
-  /// Groups of samples (``ConvolutionGrouping``), each group's GEMM into a staging matrix (or straight
-  /// into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns`` columns,
+  /// Groups of samples (``ConvolutionGrouping`` of about ``ConvolutionBlocking/inferenceGroupColumns``
+  /// columns), each group's GEMM into a staging matrix (or straight into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns`` columns,
   /// each block of a chunk given the epilogue (into NCHW) as soon as the GEMM has finished it
   /// (``sgemm``'s `finished`), while it is in L1 or L2. The column matrix is never stored: the GEMM
   /// packs each block of it straight from the input, a row at a time unfolded in L1 (`rn_im2col_pack`;
@@ -249,7 +249,7 @@ public final class PreparedConvolution: @unchecked Sendable {
   ) {
     let g = geometry
     let (k, pixels, o) = (g.columnRows, g.outputPixels, outputChannels)
-    let grouping = ConvolutionGrouping(geometry: g, batch: batch)
+    let grouping = ConvolutionGrouping(geometry: g, batch: batch, columns: ConvolutionBlocking.inferenceGroupColumns)
     let ld = grouping.rowStride
     let participants = max(1, min(threads ?? pool.threadCount, pool.threadCount))
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
