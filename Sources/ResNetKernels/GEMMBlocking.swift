@@ -84,6 +84,12 @@ public enum ConvolutionBlocking {
   /// AMD Zen 3, ResNet-50 at batch 32, 2 threads: its 28×28 1×1 layers 11–32% faster than with
   /// ``groupColumns``.
   public static let inferenceGroupColumns = 1024
+  /// The column count a group of samples aims at on a prepared convolution's packed-weight path: one
+  /// sample of ResNet's 14×14 planes, whose transposed sums (pixels × channels, 800 KB for 1024
+  /// channels) are copied into the output from a group's staging matrix — 3.2 MB for four samples.
+  /// AMD Zen 3, ResNet-50 at batch 32, 2 threads: its 14×14 1×1 layers 0.74–0.89 of their time with
+  /// ``groupColumns``; groups of two or four samples of its 7×7 planes measured the same.
+  public static let packedWeightGroupColumns = 256
   /// How many pieces per thread work shared out through a ``WorkQueue`` is cut into (where it can
   /// be): on a shared machine one core often runs a third slower than the other while both are busy,
   /// and with one piece per thread the faster one would then wait for the slower.

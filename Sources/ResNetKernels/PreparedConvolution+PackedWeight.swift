@@ -22,9 +22,10 @@ extension PreparedConvolution {
   /// pixels are the GEMM's rows, packed from the column matrix in blocks of a register tile's rows
   /// (``packA(_:ld:n:mr:kc:into:threads:pool:)``), and the channels its columns, whole register tiles
   /// of the weight packed once at load — so few pixels waste little of a tile, and the weight streams
-  /// from memory in the order the micro-kernel reads it. Samples go in groups
-  /// (``ConvolutionGrouping``); a group's register-tile panels of channels are shared out over the
-  /// threads, or, with at least as many groups as threads, the groups are. The result is transposed
+  /// from memory in the order the micro-kernel reads it. Samples go in groups (``ConvolutionGrouping``
+  /// of about ``ConvolutionBlocking/packedWeightGroupColumns`` columns); a group's register-tile panels
+  /// of channels are shared out over the threads, or, with at least as many groups as threads, the
+  /// groups are. The result is transposed
   /// into NCHW by blocks of channels, each plane given the epilogue in place as soon as it is written.
   ///
   /// Each output value is the sum over the same `kc` slices in the same order as on any other path of
@@ -38,7 +39,7 @@ extension PreparedConvolution {
     let (mr, nr) = bf16 == nil ? (kernel.mr, kernel.nr) : (BF16Kernel.mr, BF16Kernel.nr)
     let (k, pixels, o) = (g.columnRows, g.outputPixels, outputChannels)
     let kc = min(GEMMBlocking.kc, k)
-    let grouping = ConvolutionGrouping(geometry: g, batch: batch)
+    let grouping = ConvolutionGrouping(geometry: g, batch: batch, columns: ConvolutionBlocking.packedWeightGroupColumns)
     let ld = grouping.rowStride
     let panels = (o + nr - 1) / nr
     let threadCount = max(1, min(threads ?? pool.threadCount, pool.threadCount))
