@@ -234,8 +234,9 @@ public final class PreparedConvolution: @unchecked Sendable {
   }
 
   /// Groups of samples (``ConvolutionGrouping`` of about ``ConvolutionBlocking/inferenceGroupColumns``
-  /// columns), each group's GEMM into a staging matrix (or straight into the output for one sample) by chunks of ``ConvolutionBlocking/epilogueChunkColumns`` columns,
-  /// each block of a chunk given the epilogue (into NCHW) as soon as the GEMM has finished it
+  /// columns), each group's GEMM into a staging matrix (or straight into the output for one sample) by
+  /// chunks of ``ConvolutionBlocking/epilogueChunkColumns`` columns, each block of a chunk given the
+  /// epilogue (into NCHW) as soon as the GEMM has finished it
   /// (``sgemm``'s `finished`), while it is in L1 or L2. The column matrix is never stored: the GEMM
   /// packs each block of it straight from the input, a row at a time unfolded in L1 (`rn_im2col_pack`;
   /// in bf16 each chunk's columns are unfolded into pair rows), except that one sample of a pointwise
