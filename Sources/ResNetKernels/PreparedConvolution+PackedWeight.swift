@@ -25,8 +25,8 @@ extension PreparedConvolution {
   /// from memory in the order the micro-kernel reads it. Samples go in groups (``ConvolutionGrouping``
   /// of about ``ConvolutionBlocking/packedWeightGroupColumns`` columns); a group's register-tile panels
   /// of channels are shared out over the threads, or, with at least as many groups as threads, the
-  /// groups are. The result is transposed
-  /// into NCHW by blocks of channels, each plane given the epilogue in place as soon as it is written.
+  /// groups are. The result is transposed into NCHW by blocks of channels, each plane given the
+  /// epilogue in place as soon as it is written.
   ///
   /// Each output value is the sum over the same `kc` slices in the same order as on any other path of
   /// this class's, whatever the group it is in.

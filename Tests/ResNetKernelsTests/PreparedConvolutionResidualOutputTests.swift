@@ -5,7 +5,8 @@ import Testing
 /// reads the residual afterwards) writes the same bits as into an output of its own, on every path that
 /// ``PreparedConvolution/acceptsResidualAsOutput``: the GEMM path for one sample (its sums staged, not
 /// written over the residual before the epilogue reads it), pointwise and unfolded, and for a batch
-/// in groups; Winograd's F(2×2, 3×3) and F(4×4, 3×3); and both in bf16.
+/// in groups (batch 16 puts the stride-2 case's 380 pixels in groups of two samples); Winograd's
+/// F(2×2, 3×3) and F(4×4, 3×3); and both in bf16.
 @Suite struct PreparedConvolutionResidualOutputTests {
   struct Case: Sendable, CustomStringConvertible {
     let path: PreparedConvolution.Path
@@ -41,7 +42,7 @@ import Testing
       outputChannels: 20, precision: .bf16),
   ]
 
-  @Test("the same bits written over the residual as into an output of its own", arguments: cases, [1, 3])
+  @Test("the same bits written over the residual as into an output of its own", arguments: cases, [1, 3, 16])
   func overResidual(_ c: Case, batch: Int) {
     let g = c.geometry
     let o = c.outputChannels

@@ -2,10 +2,10 @@
 ///
 /// Values are given slots in step order; a value's slot is free again after the last step that reads
 /// it, and a step's output never shares a slot with its inputs — except that a convolution that
-/// ``PreparedConvolution/acceptsResidualAsOutput`` writes over its residual when that is the residual's
-/// last read (its lines are then in cache when the output is written). Each slot is as large as the largest
-/// value it ever holds, so the memory a batch needs is the sum of a few slots — the largest set of
-/// values alive at once — not of every layer's output.
+/// ``PreparedConvolution/acceptsResidualAsOutput`` writes over its residual (never over its input)
+/// when that is the residual's last read (its lines are then in cache when the output is written).
+/// Each slot is as large as the largest value it ever holds, so the memory a batch needs is the sum of
+/// a few slots — the largest set of values alive at once — not of every layer's output.
 struct InferencePlan: Sendable {
   /// The slot of each value (nil for value 0, the caller's input).
   let slots: [Int?]
@@ -29,8 +29,8 @@ struct InferencePlan: Sendable {
         if let value, lastUse[value] < index { holder[slot] = nil }
       }
       let v = step.output
-      if case .convolution(let conv, _, let residual?, _, _) = step, conv.acceptsResidualAsOutput,
-        lastUse[residual] == index, let slot = slots[residual]
+      if case .convolution(let conv, let input, let residual?, _, _) = step, conv.acceptsResidualAsOutput,
+        residual != input, lastUse[residual] == index, let slot = slots[residual]
       {
         holder[slot] = v
         slots[v] = slot
