@@ -64,28 +64,33 @@ public func sgemm(
 }
 
 /// `C (m × n) = A · B` as ``sgemm(_:_:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:threads:kernel:pool:finished:)``
-/// computes it, with A stored m × k (row stride `lda`) and B never stored: `packB(packed, depth,
-/// columns)` writes the block of B it is asked for into `packed` as nr-wide panels, exactly as
-/// ``GEMMProblem/packB(into:depth:columns:)`` lays them out, zero past the last column (an
-/// implicit GEMM: a convolution packs its unfolded input there straight from the input). The same
-/// operations in the same order as `sgemm` on the stored B, so the same bits. `packB` is called on
-/// the computing threads, each block once per thread that needs it.
+/// computes it, with A packed once, ahead of the call, in register-tile panels of ``GEMMKernel/best``'s
+/// `mr` rows (``PreparedConvolution/packRowPanels(_:matrices:rows:columns:mr:)``: panel p, rows
+/// p·mr ..< p·mr + mr, zero past the last, is `k × mr` floats from `panels + p·k·mr`), so that each
+/// micro-kernel call reads one contiguous run of A, streamed from memory in order. B is stored (`b`,
+/// row stride `ldb`) or never stored: `packB(packed, depth, columns)` then writes the block of B it is
+/// asked for into `packed` as nr-wide panels, exactly as ``GEMMProblem/packB(into:depth:columns:)``
+/// lays them out, zero past the last column (an implicit GEMM: a convolution packs its unfolded input
+/// there straight from the input), on the computing threads, each block once per thread that needs
+/// it. The same operations in the same order as `sgemm` on A and B stored, so the same bits.
 func sgemm(
-  m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-  threads: Int? = nil, pool: ThreadPool = .shared,
-  packB: @escaping GEMMProblem.BPacker,
+  m: Int, n: Int, k: Int, panels: UnsafePointer<Float>, b: UnsafePointer<Float>?, ldb: Int,
+  c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil, pool: ThreadPool = .shared,
+  packB: GEMMProblem.BPacker? = nil,
   finished: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
 ) {
-  precondition(m >= 0 && n >= 0 && k >= 0 && lda >= max(1, k) && ldc >= max(1, n), "sgemm: bad shape")
+  precondition(m >= 0 && n >= 0 && k >= 0 && ldc >= max(1, n), "sgemm: bad shape")
+  precondition((b == nil) != (packB == nil) && ldb >= max(1, n), "sgemm: B stored or packed")
   if m == 0 || n == 0 { return }
   if k == 0 {
     scale(c, rows: m, columns: n, ldc: ldc, by: 0)
     finished?(0..<m, 0..<n)
     return
   }
-  let problem = GEMMProblem(
-    transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: a, ldb: max(1, n), beta: 0,
-    c: SendablePointer(c), ldc: ldc, kernel: .best, packer: packB)
+  var problem = GEMMProblem(
+    transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: panels, lda: k, b: b ?? panels, ldb: ldb,
+    beta: 0, c: SendablePointer(c), ldc: ldc, kernel: .best, packer: packB)
+  problem.aIsPanels = true
   problem.run(threads: threads, pool: pool, finished: finished)
 }
 
@@ -136,6 +141,9 @@ struct GEMMProblem: @unchecked Sendable {
   /// panels, the block's depth and its columns.
   typealias BPacker = (_ packed: UnsafeMutablePointer<Float>, _ depth: Range<Int>, _ columns: Range<Int>) -> Void
   var packer: BPacker? = nil
+  /// A is packed in register-tile panels of `kernel.mr` rows, each `k × mr` floats (a depth's rows
+  /// adjacent), rather than stored m × k.
+  var aIsPanels = false
 
   var kc: Int { min(GEMMBlocking.kc, k) }
   var nc: Int { GEMMBlocking.nc(depth: kc, nr: kernel.nr) }
@@ -228,6 +236,7 @@ struct MacroKernel {
     ir: Int, mcur: Int, pc: Int, kcur: Int, packInto packed: UnsafeMutablePointer<Float>
   ) -> (UnsafePointer<Float>, rowStride: Int, columnStride: Int) {
     let p = problem
+    if p.aIsPanels { return (p.a + (ir / p.kernel.mr * p.k + pc) * p.kernel.mr, 1, p.kernel.mr) }
     if p.readsAInPlace { return (p.a + ir * p.lda + pc, p.lda, 1) }
     p.packA(into: packed, rows: ir..<(ir + mcur), depth: pc..<(pc + kcur))
     return (UnsafePointer(packed), 1, p.kernel.mr)

@@ -35,8 +35,10 @@ public final class PreparedConvolution: @unchecked Sendable {
   public let outputChannels: Int
   /// The path every call takes.
   public let path: Path
-  /// The weight, `outputChannels × geometry.columnRows` (OIHW flattened), kept for the paths that read
-  /// it as it is (the implicit and GEMM paths; the others keep only their own form of it).
+  /// The weight in float32 on the implicit and GEMM paths (the others keep only their own form of it):
+  /// `outputChannels × geometry.columnRows` (OIHW flattened) as it is for the implicit path, in
+  /// register-tile panels of `mr` rows for the GEMM path (``packRowPanels(_:matrices:rows:columns:mr:)``:
+  /// ⌈outputChannels/mr⌉ panels of columnRows × mr).
   let weight: UnsafeMutablePointer<Float>?
   /// The bias, `outputChannels`.
   let bias: UnsafeMutablePointer<Float>
@@ -106,7 +108,12 @@ public final class PreparedConvolution: @unchecked Sendable {
         original, outputChannels: outputChannels, columnRows: g.columnRows, nr: GEMMKernel.best.nr)
       (self.weight, transformed, packedWeight) = (nil, nil, packed)
       original.deallocate()
-    case .implicit, .gemm:
+    case .gemm:
+      let panels = Self.packRowPanels(
+        original, matrices: 1, rows: outputChannels, columns: g.columnRows, mr: GEMMKernel.best.mr)
+      (self.weight, transformed, packedWeight) = (panels, nil, nil)
+      original.deallocate()
+    case .implicit:
       (self.weight, transformed, packedWeight) = (original, nil, nil)
     }
   }
@@ -323,8 +330,8 @@ public final class PreparedConvolution: @unchecked Sendable {
         }
         if inPlace {
           sgemm(
-            .none, .none, m: o, n: j1 - j0, k: k, a: w.base, lda: k, b: x.base + first * g.inputCount + j0,
-            ldb: pixels, c: sums, ldc: ldc, threads: 1, pool: pool, finished: finish)
+            m: o, n: j1 - j0, k: k, panels: w.base, b: x.base + first * g.inputCount + j0, ldb: pixels, c: sums,
+            ldc: ldc, threads: 1, pool: pool, finished: finish)
           return
         }
         let line = line!
@@ -346,8 +353,8 @@ public final class PreparedConvolution: @unchecked Sendable {
           }
         }
         sgemm(
-          m: o, n: j1 - j0, k: k, a: w.base, lda: k, c: sums, ldc: ldc, threads: 1, pool: pool, packB: packB,
-          finished: finish)
+          m: o, n: j1 - j0, k: k, panels: w.base, b: nil, ldb: j1 - j0, c: sums, ldc: ldc, threads: 1, pool: pool,
+          packB: packB, finished: finish)
       }
       // Runs chunks from the queue (or all of them), with a line of its own when unfolding and a staging
       // matrix of its own where stagesChunks.
