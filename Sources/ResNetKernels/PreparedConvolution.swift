@@ -274,8 +274,9 @@ public final class PreparedConvolution: @unchecked Sendable {
       let even = inner * ((n + inner * most - 1) / (inner * most))
       let pieces = min(inner * ConvolutionBlocking.piecesPerThread, n / ConvolutionBlocking.minimumChunkColumns)
       let chunkCount = inner > 1 ? max(even, pieces) : even
-      // Whole vectors, so that no chunk's reads of its pair rows reach into the next chunk's.
-      let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? GEMMKernel.best.width : BF16Kernel.width)
+      // Whole register tiles in float32, so that only the last chunk ends in a narrower tile; whole vectors
+      // in bf16, so that no chunk's reads of its pair rows reach into the next chunk's.
+      let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? nr : BF16Kernel.width)
       let chunks = (n + chunk - 1) / chunk
       // One sample of a pointwise stride-1 convolution: B is the sample, rows `pixels` apart.
       let inPlace = bf16 == nil && count == 1 && g.isPointwise
