@@ -6,54 +6,39 @@
 // results are bitwise the same whichever ISA runs.
 #include "CKernels.h"
 #include "vector_level.h"
+#include "winograd_rows.h"
 
 #pragma clang fp contract(off)
 // The vector-typed helpers are static inline within one instantiation: no ABI crosses a boundary.
 #pragma clang diagnostic ignored "-Wpsabi"
 
-typedef float rn_q8 __attribute__((ext_vector_type(8), aligned(4)));
-typedef int32_t rn_qi8 __attribute__((ext_vector_type(8), aligned(4)));
-
 // Bᵀ·d for the six values d0 ... d5 (rows of Bᵀ: [4 0 −5 0 1 0], [0 −4 −4 1 1 0], [0 4 −4 −1 1 0],
 // [0 −2 −1 2 1 0], [0 2 −1 −2 1 0], [0 4 0 −5 0 1]).
-#define RN_BT(d0, d1, d2, d3, d4, d5, r)          \
-  do {                                            \
-    const rn_q8 p_ = (d4) - (d2), q_ = (d3) - (d1); \
-    (r)[0] = (d0) * 4.0f - (d2) * 5.0f + (d4);    \
-    (r)[1] = ((d4) + (d3)) - ((d1) + (d2)) * 4.0f; \
-    (r)[2] = ((d4) - (d3)) + ((d1) - (d2)) * 4.0f; \
-    (r)[3] = p_ + q_ * 2.0f;                      \
-    (r)[4] = p_ - q_ * 2.0f;                      \
-    (r)[5] = (d1) * 4.0f - (d3) * 5.0f + (d5);    \
+#define RN_BT(d0, d1, d2, d3, d4, d5, r)                                                                       \
+  do {                                                                                                         \
+    const rn_q8 p_ = (d4) - (d2), q_ = (d3) - (d1);                                                            \
+    (r)[0] = (d0) * 4.0f - (d2) * 5.0f + (d4);                                                                 \
+    (r)[1] = ((d4) + (d3)) - ((d1) + (d2)) * 4.0f;                                                             \
+    (r)[2] = ((d4) - (d3)) + ((d1) - (d2)) * 4.0f;                                                             \
+    (r)[3] = p_ + q_ * 2.0f;                                                                                   \
+    (r)[4] = p_ - q_ * 2.0f;                                                                                   \
+    (r)[5] = (d1) * 4.0f - (d3) * 5.0f + (d5);                                                                 \
   } while (0)
 
 // Aᵀ·m for the six values m0 ... m5 (rows of Aᵀ: [1 1 1 1 1 0], [0 1 −1 2 −2 0], [0 1 1 4 4 0],
 // [0 1 −1 8 −8 1]).
-#define RN_AT(m0, m1, m2, m3, m4, m5, y)           \
-  do {                                            \
-    const rn_q8 a_ = (m1) + (m2), b_ = (m1) - (m2); \
-    const rn_q8 c_ = (m3) + (m4), e_ = (m3) - (m4); \
-    (y)[0] = (m0) + a_ + c_;                      \
-    (y)[1] = b_ + e_ * 2.0f;                      \
-    (y)[2] = a_ + c_ * 4.0f;                      \
-    (y)[3] = b_ + e_ * 8.0f + (m5);               \
+#define RN_AT(m0, m1, m2, m3, m4, m5, y)                                                                       \
+  do {                                                                                                         \
+    const rn_q8 a_ = (m1) + (m2), b_ = (m1) - (m2);                                                            \
+    const rn_q8 c_ = (m3) + (m4), e_ = (m3) - (m4);                                                            \
+    (y)[0] = (m0) + a_ + c_;                                                                                   \
+    (y)[1] = b_ + e_ * 2.0f;                                                                                   \
+    (y)[2] = a_ + c_ * 4.0f;                                                                                   \
+    (y)[3] = b_ + e_ * 8.0f + (m5);                                                                            \
   } while (0)
 
-// The tiles tx0 + j (j < 8) of tile row ty that lie in first ..< end and in the row: lanes lo ..< hi.
-static inline void rn_w4_lanes(ptrdiff_t ty, ptrdiff_t tx0, ptrdiff_t tiles_w, ptrdiff_t first, ptrdiff_t end,
-                               ptrdiff_t *lo, ptrdiff_t *hi) {
-  const ptrdiff_t t0 = ty * tiles_w + tx0;
-  ptrdiff_t a = first - t0, b = end - t0;
-  if (a < 0) a = 0;
-  if (b > 8) b = 8;
-  if (b > tiles_w - tx0) b = tiles_w - tx0;
-  if (b < a) b = a;
-  *lo = a;
-  *hi = b;
-}
-
 #define RN_W4_OPS(SFX, ATTR)                                                                                   \
-  ATTR static void rn_winograd4_input_##SFX(const float *sample, ptrdiff_t channels, ptrdiff_t height,          \
+  ATTR static void rn_winograd4_input_##SFX(const float *sample, ptrdiff_t channels, ptrdiff_t height,         \
                                             ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, \
                                             ptrdiff_t ldv, ptrdiff_t ms, float *line) {                        \
     const ptrdiff_t tiles_w = (width + 3) / 4, lw = rn_winograd4_line_floats(width) / 6;                       \
@@ -62,23 +47,13 @@ static inline void rn_w4_lanes(ptrdiff_t ty, ptrdiff_t tx0, ptrdiff_t tiles_w, p
       const float *plane = sample + c * height * width;                                                        \
       for (ptrdiff_t ty = first_row; ty <= last_row; ty++) {                                                   \
         /* The tile row's six input rows, from column −1, zero outside the plane. */                           \
-        for (int i = 0; i < 6; i++) {                                                                          \
-          float *row = line + i * lw;                                                                          \
-          const ptrdiff_t h = 4 * ty - 1 + i;                                                                  \
-          if (h < 0 || h >= height) {                                                                          \
-            __builtin_memset(row, 0, (size_t)lw * sizeof(float));                                              \
-            continue;                                                                                          \
-          }                                                                                                    \
-          row[0] = 0;                                                                                          \
-          __builtin_memcpy(row + 1, plane + h * width, (size_t)width * sizeof(float));                         \
-          __builtin_memset(row + 1 + width, 0, (size_t)(lw - 1 - width) * sizeof(float));                      \
-        }                                                                                                      \
+        rn_frame_rows(plane, height, width, 4 * ty - 1, 6, line, lw);                                          \
         for (ptrdiff_t tx0 = 0; tx0 < tiles_w; tx0 += 8) {                                                     \
           ptrdiff_t lo, hi;                                                                                    \
-          rn_w4_lanes(ty, tx0, tiles_w, first_tile, end_tile, &lo, &hi);                                       \
+          rn_tile_lanes(ty, tx0, tiles_w, first_tile, end_tile, &lo, &hi);                                     \
           if (hi <= lo) continue;                                                                              \
-          /* Tile tx0 + j reads line columns 4·(tx0 + j) ... + 5: the 34 floats from 4·tx0, as 5 vectors. */ \
-          rn_q8 t[6][5]; /* Bᵀ down the columns: t[k][q] = (Bᵀ·rows)[k], floats 8·q ... */                    \
+          /* Tile tx0 + j reads line columns 4·(tx0 + j) ... + 5: the 34 floats from 4·tx0, as 5 vectors. */   \
+          rn_q8 t[6][5]; /* Bᵀ down the columns: t[k][q] = (Bᵀ·rows)[k], floats 8·q ... */                     \
           for (int q = 0; q < 5; q++) {                                                                        \
             const float *at = line + 4 * tx0 + 8 * q;                                                          \
             rn_q8 r[6];                                                                                        \
@@ -88,33 +63,22 @@ static inline void rn_w4_lanes(ptrdiff_t ty, ptrdiff_t tx0, ptrdiff_t tiles_w, p
           }                                                                                                    \
           const ptrdiff_t column = ty * tiles_w + tx0 - first_tile;                                            \
           for (int k = 0; k < 6; k++) {                                                                        \
-            /* The row's phases: d_i lane j = float 4·j + i. */                                               \
-            const rn_q8 s0 = __builtin_shufflevector(t[k][0], t[k][1], 0, 4, 8, 12, 1, 5, 9, 13);               \
-            const rn_q8 s1 = __builtin_shufflevector(t[k][0], t[k][1], 2, 6, 10, 14, 3, 7, 11, 15);             \
-            const rn_q8 s2 = __builtin_shufflevector(t[k][2], t[k][3], 0, 4, 8, 12, 1, 5, 9, 13);               \
-            const rn_q8 s3 = __builtin_shufflevector(t[k][2], t[k][3], 2, 6, 10, 14, 3, 7, 11, 15);             \
-            const rn_q8 d0 = __builtin_shufflevector(s0, s2, 0, 1, 2, 3, 8, 9, 10, 11);                         \
-            const rn_q8 d1 = __builtin_shufflevector(s0, s2, 4, 5, 6, 7, 12, 13, 14, 15);                       \
-            const rn_q8 d2 = __builtin_shufflevector(s1, s3, 0, 1, 2, 3, 8, 9, 10, 11);                         \
-            const rn_q8 d3 = __builtin_shufflevector(s1, s3, 4, 5, 6, 7, 12, 13, 14, 15);                       \
-            const rn_q8 d4 = __builtin_shufflevector(d0, t[k][4], 1, 2, 3, 4, 5, 6, 7, 8);                      \
-            const rn_q8 d5 = __builtin_shufflevector(d1, t[k][4], 1, 2, 3, 4, 5, 6, 7, 9);                      \
+            /* The row's phases: d_i lane j = float 4·j + i. */                                                \
+            rn_q8 d[5];                                                                                        \
+            RN_ROW_PHASES(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], d);                                     \
+            const rn_q8 d5 = __builtin_shufflevector(d[1], t[k][4], 1, 2, 3, 4, 5, 6, 7, 9);                   \
             rn_q8 r[6];                                                                                        \
-            RN_BT(d0, d1, d2, d3, d4, d5, r);                                                                  \
+            RN_BT(d[0], d[1], d[2], d[3], d[4], d5, r);                                                        \
             for (int l = 0; l < 6; l++) {                                                                      \
               float *target = v + (6 * k + l) * ms + c * ldv + column;                                         \
-              if (lo == 0) {                                                                                   \
-                *(rn_q8 *)target = r[l]; /* lanes past hi: columns written later, or slack */                 \
-              } else {                                                                                         \
-                for (ptrdiff_t j = lo; j < hi; j++) target[j] = r[l][j];                                       \
-              }                                                                                                \
+              RN_STORE_TILES(target, r[l], lo, hi);                                                            \
             }                                                                                                  \
           }                                                                                                    \
         }                                                                                                      \
       }                                                                                                        \
     }                                                                                                          \
   }                                                                                                            \
-  ATTR static void rn_winograd4_output_##SFX(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms,   \
+  ATTR static void rn_winograd4_output_##SFX(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t ms,  \
                                              const float *bias, const float *residual, int32_t relu,           \
                                              ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,          \
                                              ptrdiff_t end_tile, float *output) {                              \
@@ -128,10 +92,10 @@ static inline void rn_w4_lanes(ptrdiff_t ty, ptrdiff_t tx0, ptrdiff_t tiles_w, p
       for (ptrdiff_t ty = first_row; ty <= last_row; ty++) {                                                   \
         for (ptrdiff_t tx0 = 0; tx0 < tiles_w; tx0 += 8) {                                                     \
           ptrdiff_t lo, hi;                                                                                    \
-          rn_w4_lanes(ty, tx0, tiles_w, first_tile, end_tile, &lo, &hi);                                       \
+          rn_tile_lanes(ty, tx0, tiles_w, first_tile, end_tile, &lo, &hi);                                     \
           if (hi <= lo) continue;                                                                              \
           const float *at = s + ty * tiles_w + tx0 - first_tile; /* lanes outside lo ..< hi: not used */       \
-          rn_q8 u[4][6]; /* Aᵀ down the columns: u[r][l] = (Aᵀ·M[·][l])[r] */                                   \
+          rn_q8 u[4][6]; /* Aᵀ down the columns: u[r][l] = (Aᵀ·M[·][l])[r] */                                  \
           for (int l = 0; l < 6; l++) {                                                                        \
             rn_q8 y[4];                                                                                        \
             RN_AT(*(const rn_q8 *)(at + l * ms), *(const rn_q8 *)(at + (6 + l) * ms),                          \
@@ -157,24 +121,7 @@ static inline void rn_w4_lanes(ptrdiff_t ty, ptrdiff_t tx0, ptrdiff_t tiles_w, p
                             __builtin_shufflevector(e2, e3, 4, 5, 12, 13, 6, 7, 14, 15)};                      \
             float *target = plane + h * width + x0;                                                            \
             const float *from = res ? res + h * width + x0 : 0;                                                \
-            /* Floats f_lo ..< f_hi of the row: whole vectors where they lie inside, else float by float. */ \
-            for (int q = 0; q < 4; q++) {                                                                      \
-              const ptrdiff_t a = f_lo > 8 * q ? f_lo : 8 * q, e = f_hi < 8 * q + 8 ? f_hi : 8 * q + 8;        \
-              if (a >= e) continue;                                                                            \
-              if (e - a == 8) {                                                                                \
-                rn_q8 value = row[q];                                                                          \
-                if (from) value += *(const rn_q8 *)(from + 8 * q);                                             \
-                if (relu) value = (rn_q8)((rn_qi8)value & ~(value < 0));                                       \
-                *(rn_q8 *)(target + 8 * q) = value;                                                            \
-                continue;                                                                                      \
-              }                                                                                                \
-              for (ptrdiff_t f = a; f < e; f++) {                                                              \
-                float value = row[q][f - 8 * q];                                                               \
-                if (from) value += from[f];                                                                    \
-                if (relu && value < 0) value = 0;                                                              \
-                target[f] = value;                                                                             \
-              }                                                                                                \
-            }                                                                                                  \
+            RN_STORE_ROW(row, 4, target, from, f_lo, f_hi, relu);                                              \
           }                                                                                                    \
         }                                                                                                      \
       }                                                                                                        \

@@ -63,6 +63,12 @@ public enum ConvolutionBlocking {
   /// The largest transformed weight (bytes) for which a prepared inference convolution takes
   /// Winograd's path on planes of fewer tiles: one that stays in L2 is reread cheaply.
   public static let winogradInferenceSmallWeightBytes = 1 << 20
+  /// The largest transformed weight (25/9 of the weight) for which a prepared 3×3 stride-2 convolution
+  /// takes the stride-2 Winograd path: a batch of one image reads all of it for a few tiles. AMD Zen 3,
+  /// ResNet-50, 2 threads: 128→128 from 56×56 (1.6 MB) 14–22% faster at batch 1 and 11% at batch 32;
+  /// 256→256 from 28×28 (6.5 MB) level at batch 1 and 11–15% faster at batch 32; 512→512 from 14×14
+  /// (26 MB, left to the packed-weight path) not measured.
+  public static let winogradStride2MaximumWeightBytes = 8 << 20
   /// Columns per chunk of a prepared convolution's GEMM: each chunk's output gets its bias, residual
   /// and ReLU while it is still in L2 (a chunk of 256 output channels is 512 KiB).
   public static let epilogueChunkColumns = 512

@@ -44,13 +44,7 @@ extension PreparedConvolution {
     let relu: Int32 = epilogue.relu ? 1 : 0
     let y = SendablePointer(output)
     let threadCount = max(1, min(threads ?? pool.threadCount, pool.threadCount))
-    // Channel parts per block: enough units for even shares (≥ 4 per thread), parts of at least 32
-    // channels in whole register tiles.
-    var parts = 1
-    while blocks * parts < 4 * threadCount && o / (2 * parts) >= 32 { parts *= 2 }
-    let partRows = roundUp((o + parts - 1) / parts, mr)
-    let units = blocks * parts
-    let participants = min(threadCount, units)
+    let share = WinogradBlockShare(blocks: blocks, outputChannels: o, mr: mr, threads: threadCount)
     // Block `block`'s V (its tiles' input transform) into `v`: matrices × C × ldv floats, or in bf16
     // 16 × ⌈C/2⌉ × ldv words (vbMatrix apart). F(4×4, 3×3) reads each tile row's six input rows from
     // a zero-framed line of its own (rn_winograd4_line_floats floats, on the stack).
@@ -107,8 +101,7 @@ extension PreparedConvolution {
           residual.map { $0.base + at }, relu, g.height, g.width, t0, t1, y.base + at)
       }
     }
-    func rows(_ part: Int) -> Range<Int> { min(o, part * partRows)..<min(o, (part + 1) * partRows) }
-    if parts > 1 && participants > 1 {
+    if share.parts > 1 && share.participants > 1 {
       // Blocks in parts on several threads: every block's V made once, the blocks shared out over the
       // threads, then the parts — rather than by each thread that takes a part of the block.
       let shared = convolutionScratch.take(blocks * vCount)  // blocks × vCount
@@ -118,37 +111,72 @@ extension PreparedConvolution {
       pool.run(sharing: min(threadCount, blocks)) { _ in
         while let block = blockQueue.claim() { transform(block, into: all.base + block * vCount) }
       }
-      let queue = WorkQueue(count: units)
-      pool.run(sharing: participants) { _ in
-        let scratch = convolutionScratch.take(mCount)
-        let m = scratch.pointer + winogradOutputReadSlack  // matrices × O × width
+      share.run(pool: pool, scratchFloats: mCount) { _, _ in
+      } multiply: { block, rows, scratch in
+        let m = scratch + winogradOutputReadSlack  // matrices × O × width
         kernel.variants.withUnsafeBufferPointer { variants in
-          while let unit = queue.claim() {
-            let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
-            guard !rows(part).isEmpty else { continue }
-            multiply(block, rows: rows(part), v: all.base + block * vCount, m: m, variants: variants)
-          }
+          multiply(block, rows: rows, v: all.base + block * vCount, m: m, variants: variants)
         }
-        convolutionScratch.give(scratch)
       }
       return
     }
-    let queue = WorkQueue(count: units)
-    pool.run(sharing: participants) { _ in
-      let scratch = convolutionScratch.take(vCount + mCount)
-      let v = scratch.pointer  // matrices × C × ldv floats, or in bf16 16 × ⌈C/2⌉ × ldv words (vbMatrix apart)
-      let m = v + vCount + winogradOutputReadSlack  // matrices × O × width
+    // Per thread: V (matrices × C × ldv floats, or in bf16 16 × ⌈C/2⌉ × ldv words, vbMatrix apart),
+    // then M (matrices × O × width).
+    share.run(pool: pool, scratchFloats: vCount + mCount) { block, scratch in
+      transform(block, into: scratch)
+    } multiply: { block, rows, scratch in
       kernel.variants.withUnsafeBufferPointer { variants in
-        var transformed = -1  // the block whose V is in `v`
-        while let unit = queue.claim() {
-          let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
-          if block != transformed {
-            transform(block, into: v)
-            transformed = block
-          }
-          guard !rows(part).isEmpty else { continue }
-          multiply(block, rows: rows(part), v: v, m: m, variants: variants)
+        multiply(block, rows: rows, v: scratch, m: scratch + vCount + winogradOutputReadSlack, variants: variants)
+      }
+    }
+  }
+}
+
+/// How a Winograd forward shares its blocks of tiles out over the threads: with few blocks, each
+/// block's output channels in parts — enough units for even shares (≥ 4 per thread), parts of at least
+/// 32 channels in whole register tiles — and the threads take units as they come free.
+struct WinogradBlockShare {
+  /// Blocks, channel parts per block, and output channels per part (whole register tiles).
+  let blocks: Int, parts: Int, partRows: Int
+  let outputChannels: Int
+  /// The threads that take part.
+  let participants: Int
+
+  init(blocks: Int, outputChannels o: Int, mr: Int, threads: Int) {
+    var parts = 1
+    while blocks * parts < 4 * threads && o / (2 * parts) >= 32 { parts *= 2 }
+    self.blocks = blocks
+    self.parts = parts
+    partRows = roundUp((o + parts - 1) / parts, mr)
+    outputChannels = o
+    participants = min(threads, blocks * parts)
+  }
+
+  /// The output channels of part `part`.
+  func rows(_ part: Int) -> Range<Int> {
+    min(outputChannels, part * partRows)..<min(outputChannels, (part + 1) * partRows)
+  }
+
+  /// Runs every (block, part) unit on `participants` threads of `pool`, each with `scratchFloats` floats
+  /// of scratch of its own: `transform(block, scratch)` when a thread takes a unit of a block other than
+  /// the last it transformed, then `multiply(block, rows, scratch)`.
+  func run(
+    pool: ThreadPool, scratchFloats: Int,
+    transform: (_ block: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void,
+    multiply: (_ block: Int, _ rows: Range<Int>, _ scratch: UnsafeMutablePointer<Float>) -> Void
+  ) {
+    let queue = WorkQueue(count: blocks * parts)
+    pool.run(sharing: participants) { _ in
+      let scratch = convolutionScratch.take(scratchFloats)
+      var transformed = -1  // the block whose transform is in the scratch
+      while let unit = queue.claim() {
+        let (block, part) = unit.quotientAndRemainder(dividingBy: parts)
+        if block != transformed {
+          transform(block, scratch.pointer)
+          transformed = block
         }
+        guard !rows(part).isEmpty else { continue }
+        multiply(block, rows(part), scratch.pointer)
       }
       convolutionScratch.give(scratch)
     }

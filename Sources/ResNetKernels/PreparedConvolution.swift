@@ -19,6 +19,9 @@ public final class PreparedConvolution: @unchecked Sendable {
     /// bf16) F(2×2, 3×3), with the weight transformed at load; tiles of the whole batch in blocks shared
     /// out over the threads.
     case winograd
+    /// A 3×3 stride-2 convolution as Winograd's F(2×2, 2×2) on its input's four phases, with the weight
+    /// transformed at load (float32, where ``takesWinogradStride2(geometry:outputChannels:)``).
+    case winogradStride2 = "winograd-stride-2"
     /// Implicit GEMM: panels of the column matrix packed from a zero-framed copy of the sample, parts
     /// of each sample's columns shared out over the threads.
     case implicit
@@ -44,7 +47,7 @@ public final class PreparedConvolution: @unchecked Sendable {
   let bias: UnsafeMutablePointer<Float>
   /// Winograd's U = G·g·Gᵀ of every kernel, 16 (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) matrices of
   /// outputChannels × channels, each in panels of `mr` rows (``packRowPanels(_:matrices:rows:columns:mr:)``;
-  /// Winograd's path only).
+  /// Winograd's path), or the stride-2 path's 9 (``winogradStride2Weight(_:outputChannels:channels:mr:)``).
   let transformed: UnsafeMutablePointer<Float>?
   /// The output tile side of Winograd's path: 4 for F(4×4, 3×3), 2 for F(2×2, 3×3) (and on other paths).
   public let winogradTile: Int
@@ -73,7 +76,7 @@ public final class PreparedConvolution: @unchecked Sendable {
     precondition(bias == nil || bias!.count == outputChannels, "PreparedConvolution: bias size")
     geometry = g
     self.outputChannels = outputChannels
-    path = Self.path(geometry: g, outputChannels: outputChannels)
+    path = Self.path(geometry: g, outputChannels: outputChannels, precision: precision)
     winogradTile =
       path == .winograd && precision == .f32 && Self.takesWinograd4(geometry: g, outputChannels: outputChannels) ? 4 : 2
     let original = allocateAlignedFloats(weight.count)  // O × C·k·k
@@ -101,6 +104,11 @@ public final class PreparedConvolution: @unchecked Sendable {
       }
       let packed = Self.packRowPanels(
         u, matrices: matrices, rows: outputChannels, columns: g.channels, mr: GEMMKernel.best.mr)
+      (self.weight, transformed, packedWeight) = (nil, packed, nil)
+      original.deallocate()
+    case .winogradStride2:
+      let packed = Self.winogradStride2Weight(
+        original, outputChannels: outputChannels, channels: g.channels, mr: GEMMKernel.best.mr)
       (self.weight, transformed, packedWeight) = (nil, packed, nil)
       original.deallocate()
     case .packedWeight:
@@ -143,6 +151,8 @@ public final class PreparedConvolution: @unchecked Sendable {
         rn_bf16_pair_rows(packed + panel * k * nr, nr, k, nr, target + panel * pairs * nr * 4, nr)
       }
       return (target, pairs)
+    case .winogradStride2:
+      preconditionFailure("PreparedConvolution: the stride-2 Winograd path is float32 only")
     case .implicit, .gemm:
       let pairs = (k + 1) / 2
       let target = UnsafeMutableRawPointer(allocateAlignedFloats(o * pairs))
@@ -159,14 +169,15 @@ public final class PreparedConvolution: @unchecked Sendable {
     bf16Weight?.deallocate()
   }
 
-  /// The path for geometry `g` to `outputChannels`: Winograd for a 3×3, stride-1, padding-1
+  /// The path for geometry `g` to `outputChannels` in `precision`: Winograd for a 3×3, stride-1, padding-1
   /// convolution with enough channels (``ConvolutionBlocking/winogradMinimumChannels``) whose planes
   /// have at least ``ConvolutionBlocking/winogradInferenceMinimumTiles`` tiles (on smaller planes the
-  /// transformed weight, 16/9 the size of the weight, is read for too few tiles); otherwise implicit
+  /// transformed weight, 16/9 the size of the weight, is read for too few tiles); in float32, the
+  /// stride-2 Winograd path where ``takesWinogradStride2(geometry:outputChannels:)``; otherwise implicit
   /// GEMM for other stride-1 kernels of at most ``GEMMBlocking/directBMaximumRows`` output channels,
   /// otherwise im2col + GEMM — transposed, with the weight packed at load, when the output has more
   /// channels than pixels.
-  public static func path(geometry g: ConvGeometry, outputChannels: Int) -> Path {
+  public static func path(geometry g: ConvGeometry, outputChannels: Int, precision: Precision = .f32) -> Path {
     let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
     let transformedBytes = 16 * outputChannels * g.channels * MemoryLayout<Float>.stride
     if g.takesWinogradPath(outputChannels: outputChannels)
@@ -174,6 +185,9 @@ public final class PreparedConvolution: @unchecked Sendable {
         || transformedBytes <= ConvolutionBlocking.winogradInferenceSmallWeightBytes)
     {
       return .winograd
+    }
+    if precision == .f32 && takesWinogradStride2(geometry: g, outputChannels: outputChannels) {
+      return .winogradStride2
     }
     if g.takesImplicitPath(outputChannels: outputChannels) { return .implicit }
     return g.outputPixels < outputChannels ? .packedWeight : .gemm
@@ -237,6 +251,8 @@ public final class PreparedConvolution: @unchecked Sendable {
       gemmForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
     case .packedWeight:
       packedWeightForward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
+    case .winogradStride2:
+      winogradStride2Forward(input, batch: batch, output: output, epilogue: epilogue, threads: threads, pool: pool)
     }
   }
 

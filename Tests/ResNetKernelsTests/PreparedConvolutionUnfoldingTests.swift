@@ -5,8 +5,9 @@ import Testing
 /// blocks straight from the input (no column matrix), and the packed-weight path, which unfolds and
 /// packs the column matrix as its A, on strides, paddings, dilations and kernels of every shape,
 /// depths of several GEMM slices, and groups of several samples whose boundaries fall inside register
-/// tiles; and Winograd's F(4×4, 3×3) on planes whose sides are not multiples of 4, blocks of tiles
-/// that start inside a tile row or span two samples, and the smallest plane it takes.
+/// tiles; Winograd's F(4×4, 3×3) on planes whose sides are not multiples of 4, blocks of tiles
+/// that start inside a tile row or span two samples, and the smallest plane it takes; and the stride-2
+/// Winograd path on odd and even planes, several GEMM slices and one tile per sample.
 @Suite struct PreparedConvolutionUnfoldingTests {
   struct Case: Sendable, CustomStringConvertible {
     let geometry: ConvGeometry
@@ -17,10 +18,10 @@ import Testing
   }
 
   static let cases: [Case] = [
-    // ResNet's stride-2 3×3: 432 rows (two depth slices); groups of 3 samples of 132 pixels.
+    // A stride-2 3×3 without padding: 432 rows (two depth slices); groups of 3 samples of 110 pixels.
     Case(
-      geometry: ConvGeometry(channels: 48, height: 23, width: 21, kernel: 3, stride: 2, padding: 1)!,
-      outputChannels: 72, batch: 20),
+      geometry: ConvGeometry(channels: 48, height: 23, width: 21, kernel: 3, stride: 2)!, outputChannels: 72,
+      batch: 20),
     // An ImageNet stem: 7×7, stride 2, padding 3, on odd sizes.
     Case(
       geometry: ConvGeometry(channels: 3, height: 45, width: 38, kernel: 7, stride: 2, padding: 3)!,
@@ -43,10 +44,10 @@ import Testing
       geometry: ConvGeometry(channels: 30, height: 17, width: 19, kernel: 3, padding: 2, dilation: 2)!,
       outputChannels: 66, batch: 3),
     // More output channels than pixels (the packed-weight path): stride 2 on a small plane, 432 rows,
-    // groups of 3 samples of 25 pixels.
+    // groups of 16 pixels.
     Case(
-      geometry: ConvGeometry(channels: 48, height: 9, width: 10, kernel: 3, stride: 2, padding: 1)!,
-      outputChannels: 72, batch: 20, path: .packedWeight),
+      geometry: ConvGeometry(channels: 48, height: 9, width: 10, kernel: 3, stride: 2)!, outputChannels: 72,
+      batch: 20, path: .packedWeight),
     // A 5×5 kernel at stride 1, too many output channels for the implicit path.
     Case(
       geometry: ConvGeometry(channels: 12, height: 6, width: 7, kernel: 5, padding: 2)!, outputChannels: 80,
@@ -68,6 +69,23 @@ import Testing
     Case(
       geometry: ConvGeometry(channels: 24, height: 8, width: 8, kernel: 3, padding: 1)!, outputChannels: 48,
       batch: 5, path: .winograd),
+    // ResNet's stride-2 3×3 (padding 1) on the stride-2 Winograd path: 12×11 outputs, 6×6 tiles whose
+    // last column overhangs the plane; blocks that span samples; element depths of 4·48 channels.
+    Case(
+      geometry: ConvGeometry(channels: 48, height: 23, width: 21, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 72, batch: 20, path: .winogradStride2),
+    // Rows of 14 tiles (a whole vector of 8, then 6), blocks starting inside tile rows; odd input sides.
+    Case(
+      geometry: ConvGeometry(channels: 40, height: 49, width: 55, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 24, batch: 2, path: .winogradStride2),
+    // Element depths of 4·100 channels, over two GEMM slices; an even plane.
+    Case(
+      geometry: ConvGeometry(channels: 100, height: 12, width: 14, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 40, batch: 3, path: .winogradStride2),
+    // One tile per sample, 8 channels either way.
+    Case(
+      geometry: ConvGeometry(channels: 8, height: 3, width: 4, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 8, batch: 5, path: .winogradStride2),
   ]
 
   /// `relu(conv(x) + bias + residual)` over the case's batch (or its samples `samples`).

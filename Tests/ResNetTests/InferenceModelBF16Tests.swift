@@ -46,7 +46,8 @@ extension InferenceModelBF16Tests {
       #expect(bitPatterns(native.logits(x)) == bitPatterns(emulated.logits(x)), "\(name)")
       paths.formUnion(native.convolutions.map(\.path))
     }
-    #expect(paths == Set(PreparedConvolution.Path.allCases))
+    // Every path but the stride-2 Winograd one, which is float32 only.
+    #expect(paths == Set(PreparedConvolution.Path.allCases).subtracting([.winogradStride2]))
   }
 
   @Test("an image's bf16 logits are the same bits alone, in any batch and for any thread count")

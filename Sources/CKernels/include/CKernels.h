@@ -216,6 +216,31 @@ ptrdiff_t rn_winograd4_line_floats(ptrdiff_t width);
 void rn_winograd4_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
                          const float *bias, const float *residual, int32_t relu, ptrdiff_t height, ptrdiff_t width,
                          ptrdiff_t first_tile, ptrdiff_t end_tile, float *output);
+/// The input transform of a 3×3, stride-2, padding-1 convolution as F(2×2, 2×2) on its input's four
+/// phases (winograd_stride2.c) for output tiles first_tile ..< end_tile of one sample: for each of
+/// `channels` planes (height × width, NCHW, the input's) and each tile t = ty·tiles_w + tx (2×2 outputs
+/// at row 2·ty, column 2·tx; tiles_w = ⌈width / 4⌉) reading input rows 4·ty − 1 ... 4·ty + 3 and columns
+/// 4·tx − 1 ... 4·tx + 3 (zero outside the plane), writes its 25 transformed values, pair (a, b) to
+/// v[rn_winograd_s2_slot(a, b)·matrix_stride + c·ldv + t − first_tile]. Stores are whole 8-float
+/// vectors: up to 7 floats past a tile row's last tile in the range are written too (garbage), so rows
+/// need RN_VECTOR_SLACK floats of slack, and tiles are written in order. `line` is scratch of
+/// rn_winograd_s2_line_floats(width) floats. Nothing outside the sample is read.
+void rn_winograd_s2_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                          ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride,
+                          float *line);
+/// Floats of the scratch rn_winograd_s2_input needs for planes `width` wide: five zero-framed input rows.
+ptrdiff_t rn_winograd_s2_line_floats(ptrdiff_t width);
+/// The matrix of rn_winograd_s2_input's V that holds axis pair (a, b) (a, b < 5): the 25 are grouped by
+/// Winograd element (r, s), row-major, elements starting at matrices 0, 4, 8, 10, 14, 18, 20, 22, 24.
+int32_t rn_winograd_s2_slot(int32_t a, int32_t b);
+/// The output transform of rn_winograd_s2_input's convolution for tiles first_tile ..< end_tile, as
+/// rn_winograd4_output does: y = Aᵀ·m·A (+ bias[c]), m's element (r, s) read at m[(3r + s)·matrix_stride +
+/// c·ldm + t − first_tile], + residual, ReLU, into the output planes (height × width, NCHW, the
+/// output's; tiles_w = ⌈width / 2⌉) with the tiles' rows and columns past the plane dropped. Reads
+/// whole 8-tile vectors: up to 7 floats before a tile row's first tile and after its last (not used).
+void rn_winograd_s2_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,
+                           const float *bias, const float *residual, int32_t relu, ptrdiff_t height, ptrdiff_t width,
+                           ptrdiff_t first_tile, ptrdiff_t end_tile, float *output);
 /// The output-gradient side of the F(2×2, 3×3) weight gradient for tiles first_tile ..< end_tile:
 /// with the output gradient of one sample laid out pixel by pixel (height × width × channels), writes
 /// each tile's A·dY·Aᵀ (dY its 2×2 block at rows 2·ty, 2·ty + 1 and columns 2·tx, 2·tx + 1, zero past
