@@ -1,14 +1,18 @@
 import CKernels
 
 extension PreparedConvolution {
-  /// The 25 axis pairs (a, b) of the stride-2 transforms grouped by Winograd element (r, s), row-major:
-  /// element e's pairs are matrices `first[e] ..< first[e] + count[e]` of V (see `winograd_stride2.c`).
-  static let stride2ElementFirst = [0, 4, 8, 10, 14, 18, 20, 22, 24]
-  static let stride2ElementCount = [4, 4, 2, 4, 4, 2, 2, 2, 1]
-  /// Tap k's weight in axis value a of U (a < 5, k < 3): w0, w0 + w2, w2, w1, w1.
-  private static let stride2Taps: [[Float]] = [[1, 0, 0], [1, 0, 1], [0, 0, 1], [0, 1, 0], [0, 1, 0]]
-  /// The element (0 ... 2) of axis value a.
+  /// The kernel taps (0 ... 2) summed into axis value a of U (a < 5): w0, w0 + w2, w2, w1, w1.
+  private static let stride2Taps = [[0], [0, 2], [2], [1], [1]]
+  /// The Winograd element (0 ... 2) of axis value a.
   private static let stride2Element = [0, 1, 2, 0, 1]
+  /// For each Winograd element (r, s), row-major: its first matrix of V and its axis pairs (a, b) in the
+  /// order of their matrices, as `rn_winograd_s2_slot` places them (see `winograd_stride2.c`).
+  static let stride2Elements: [(first: Int, pairs: [(a: Int, b: Int)])] = (0..<9).map { e in
+    let pairs = (0..<25).map { ($0 / 5, $0 % 5) }.filter { 3 * stride2Element[$0.0] + stride2Element[$0.1] == e }
+    let ordered = pairs.map { (slot: Int(rn_winograd_s2_slot(Int32($0.0), Int32($0.1))), a: $0.0, b: $0.1) }
+      .sorted { $0.slot < $1.slot }
+    return (ordered[0].slot, ordered.map { ($0.a, $0.b) })
+  }
 
   /// Whether a float32 convolution of geometry `g` to `outputChannels` takes the stride-2 Winograd
   /// path: 3×3, stride 2, padding 1, with enough channels either way
@@ -23,7 +27,7 @@ extension PreparedConvolution {
       && bytes <= ConvolutionBlocking.winogradStride2MaximumWeightBytes
   }
 
-  /// U of the stride-2 path: for each of the 9 elements e, an `outputChannels × (count[e]·channels)`
+  /// U of the stride-2 path: for each of the 9 elements e, an `outputChannels × (pairs·channels)`
   /// matrix (column j·channels + c: the element's j-th axis pair, input channel c) in register-tile
   /// panels of `mr` rows (``packRowPanels(_:matrices:rows:columns:mr:)``), element after element.
   static func winogradStride2Weight(
@@ -31,27 +35,19 @@ extension PreparedConvolution {
   ) -> UnsafeMutablePointer<Float> {
     let panels = (o + mr - 1) / mr
     let total = 25 * panels * mr * channels
-    let packed = allocateAlignedFloats(total)  // Σₑ ⌈O/mr⌉ × count[e]·C × mr
+    let packed = allocateAlignedFloats(total)  // Σₑ ⌈O/mr⌉ × pairs·C × mr
     packed.initialize(repeating: 0, count: total)
-    // Element e's pairs, in the order of their matrices.
-    var pairs = [[(j: Int, a: Int, b: Int)]](repeating: [], count: 9)
-    for a in 0..<5 {
-      for b in 0..<5 {
-        let e = 3 * stride2Element[a] + stride2Element[b]
-        pairs[e].append((Int(rn_winograd_s2_slot(Int32(a), Int32(b))) - stride2ElementFirst[e], a, b))
-      }
-    }
     var base = packed
-    for e in 0..<9 {
-      let depth = stride2ElementCount[e] * channels
-      for (j, a, b) in pairs[e] {
+    for (_, pairs) in stride2Elements {
+      let depth = pairs.count * channels
+      for (j, (a, b)) in pairs.enumerated() {
         for row in 0..<o {
           let to = base + (row / mr * depth + j * channels) * mr + row % mr
           for c in 0..<channels {
             let w = weight + (row * channels + c) * 9  // the 3×3 kernel, row-major
             var sum: Float = 0
-            for k in 0..<3 where stride2Taps[a][k] != 0 {
-              for l in 0..<3 where stride2Taps[b][l] != 0 { sum += w[3 * k + l] }
+            for k in stride2Taps[a] {
+              for l in stride2Taps[b] { sum += w[3 * k + l] }
             }
             to[c * mr] = sum
           }
@@ -114,9 +110,9 @@ extension PreparedConvolution {
       let j0 = block * width
       let ncols = min(width, columns - j0)
       var element = u.base  // U of element e: ⌈O/mr⌉ panels of depth × mr
-      for e in 0..<9 {
-        let depth = Self.stride2ElementCount[e] * channels
-        let stacked = UnsafePointer(v + Self.stride2ElementFirst[e] * vMatrix)  // depth × tiles, row stride ldv
+      for (e, (first, pairs)) in Self.stride2Elements.enumerated() {
+        let depth = pairs.count * channels
+        let stacked = UnsafePointer(v + first * vMatrix)  // depth × tiles, row stride ldv
         kernel.multiplyPackedA(
           variants, m: rows.count, n: ncols, depth: depth, kc: GEMMBlocking.kc,
           a: element + rows.lowerBound / mr * depth * mr, c: m + e * mMatrix + rows.lowerBound * width, ldc: width
