@@ -50,7 +50,9 @@ struct BenchInferCommand: ParsableCommand {
     discussion: """
       Prints {"impl":"resnet","what":"infer",…} as `resnet bench train` does. Times the inference engine \
       that classify and eval use (BatchNorm folded, fused epilogues, weights prepared once); --graph times \
-      the training graph's inference-mode forward instead.
+      the training graph's inference-mode forward instead. --layers first prints the engine's layers, \
+      each with its median time over the --steps passes (as ONNX Runtime's profiler or OpenVINO's \
+      benchmark_app -pc report them), then the JSON line of the whole passes.
       """)
 
   @OptionGroup var options: BenchModelOptions
@@ -58,17 +60,23 @@ struct BenchInferCommand: ParsableCommand {
   @Flag(help: "Time the training graph's inference-mode forward instead of the inference engine.")
   var graph = false
 
+  @Flag(help: "Print each layer of the inference engine with its median time, before the JSON line.")
+  var layers = false
+
   @OptionGroup var precision: PrecisionOption
 
   func validate() throws {
     if graph && precision.precision != .f32 { throw ValidationError("--graph runs in f32 only.") }
+    if graph && layers { throw ValidationError("--layers times the inference engine, not --graph.") }
   }
 
-  func run() throws { try runModelBench(options, train: false, graph: graph, precision: precision.precision) }
+  func run() throws {
+    try runModelBench(options, train: false, graph: graph, layers: layers, precision: precision.precision)
+  }
 }
 
 private func runModelBench(
-  _ options: BenchModelOptions, train: Bool, graph: Bool = false, precision: Precision = .f32
+  _ options: BenchModelOptions, train: Bool, graph: Bool = false, layers: Bool = false, precision: Precision = .f32
 ) throws {
   let config = try options.architecture.configuration()
   if let threads = options.threads { ThreadPool.shared.limitThreads(to: threads) }
@@ -97,6 +105,10 @@ private func runModelBench(
       network: try Network(configuration: config, seed: 0), height: config.inputHeight, width: config.inputWidth,
       precision: precision)
     step = { _ = engine.logits(x) }
+    if layers {
+      _ = engine.profile(x, rounds: 3)  // warm-up, as for the whole passes
+      printLayerTable(engine.profile(x, rounds: options.steps))
+    }
   }
   var times: [Double] = []
   let clock = ContinuousClock()
@@ -109,6 +121,18 @@ private func runModelBench(
   print(
     #"{"impl":"resnet","what":"\#(train ? "train" : "infer")","model":"\#(options.architecture.model.lowercased())","batch":\#(options.batch),"precision":"\#(precision)","threads":\#(ThreadPool.shared.threadCount),"images_per_s":\#(round1(Double(options.batch) / median)),"ms_per_step":\#(round2(median * 1000)),"peak_rss_mb":\#(round1(peakResidentMegabytes()))}"#
   )
+}
+
+/// The profile as a Markdown table: each step's name, operation, median ms and share of their sum.
+private func printLayerTable(_ profile: [InferenceStepTime]) {
+  let total = profile.reduce(0) { $0 + $1.seconds }
+  print("| # | layer | operation | ms | % |")
+  print("|---|---|---|---|---|")
+  for (index, step) in profile.enumerated() {
+    let share = total > 0 ? 100 * step.seconds / total : 0
+    print("| \(index) | \(step.name) | \(step.operation) | \(round3(step.seconds * 1000)) | \(round1(share)) |")
+  }
+  print("| | total | sum of the medians | \(round3(total * 1000)) | 100 |")
 }
 
 /// The process's peak resident set size in MB (getrusage's ru_maxrss: KiB on Linux, bytes on macOS).

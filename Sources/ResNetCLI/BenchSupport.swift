@@ -11,6 +11,9 @@ func round1(_ v: Double) -> Double { (v * 10).rounded() / 10 }
 /// `v` rounded to two decimals.
 func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
 
+/// `v` rounded to three decimals.
+func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+
 /// The median of `values` (not empty).
 func median(_ values: [Double]) -> Double {
   let s = values.sorted()

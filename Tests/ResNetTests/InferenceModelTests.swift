@@ -151,4 +151,31 @@ struct InferenceModelTests {
     #expect(engine.activationFloatsPerImage <= 4 * 65_536)
     #expect(engine.activationFloatsPerImage >= 2 * 65_536)
   }
+
+  @Test("a profile names every layer in order, with its path, and leaves the logits unchanged")
+  func profile() throws {
+    let configuration = try #require(Self.variants.first { $0.name == "preact bottleneck" }).configuration
+    let engine = try InferenceModel(
+      network: try Self.network(configuration), height: configuration.inputHeight, width: configuration.inputWidth)
+    let x = Self.input(configuration, batch: 3)
+    let before = engine.logits(x)
+    let profile = engine.profile(x, rounds: 3)
+    // The stem, its max pool, each block's pre-activation, convolutions and projection, bn_final, the head.
+    let expected =
+      ["conv1", "maxpool"]
+      + ["layer1.0.", "layer2.0."].flatMap { block in
+        ["bn1", "downsample.0", "conv1", "conv2", "conv3"].map { block + $0 }
+      } + ["bn_final", "avgpool+fc"]
+    #expect(profile.map(\.name) == expected)
+    let convolutions = profile.filter { $0.operation.hasPrefix("conv ") }
+    #expect(convolutions.map(\.name) == engine.convolutions.map(\.name))
+    for (step, convolution) in zip(convolutions, engine.convolutions) {
+      #expect(step.operation.contains(" \(convolution.path.rawValue)"), "\(step.name): \(step.operation)")
+    }
+    #expect(profile[0].operation.hasPrefix("conv 7×7/2 3→8 64×56→32×28 "))
+    #expect(profile[1].operation == "maxpool 3×3/2 8 32×28→16×14")
+    #expect(profile.allSatisfy { $0.seconds > 0 && $0.seconds < 60 })
+    let after = engine.logits(x)
+    #expect((0..<before.count).allSatisfy { before.pointer[$0].bitPattern == after.pointer[$0].bitPattern })
+  }
 }

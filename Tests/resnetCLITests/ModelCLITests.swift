@@ -36,6 +36,30 @@ struct ModelCLITests {
     }
   }
 
+  @Test("bench infer --layers prints each layer's median before the JSON line")
+  func benchLayers() throws {
+    let result = try runResNet([
+      "bench", "infer", "--model", "resnet20", "--input", "1x12x12", "--batch", "2", "--steps", "2", "--threads", "1",
+      "--layers",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let lines = result.stdout.split(separator: "\n").map(String.init)
+    // The header, its rule, resnet20's 21 convolutions (19 and two projections) and its head, the
+    // total; then the JSON.
+    #expect(lines.count == 2 + 21 + 1 + 1 + 1, "\(result.stdout)")
+    #expect(lines.first == "| # | layer | operation | ms | % |")
+    #expect(lines.contains { $0.hasPrefix("| 0 | conv1 | conv 3×3/1 1→16 12×12→12×12 ") })
+    #expect(
+      lines.contains {
+        $0.hasPrefix("| 20 | layer3.2.conv2 | conv 3×3/1 64→64 3×3→3×3 ") && $0.contains("+residual relu")
+      })
+    #expect(lines.contains { $0.hasPrefix("| 21 | avgpool+fc | avgpool 64 × 9 pixels, fc → 10 |") })
+    let object = try JSONSerialization.jsonObject(with: Data(try #require(lines.last).utf8)) as? [String: Any]
+    #expect(object?["what"] as? String == "infer")
+    let graph = try runResNet(["bench", "infer", "--model", "resnet20", "--graph", "--layers"])
+    #expect(graph.status != 0 && graph.stderr.contains("--layers"))
+  }
+
   @Test(
     "bad model arguments fail with a message naming the problem",
     arguments: [

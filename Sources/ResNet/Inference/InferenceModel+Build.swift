@@ -7,6 +7,8 @@ struct InferenceBuilder {
   /// Each value's channels, height and width (value 0: the input).
   private(set) var shapes: [(channels: Int, height: Int, width: Int)]
   private(set) var steps: [InferenceStep] = []
+  /// Each step's torchvision name (a convolution's, `maxpool`, a normalization's), in order.
+  private(set) var stepNames: [String] = []
   /// Each convolution's torchvision name and its path, in order.
   private(set) var convolutions: [(name: String, path: PreparedConvolution.Path)] = []
 
@@ -30,10 +32,12 @@ struct InferenceBuilder {
           channels: shape.channels, height: shape.height, width: shape.width, kernel: pool.kernel, stride: pool.stride,
           padding: pool.padding)
       else { throw ConfigurationError.invalid("the input is too small for the stem's max pool") }
-      h = append(.maxPool(g, input: h, output: shapes.count), shape: (shape.channels, g.outputHeight, g.outputWidth))
+      h = append(
+        .maxPool(g, input: h, output: shapes.count), name: "maxpool",
+        shape: (shape.channels, g.outputHeight, g.outputWidth))
     }
     for (name, block) in network.namedBlocks { h = try add(block, name: name, input: h) }
-    if let bnFinal = network.bnFinal { h = affine(bnFinal, input: h) }
+    if let bnFinal = network.bnFinal { h = affine(bnFinal, name: "bn_final", input: h) }
     return h
   }
 
@@ -49,12 +53,12 @@ struct InferenceBuilder {
       let h2 = try convolution(b.conv2, name: name + "conv2", input: h1, norm: b.bn2)
       return try last(b.conv3, name: name + "conv3", norm: b.bn3, block: b, input: h2, shortcut: shortcut)
     case let b as PreActBasicBlock:
-      let a = affine(b.bn1, input: x)
+      let a = affine(b.bn1, name: name + "bn1", input: x)
       let shortcut = try projection(b, name: name, input: a) ?? (b.hasShortcut ? x : nil)
       let h = try convolution(b.conv1, name: name + "conv1", input: a, norm: b.bn2)
       return try last(b.conv2, name: name + "conv2", norm: nil, block: b, input: h, shortcut: shortcut)
     case let b as PreActBottleneck:
-      let a = affine(b.bn1, input: x)
+      let a = affine(b.bn1, name: name + "bn1", input: x)
       let shortcut = try projection(b, name: name, input: a) ?? (b.hasShortcut ? x : nil)
       let h1 = try convolution(b.conv1, name: name + "conv1", input: a, norm: b.bn2)
       let h2 = try convolution(b.conv2, name: name + "conv2", input: h1, norm: b.bn3)
@@ -111,12 +115,12 @@ struct InferenceBuilder {
     convolutions.append((name, prepared.path))
     return append(
       .convolution(prepared, input: x, residual: residual, relu: relu ?? norm?.relu ?? false, output: shapes.count),
-      shape: (conv.outChannels, g.outputHeight, g.outputWidth))
+      name: name, shape: (conv.outChannels, g.outputHeight, g.outputWidth))
   }
 
   /// A normalization that no convolution precedes directly, as a per-channel affine map (a
   /// ``ResidualReLU``: the ReLU alone).
-  private mutating func affine(_ norm: any Normalization, input x: Int) -> Int {
+  private mutating func affine(_ norm: any Normalization, name: String, input x: Int) -> Int {
     let shape = shapes[x]
     let (scale, shift) =
       (norm as? BatchNorm2D)?.inferenceAffine
@@ -124,11 +128,14 @@ struct InferenceBuilder {
     return append(
       .affine(
         scale: scale, shift: shift, relu: norm.relu, pixels: shape.height * shape.width, input: x, output: shapes.count),
-      shape: shape)
+      name: name, shape: shape)
   }
 
-  private mutating func append(_ step: InferenceStep, shape: (channels: Int, height: Int, width: Int)) -> Int {
+  private mutating func append(
+    _ step: InferenceStep, name: String, shape: (channels: Int, height: Int, width: Int)
+  ) -> Int {
     steps.append(step)
+    stepNames.append(name)
     shapes.append(shape)
     return shapes.count - 1
   }

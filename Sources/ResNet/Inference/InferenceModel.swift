@@ -29,6 +29,7 @@ public final class InferenceModel: Sendable {
   /// Each convolution's torchvision name and the path it takes, in order.
   public let convolutions: [(name: String, path: PreparedConvolution.Path)]
   private let steps: [InferenceStep]
+  private let stepNames: [String]
   private let plan: InferencePlan
   private let features: (value: Int, channels: Int, pixels: Int)  // what the classifier reads
   /// The classifier as a 1×1 convolution of features × 1 × 1 inputs, its weight packed once.
@@ -52,6 +53,7 @@ public final class InferenceModel: Sendable {
     classes = c.numClasses
     convolutions = builder.convolutions
     steps = builder.steps
+    stepNames = builder.stepNames
     plan = InferencePlan(
       steps: steps, sizes: shapes.map { $0.channels * $0.height * $0.width }, result: result)
     features = (result, shapes[result].channels, shapes[result].height * shapes[result].width)
@@ -74,7 +76,29 @@ public final class InferenceModel: Sendable {
 
   /// The logits `[N, classes]` of a batch `[N, channels, height, width]` (prepared and normalized as
   /// the model expects).
-  public func logits(_ input: Tensor) -> Tensor {
+  public func logits(_ input: Tensor) -> Tensor { forward(input, timing: nil) }
+
+  /// Each step of the forward pass over `input` (a batch as ``logits(_:)`` takes) with its median time
+  /// over `rounds` passes, in the order they run; the last entry, `avgpool+fc`, is the global average
+  /// pool and the classifier. Every step runs as it does in ``logits(_:)``, with both its threads, and
+  /// is timed from its start to the end of its last thread's work.
+  public func profile(_ input: Tensor, rounds: Int) -> [InferenceStepTime] {
+    precondition(rounds > 0 && input.rank == 4 && input.shape[0] > 0, "InferenceModel.profile: no rounds or no images")
+    var times = [[Double]](repeating: [], count: steps.count + 1)  // per step, one per round
+    for _ in 0..<rounds { _ = forward(input, timing: { step, seconds in times[step].append(seconds) }) }
+    let names = stepNames + ["avgpool+fc"]
+    let summaries = steps.map(\.summary) + ["avgpool \(features.channels) × \(features.pixels) pixels, fc → \(classes)"]
+    return (0..<names.count).map { i in
+      let sorted = times[i].sorted()
+      let middle = sorted.count / 2
+      let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+      return InferenceStepTime(name: names[i], operation: summaries[i], seconds: median)
+    }
+  }
+
+  /// The logits of `input`; `timing(step, seconds)` (when given) hears each step's time, the head's
+  /// as step `steps.count`.
+  private func forward(_ input: Tensor, timing: ((Int, Double) -> Void)?) -> Tensor {
     precondition(
       input.rank == 4 && input.shape[1] == inputShape.channels && input.shape[2] == inputShape.height
         && input.shape[3] == inputShape.width,
@@ -88,7 +112,20 @@ public final class InferenceModel: Sendable {
     let address = { (value: Int) -> UnsafeMutablePointer<Float> in
       value == 0 ? input.pointer : arena.slots[self.plan.slots[value]!].pointer
     }
-    for step in steps { step.run(batch: batch, address: address, pool: pool) }
+    let clock = ContinuousClock()
+    var start = clock.now
+    // The time since `start`, to `timing` as step `index`'s; then restarts the clock.
+    func lap(_ index: Int) {
+      guard let timing else { return }
+      let now = clock.now
+      let elapsed = now - start
+      timing(index, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+      start = now
+    }
+    for (index, step) in steps.enumerated() {
+      step.run(batch: batch, address: address, pool: pool)
+      lap(index)
+    }
     // Global average pool, then the classifier: logits = features · Wᵀ + b, a 1×1 convolution of the
     // pooled features as `batch` images of 1×1 pixel.
     let pooled = arena.pooled.reserve(batch * features.channels)  // N × features
@@ -96,6 +133,7 @@ public final class InferenceModel: Sendable {
       input: address(features.value), planes: batch * features.channels, plane: features.pixels, output: pooled,
       pool: pool)
     fc.forward(pooled, batch: batch, output: out.pointer, relu: false, pool: pool)
+    lap(steps.count)
     return out
   }
 
@@ -104,6 +142,18 @@ public final class InferenceModel: Sendable {
   public func probabilities(_ input: Tensor, averagingMirror: Bool = false) -> Tensor {
     softmaxProbabilities(input, averagingMirror: averagingMirror, logits: logits)
   }
+}
+
+/// One step of an ``InferenceModel``'s forward pass and its median time (``InferenceModel/profile(_:rounds:)``).
+public struct InferenceStepTime: Sendable {
+  /// The layer's torchvision name (`conv1`, `maxpool`, `layer1.0.conv2`, `layer2.0.downsample.0`), or
+  /// `avgpool+fc` for the head.
+  public let name: String
+  /// What it computes: a convolution's kernel/stride, channels, planes, path, and whether it adds the
+  /// residual and applies the ReLU (`conv 3×3/1 64→64 56×56→56×56 winograd relu`).
+  public let operation: String
+  /// The median over the rounds, in seconds.
+  public let seconds: Double
 }
 
 /// One call's activation memory: a buffer per slot of the plan, and the pooled features.

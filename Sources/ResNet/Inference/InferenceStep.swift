@@ -45,3 +45,22 @@ enum InferenceStep: @unchecked Sendable {
     }
   }
 }
+
+extension InferenceStep {
+  /// What the step computes, for a profile: `conv 3×3/2 64→128 56×56→28×28 winograd-stride-2 +residual
+  /// relu`, `maxpool 3×3/2 64 112×112→56×56`, `affine 256 14×14 relu`.
+  var summary: String {
+    switch self {
+    case .convolution(let conv, _, let residual, let relu, _):
+      let g = conv.geometry
+      return "conv \(g.kernelHeight)×\(g.kernelWidth)/\(g.strideHeight) \(g.channels)→\(conv.outputChannels) "
+        + "\(g.height)×\(g.width)→\(g.outputHeight)×\(g.outputWidth) \(conv.path.rawValue)"
+        + (residual == nil ? "" : " +residual") + (relu ? " relu" : "")
+    case .affine(let scale, _, let relu, let pixels, _, _):
+      return "affine \(scale.count) × \(pixels) pixels" + (relu ? " relu" : "")
+    case .maxPool(let g, _, _):
+      return "maxpool \(g.kernelHeight)×\(g.kernelWidth)/\(g.strideHeight) \(g.channels) "
+        + "\(g.height)×\(g.width)→\(g.outputHeight)×\(g.outputWidth)"
+    }
+  }
+}
