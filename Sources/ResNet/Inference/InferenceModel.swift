@@ -80,7 +80,7 @@ public final class InferenceModel: Sendable {
 
   /// Each step of the forward pass over `input` (a batch as ``logits(_:)`` takes) with its median time
   /// over `rounds` passes, in the order they run; the last entry, `avgpool+fc`, is the global average
-  /// pool and the classifier. Every step runs as it does in ``logits(_:)``, with both its threads, and
+  /// pool and the classifier. Every step runs as it does in ``logits(_:)``, on the same threads, and
   /// is timed from its start to the end of its last thread's work.
   public func profile(_ input: Tensor, rounds: Int) -> [InferenceStepTime] {
     precondition(rounds > 0 && input.rank == 4 && input.shape[0] > 0, "InferenceModel.profile: no rounds or no images")

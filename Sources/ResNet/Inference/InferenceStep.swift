@@ -48,7 +48,7 @@ enum InferenceStep: @unchecked Sendable {
 
 extension InferenceStep {
   /// What the step computes, for a profile: `conv 3×3/2 64→128 56×56→28×28 winograd-stride-2 +residual
-  /// relu`, `maxpool 3×3/2 64 112×112→56×56`, `affine 256 14×14 relu`.
+  /// relu`, `maxpool 3×3/2 64 112×112→56×56`, `affine 256 × 196 pixels relu`.
   var summary: String {
     switch self {
     case .convolution(let conv, _, let residual, let relu, _):
