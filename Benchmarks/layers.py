@@ -70,7 +70,7 @@ def ort_round(path):
         op, inputs = args.get("op_name", ""), [next(iter(t.values())) for t in args.get("input_type_shape", [])]
         output = next(iter(args.get("output_type_shape", [{}])[0].values()), [])
         if op in ("Conv", "FusedConv") and len(inputs) >= 2 and len(inputs[1]) == 4 and len(output) == 4:
-            (n, c, h, w), (o, _, k, _), (_, _, ho, wo) = inputs[0], inputs[1], output
+            (_, c, h, w), (o, _, k, _), (_, _, ho, wo) = inputs[0], inputs[1], output
             rows.append((("conv", k, c, o, h, w, ho, wo, len(inputs) >= 4), ms))
         elif op == "MaxPool":
             rows.append((("maxpool",), ms))

@@ -9,8 +9,6 @@ struct InferenceBuilder {
   private(set) var steps: [InferenceStep] = []
   /// Each step's torchvision name (a convolution's, `maxpool`, a normalization's), in order.
   private(set) var stepNames: [String] = []
-  /// Each convolution's torchvision name and its path, in order.
-  private(set) var convolutions: [(name: String, path: PreparedConvolution.Path)] = []
 
   /// The precision of every convolution, and the bf16 kernels they use in bf16.
   let precision: Precision
@@ -112,7 +110,6 @@ struct InferenceBuilder {
     let prepared = PreparedConvolution(
       geometry: g, outputChannels: conv.outChannels, weight: weight, bias: bias, precision: precision,
       bf16Kernel: bf16Kernel)
-    convolutions.append((name, prepared.path))
     return append(
       .convolution(prepared, input: x, residual: residual, relu: relu ?? norm?.relu ?? false, output: shapes.count),
       name: name, shape: (conv.outChannels, g.outputHeight, g.outputWidth))

@@ -51,9 +51,12 @@ public final class InferenceModel: Sendable {
     let shapes = builder.shapes
     inputShape = shapes[0]
     classes = c.numClasses
-    convolutions = builder.convolutions
     steps = builder.steps
     stepNames = builder.stepNames
+    convolutions = zip(steps, stepNames).compactMap { step, name in
+      guard case .convolution(let conv, _, _, _, _) = step else { return nil }
+      return (name, conv.path)
+    }
     plan = InferencePlan(
       steps: steps, sizes: shapes.map { $0.channels * $0.height * $0.width }, result: result)
     features = (result, shapes[result].channels, shapes[result].height * shapes[result].width)
@@ -118,8 +121,7 @@ public final class InferenceModel: Sendable {
     func lap(_ index: Int) {
       guard let timing else { return }
       let now = clock.now
-      let elapsed = now - start
-      timing(index, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+      timing(index, seconds(now - start))
       start = now
     }
     for (index, step) in steps.enumerated() {
