@@ -60,6 +60,11 @@ public enum ConvolutionBlocking {
   /// 512→512 layers went from 2.1–2.2 to 1.35–1.45 ms at batch 1 and from 51–57 to 33–35 ms at batch
   /// 32 (AMD Zen 3, 2 threads).
   public static let winogradInferenceMinimumTiles = 16
+  /// The same in bf16, where the micro-kernel multiplies twice as fast and the transformed weight costs
+  /// relatively more to read: ResNet's 7×7 planes (16 tiles) take the packed-weight path instead. AMD
+  /// Zen 4, 2 threads, batch 1: ResNet-18's 512→512 layers at 7×7 0.89–0.92 → 0.70–0.72 ms; its
+  /// 256→256 at 14×14 (49 tiles) stay on Winograd's path (0.47–0.50 ms, 0.67–0.72 on the other).
+  public static let winogradInferenceMinimumTilesBF16 = 17
   /// The largest transformed weight (bytes) for which a prepared inference convolution takes
   /// Winograd's path on planes of fewer tiles: one that stays in L2 is reread cheaply.
   public static let winogradInferenceSmallWeightBytes = 1 << 20

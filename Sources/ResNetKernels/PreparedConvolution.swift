@@ -171,7 +171,8 @@ public final class PreparedConvolution: @unchecked Sendable {
 
   /// The path for geometry `g` to `outputChannels` in `precision`: Winograd for a 3×3, stride-1, padding-1
   /// convolution with enough channels (``ConvolutionBlocking/winogradMinimumChannels``) whose planes
-  /// have at least ``ConvolutionBlocking/winogradInferenceMinimumTiles`` tiles (on smaller planes the
+  /// have at least ``ConvolutionBlocking/winogradInferenceMinimumTiles`` tiles
+  /// (``ConvolutionBlocking/winogradInferenceMinimumTilesBF16`` in bf16; on smaller planes the
   /// transformed weight, 16/9 the size of the weight, is read for too few tiles); in float32, the
   /// stride-2 Winograd path where ``takesWinogradStride2(geometry:outputChannels:)``; otherwise implicit
   /// GEMM for other stride-1 kernels of at most ``GEMMBlocking/directBMaximumRows`` output channels,
@@ -180,8 +181,11 @@ public final class PreparedConvolution: @unchecked Sendable {
   public static func path(geometry g: ConvGeometry, outputChannels: Int, precision: Precision = .f32) -> Path {
     let tiles = (g.height + 1) / 2 * ((g.width + 1) / 2)
     let transformedBytes = 16 * outputChannels * g.channels * MemoryLayout<Float>.stride
+    let minimumTiles =
+      precision == .bf16
+      ? ConvolutionBlocking.winogradInferenceMinimumTilesBF16 : ConvolutionBlocking.winogradInferenceMinimumTiles
     if g.takesWinogradPath(outputChannels: outputChannels)
-      && (tiles >= ConvolutionBlocking.winogradInferenceMinimumTiles
+      && (tiles >= minimumTiles
         || transformedBytes <= ConvolutionBlocking.winogradInferenceSmallWeightBytes)
     {
       return .winograd

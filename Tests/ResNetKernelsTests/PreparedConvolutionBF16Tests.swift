@@ -24,7 +24,21 @@ import Testing
     Case(
       path: .packedWeight, geometry: ConvGeometry(channels: 41, height: 6, width: 6, kernel: 1, stride: 2)!,
       outputChannels: 70),
+    // A 3×3 stride-1 convolution on a 7×7 plane whose transformed weight is over 1 MiB: Winograd's in float32.
+    Case(
+      path: .packedWeight, geometry: ConvGeometry(channels: 130, height: 7, width: 7, kernel: 3, padding: 1)!,
+      outputChannels: 136),
   ]
+
+  @Test("ResNet's 3×3 layers on 7×7 planes take Winograd's path in float32 and the packed weight in bf16")
+  func smallPlanePaths() {
+    let small = ConvGeometry(channels: 512, height: 7, width: 7, kernel: 3, padding: 1)!
+    let larger = ConvGeometry(channels: 256, height: 14, width: 14, kernel: 3, padding: 1)!
+    #expect(PreparedConvolution.path(geometry: small, outputChannels: 512, precision: .f32) == .winograd)
+    #expect(PreparedConvolution.path(geometry: small, outputChannels: 512, precision: .bf16) == .packedWeight)
+    #expect(PreparedConvolution.path(geometry: larger, outputChannels: 256, precision: .f32) == .winograd)
+    #expect(PreparedConvolution.path(geometry: larger, outputChannels: 256, precision: .bf16) == .winograd)
+  }
 
   /// `y = relu(conv(x) + bias + residual)` by a bf16 prepared convolution over `batch` samples.
   static func run(_ c: Case, batch: Int, kernel: BF16Kernel = .best, threads: Int? = nil) -> (
