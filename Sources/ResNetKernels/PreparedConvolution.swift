@@ -292,12 +292,22 @@ public final class PreparedConvolution: @unchecked Sendable {
       // A multiple of `inner` chunks of at most epilogueChunkColumns (about), so that the threads' shares are even.
       let most = ConvolutionBlocking.epilogueChunkColumns
       let even = inner * ((n + inner * most - 1) / (inner * most))
-      let pieces = min(inner * ConvolutionBlocking.piecesPerThread, n / ConvolutionBlocking.minimumChunkColumns)
+      let pieces =
+        min(inner * ConvolutionBlocking.piecesPerThread, n / ConvolutionBlocking.minimumChunkColumns) / inner * inner
       let chunkCount = inner > 1 ? max(even, pieces) : even
-      // Whole register tiles in float32, so that only the last chunk ends in a narrower tile; whole vectors
-      // in bf16, so that no chunk's reads of its pair rows reach into the next chunk's.
-      let chunk = roundUp((n + chunkCount - 1) / chunkCount, bf16 == nil ? nr : BF16Kernel.width)
-      let chunks = (n + chunk - 1) / chunk
+      // Chunks of whole register tiles in float32, so that only the last chunk ends in a narrower tile; of
+      // whole vectors in bf16, so that no chunk's reads of its pair rows reach into the next chunk's. The
+      // units are dealt out evenly (chunks differ by one unit at most): rounding one chunk width up to a
+      // whole unit instead left the last chunk short — 784 columns in 6 chunks of 32-column tiles were 5
+      // chunks, 3 for one thread and 2 for the other.
+      let unit = bf16 == nil ? nr : BF16Kernel.width
+      let units = (n + unit - 1) / unit
+      let chunks = min(chunkCount, units)
+      let chunk = (units + chunks - 1) / chunks * unit  // the widest chunk
+      // The columns of chunk `index`.
+      func chunkColumns(_ index: Int) -> Range<Int> {
+        (index * units / chunks * unit)..<min(n, (index + 1) * units / chunks * unit)
+      }
       // One sample of a pointwise stride-1 convolution: B is the sample, rows `pixels` apart.
       let inPlace = bf16 == nil && count == 1 && g.isPointwise
       let ldb = count == 1 ? pixels : ld  // C's row stride
@@ -332,8 +342,7 @@ public final class PreparedConvolution: @unchecked Sendable {
       // its O × chunk staging matrix where stagesChunks. The GEMM hands each block of the chunk to the
       // epilogue as soon as its sums are final.
       func compute(_ index: Int, _ line: UnsafeMutablePointer<Float>?, _ stage: UnsafeMutablePointer<Float>?) {
-        let j0 = index * chunk
-        let j1 = min(n, j0 + chunk)
+        let (j0, j1) = (chunkColumns(index).lowerBound, chunkColumns(index).upperBound)
         let (sums, ldc) = stage.map { ($0, chunk) } ?? (c.base + j0, ldb)  // C's columns j0 ..< j1
         func finish(_ rows: Range<Int>, _ columns: Range<Int>) { apply(j0, rows, columns, sums, ldc) }
         if let bf16 {
