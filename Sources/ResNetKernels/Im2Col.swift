@@ -68,7 +68,7 @@ public func im2colPairRows(
     pairs.lowerBound >= 0 && pairs.upperBound <= (g.columnRows + 1) / 2 && columns.lowerBound >= 0
       && columns.upperBound <= g.outputPixels && ld >= columns.count, "im2colPairRows: ranges")
   guard !pairs.isEmpty, !columns.isEmpty else { return }
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * columns.count) { lines in  // two rows, in L1
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * columns.count + vectorSlack) { lines in  // two rows
     withUnsafePointer(to: g.unfoldGeometry) { unfold in
       rn_im2col_pairs(
         sample, g.channels, unfold, pairs.lowerBound, pairs.count, columns.lowerBound, columns.count, target, ld,

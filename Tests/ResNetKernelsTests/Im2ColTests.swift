@@ -92,6 +92,11 @@ struct Im2ColTests {
       ConvGeometry(channels: 3, height: 9, width: 75, kernel: 7, stride: 2, padding: 3)!,
       ConvGeometry(channels: 2, height: 4, width: 41, kernel: 3, stride: 1, padding: 1)!,
       ConvGeometry(channels: 1, height: 6, width: 70, kernel: 3, stride: 2, padding: 2, dilation: 2)!,
+      // Planes at most 16 outputs wide, unfolded a whole output row per vector where the range is whole
+      // rows: ResNet's 7×7, exactly 16 wide, and stride 2 onto 16 (the second vector's even lanes).
+      ConvGeometry(channels: 3, height: 7, width: 7, kernel: 3, stride: 1, padding: 1)!,
+      ConvGeometry(channels: 2, height: 5, width: 16, kernel: 3, stride: 1, padding: 1)!,
+      ConvGeometry(channels: 2, height: 6, width: 32, kernel: 3, stride: 2, padding: 1)!,
     ])
   func pairRows(g: ConvGeometry) {
     // Normal values, with rounding ties (1 + 2⁻⁸ · odd) and float32 denormals (rounded to signed zeros) mixed in.
@@ -109,6 +114,8 @@ struct Im2ColTests {
       columnRanges += [
         1..<(pixels - 1), (g.outputWidth / 2)..<min(pixels, g.outputWidth / 2 + 2 * g.outputWidth + 1),
         0..<min(pixels, g.outputWidth + 1), max(0, pixels - g.outputWidth - 1)..<pixels,
+        // Whole output rows, not from the first.
+        min(pixels, g.outputWidth)..<min(pixels, 3 * g.outputWidth),
       ]
     }
     let bits = { (v: Float) -> UInt32 in BF16GEMM.rounded(v).bitPattern >> 16 }

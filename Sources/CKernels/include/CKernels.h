@@ -121,7 +121,8 @@ void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out
                      const float *next);
 /// Pair rows (as rn_bf16_pair_rows writes them) `first ..< first + count` of one sample's im2col matrix
 /// (channels × kernel_height × kernel_width rows; output pixels p0 ..< p0 + n as its columns), without
-/// the float32 matrix: pair row first + q goes to dst + q·ldd words. `lines` is scratch of 2·n floats.
+/// the float32 matrix: pair row first + q goes to dst + q·ldd words. `lines` is scratch of 2·n +
+/// RN_VECTOR_SLACK floats.
 void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
                      ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines);
 /// Rows `first ..< first + count` of one sample's im2col matrix at output pixels p0 ..< p0 + n, row
