@@ -231,12 +231,10 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
   const ptrdiff_t lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
   ptrdiff_t hi = g->width - 1 - shift < 0 ? 0 : (g->width - 1 - shift) / sw + 1;
   if (hi > wo) hi = wo;
-  uint32_t columns = 0;  // bit x: output column x reads inside the row
-  for (ptrdiff_t x = lo; x < hi; x++) columns |= 1u << x;
-  // Stride 2: input lanes 2x of the first 16 floats and 2x − 16 of the next 16.
-  uint32_t lanes = 0;
-  for (ptrdiff_t x = 0; x < 16; x++)
-    if (columns >> x & 1) lanes |= 1u << (2 * x);
+  // Bit x: output column x reads inside the row. Stride 2: input lanes 2·lo ..< 2·hi − 1 of 32 floats (the
+  // odd ones among them are dropped by the permute).
+  const uint32_t columns = lo < hi ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0;
+  const uint32_t lanes = lo < hi ? (uint32_t)(((1ull << (2 * hi - 1)) - 1) & ~((1ull << (2 * lo)) - 1)) : 0;
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (ptrdiff_t r = 0, oh = p0 / wo; r < n / wo; r++, oh++) {
     const ptrdiff_t ih = oh * g->stride_height + i * g->dilation_height - g->pad_height;
