@@ -60,7 +60,8 @@ extension PreparedConvolution {
         } else if bf16 == nil {
           rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
         } else {
-          rn_winograd_input_bf16(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vbMatrix)
+          rn_winograd_input_bf16(
+            sample, channels, g.height, g.width, t0, t1, v + column, ldv, vbMatrix, bf16!.isNative ? 1 : 0)
         }
       }
     }

@@ -56,7 +56,8 @@ func winogradWeightGradient(
         forEachWinogradSegment(of: j0..<(j0 + depth), tiles: tiles) { s, t0, t1, column in
           let sample = x.base + (first + s) * g.inputCount
           if roundingOperands {
-            rn_winograd_input_rounded(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+            rn_winograd_input_rounded(
+              sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix, BF16Kernel.best.isNative ? 1 : 0)
           } else {
             rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
           }

@@ -176,17 +176,19 @@ void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_str
 void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
 /// rn_winograd_input of the sample rounded to bf16 (as rn_bf16_round does, kept as float32) as it is read:
-/// the same bits as rn_winograd_input of a rounded copy.
+/// the same bits as rn_winograd_input of a rounded copy. With `native` (and AVX-512 with AVX512_BF16) the
+/// rounding is vcvtneps2bf16's, which gives the same bits faster.
 void rn_winograd_input_rounded(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv,
-                               ptrdiff_t matrix_stride);
+                               ptrdiff_t matrix_stride, int32_t native);
 /// rn_winograd_input with V in bf16 pair rows: V[ξ] row c's value goes, rounded to bf16 as rn_bf16_round
 /// does, into the low (c even) or high (c odd) half of the 32-bit word at v[ξ·matrix_stride + (c/2)·ldv +
 /// t − first_tile] (in words; the high halves of an odd channel count's last pair are zero): the pair rows
 /// rn_bf16_pair_rows makes of rn_winograd_input's V, without V in float32. Writes past the tiles as
-/// rn_winograd_input does (ldv needs its slack).
+/// rn_winograd_input does (ldv needs its slack). `native` as for rn_winograd_input_rounded.
 void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
-                            ptrdiff_t first_tile, ptrdiff_t end_tile, void *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
+                            ptrdiff_t first_tile, ptrdiff_t end_tile, void *v, ptrdiff_t ldv, ptrdiff_t matrix_stride,
+                            int32_t native);
 /// The output transform of F(2×2, 3×3) for tiles first_tile ..< end_tile: for each of `channels`
 /// planes and each tile t (as above), y = Aᵀ·m·A (+ bias[c] when bias is not NULL), m[ξ] read at
 /// m[ξ·matrix_stride + c·ldm + t − first_tile], then + residual (when not NULL: planes laid out as the

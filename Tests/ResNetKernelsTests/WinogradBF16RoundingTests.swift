@@ -1,0 +1,76 @@
+import CKernels
+import ResNetKernels
+import Testing
+
+/// The bf16 Winograd input transforms round V to bf16 by AVX512_BF16's vcvtneps2bf16 where the CPU has it
+/// and by the software rounding elsewhere: both must give rn_bf16_round's bits on every kind of value.
+@Suite struct WinogradBF16RoundingTests {
+  /// A sparse plane (most entries zero, so that many of V's entries are one input, ±) of NaNs with payloads,
+  /// infinities, denormals, rounding ties, the largest float (which rounds to infinity) and plain values.
+  static func input(channels: Int, height: Int, width: Int) -> [Float] {
+    let specials: [Float] = [
+      Float(bitPattern: 0x7FC0_1234), Float(bitPattern: 0xFF80_0001), Float(bitPattern: 0x7F80_8000), .infinity,
+      -.infinity, 0x1p-130, -0x1p-140, Float(bitPattern: 0x0000_0001), 1 + 0x1p-8, 1 + 3 * 0x1p-8, -(1 + 5 * 0x1p-8),
+      Float(bitPattern: 0x7F7F_FFFF), -Float(bitPattern: 0x7F7F_FFFF), 0x1p-126, -0.0, 3.140625, -2.71875e-3,
+    ]
+    var random = SeededGenerator(seed: 5)
+    return (0..<(channels * height * width)).map { _ in
+      let pick = Int(random.next() % 100)
+      return pick < 60 ? 0 : pick < 85 ? specials[Int(random.next() % UInt64(specials.count))] : random.nextNormal()
+    }
+  }
+
+  @Test("V in bf16 pair rows is rn_bf16_round of the float32 V, natively and in software, on NaN, ∞, denormals, ties")
+  func pairRowsMatchTheScalarRounding() {
+    let (channels, height, width) = (5, 9, 10)  // an odd channel count: the last pair's high halves are zero
+    let tiles = (height + 1) / 2 * ((width + 1) / 2)
+    let (first, end) = (2, tiles)  // a range not from the first tile
+    let ldv = tiles + 32  // the transforms' slack
+    let x = Self.input(channels: channels, height: height, width: width)
+    // The float32 V: 16 × C × ldv.
+    var v = [Float](repeating: 0, count: 16 * channels * ldv)
+    rn_winograd_input(x, channels, height, width, first, end, &v, ldv, channels * ldv)
+    let pairs = (channels + 1) / 2
+    var want = [UInt32](repeating: 0, count: 16 * pairs * ldv)
+    for xi in 0..<16 {
+      for c in 0..<channels {
+        for t in 0..<(end - first) {
+          let half = UInt32(rn_bf16_round(v[(xi * channels + c) * ldv + t]))
+          want[(xi * pairs + c / 2) * ldv + t] |= c % 2 == 0 ? half : half << 16
+        }
+      }
+    }
+    for native: Int32 in BF16Kernel.nativeAvailable ? [1, 0] : [0] {
+      var words = [UInt32](repeating: 0xDEAD_BEEF, count: 16 * pairs * ldv)
+      words.withUnsafeMutableBytes { target in
+        rn_winograd_input_bf16(x, channels, height, width, first, end, target.baseAddress!, ldv, pairs * ldv, native)
+      }
+      var wrong = 0
+      for xi in 0..<16 {
+        for p in 0..<pairs {
+          for t in 0..<(end - first) where words[(xi * pairs + p) * ldv + t] != want[(xi * pairs + p) * ldv + t] {
+            wrong += 1
+          }
+        }
+      }
+      #expect(wrong == 0, "native \(native): \(wrong) wrong words")
+      // The same input rounded as it is read, kept as float32 (the bf16 weight gradient's V).
+      var rounded = [Float](repeating: 0, count: 16 * channels * ldv)
+      rn_winograd_input_rounded(x, channels, height, width, first, end, &rounded, ldv, channels * ldv, native)
+      var roundedInput = x
+      for i in roundedInput.indices { roundedInput[i] = rn_bf16_value(rn_bf16_round(x[i])) }
+      var reference = [Float](repeating: 0, count: 16 * channels * ldv)
+      rn_winograd_input(roundedInput, channels, height, width, first, end, &reference, ldv, channels * ldv)
+      var wrongRounded = 0
+      for xi in 0..<16 {
+        for c in 0..<channels {
+          for t in 0..<(end - first) {
+            let at = (xi * channels + c) * ldv + t
+            if rounded[at].bitPattern != reference[at].bitPattern { wrongRounded += 1 }
+          }
+        }
+      }
+      #expect(wrongRounded == 0, "native \(native): \(wrongRounded) wrong rounded-input values")
+    }
+  }
+}
