@@ -116,8 +116,14 @@ void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst) {
 
 int32_t rn_bf16_native_supported(void) {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  static _Atomic int32_t decided = -1;  // decided once; racing threads decide the same
+  int32_t has = atomic_load_explicit(&decided, memory_order_relaxed);
+  if (has < 0) {
+    __builtin_cpu_init();
+    has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+    atomic_store_explicit(&decided, has, memory_order_relaxed);
+  }
+  return has;
 #else
   return 0;
 #endif

@@ -7,7 +7,6 @@
 #include "bf16_round.h"
 #include "vector_level.h"
 
-#include <stdatomic.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -229,18 +228,7 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
 // Whether the bf16 input transforms round by vcvtneps2bf16: asked for (`native`), on the avx512 level, on a
 // CPU with AVX512_BF16.
 static int rn_native_rounding(int32_t native) {
-#if defined(__x86_64__)
-  static _Atomic int32_t has = -1;  // decided once; racing threads decide the same
-  int32_t value = atomic_load_explicit(&has, memory_order_relaxed);
-  if (value < 0) {
-    value = rn_bf16_native_supported();
-    atomic_store_explicit(&has, value, memory_order_relaxed);
-  }
-  return native && value && rn_vector_level() == 2;
-#else
-  (void)native;
-  return 0;
-#endif
+  return native && rn_vector_level() == 2 && rn_bf16_native_supported();
 }
 
 void rn_winograd_input_rounded(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,

@@ -103,6 +103,11 @@ struct Im2ColTests {
     var x = randomMatrix(rows: 1, columns: g.inputCount, ld: g.inputCount, seed: 21)
     for i in stride(from: 0, to: x.count, by: 5) { x[i] = 1 + Float(2 * (i % 7) + 1) * 0x1p-8 }
     for i in stride(from: 3, to: x.count, by: 11) { x[i] = (i % 2 == 0 ? 1 : -1) * 0x1p-130 }
+    // NaNs with payloads, infinities and the largest float (which rounds to infinity).
+    let specials = [
+      Float(bitPattern: 0x7FC0_1234), Float(bitPattern: 0xFF80_0001), .infinity, -Float.greatestFiniteMagnitude,
+    ]
+    for i in stride(from: 7, to: x.count, by: 17) { x[i] = specials[i % specials.count] }
     let (rows, pixels) = (g.columnRows, g.outputPixels)
     let allPairs = (rows + 1) / 2
     var pairRanges = [0..<allPairs, (allPairs - 1)..<allPairs]
