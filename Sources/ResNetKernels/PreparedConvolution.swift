@@ -297,9 +297,9 @@ public final class PreparedConvolution: @unchecked Sendable {
       let chunkCount = inner > 1 ? max(even, pieces) : even
       // Chunks of whole register tiles in float32, so that only the last chunk ends in a narrower tile; of
       // whole vectors in bf16, so that no chunk's reads of its pair rows reach into the next chunk's. The
-      // units are dealt out evenly (chunks differ by one unit at most): rounding one chunk width up to a
-      // whole unit instead left the last chunk short — 784 columns in 6 chunks of 32-column tiles were 5
-      // chunks, 3 for one thread and 2 for the other.
+      // units are dealt out evenly, so that chunks differ by one unit at most and the threads' shares stay
+      // even (one chunk width rounded up to whole units would leave the last chunk short: 784 columns in 6
+      // chunks of 32-column tiles would be 5 chunks, 3 for one thread and 2 for the other).
       let unit = bf16 == nil ? nr : BF16Kernel.width
       let units = (n + unit - 1) / unit
       let chunks = min(chunkCount, units)
