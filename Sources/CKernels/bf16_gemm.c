@@ -57,18 +57,32 @@ static void rn_bf16_pair_rows_portable(const float *src, ptrdiff_t lds, ptrdiff_
   RN_PAIR_ROWS_BODY
 }
 
-// 1: AVX-512 (F and BW); 0: portable. Decided once; threads may decide at once (they decide the same),
-// and the atomic makes that a defined race.
+#if defined(__x86_64__)
+// `decide()`, asked once and kept in `slot` (-1 until then); threads may decide at once (they decide the
+// same), and the atomic makes that a defined race.
+static int32_t rn_decided_once(_Atomic int32_t *slot, int32_t (*decide)(void)) {
+  int32_t value = atomic_load_explicit(slot, memory_order_relaxed);
+  if (value < 0) {
+    value = decide();
+    atomic_store_explicit(slot, value, memory_order_relaxed);
+  }
+  return value;
+}
+static int32_t rn_cpu_has_avx512(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+}
+static int32_t rn_cpu_has_avx512_bf16(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+}
+#endif
+
+// 1: AVX-512 (F and BW); 0: portable. Decided once.
 static int32_t rn_has_avx512(void) {
 #if defined(__x86_64__)
   static _Atomic int32_t decided = -1;
-  int32_t level = atomic_load_explicit(&decided, memory_order_relaxed);
-  if (level < 0) {
-    __builtin_cpu_init();
-    level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    atomic_store_explicit(&decided, level, memory_order_relaxed);
-  }
-  return level;
+  return rn_decided_once(&decided, rn_cpu_has_avx512);
 #else
   return 0;
 #endif
@@ -116,14 +130,8 @@ void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst) {
 
 int32_t rn_bf16_native_supported(void) {
 #if defined(__x86_64__)
-  static _Atomic int32_t decided = -1;  // decided once; racing threads decide the same
-  int32_t has = atomic_load_explicit(&decided, memory_order_relaxed);
-  if (has < 0) {
-    __builtin_cpu_init();
-    has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
-    atomic_store_explicit(&decided, has, memory_order_relaxed);
-  }
-  return has;
+  static _Atomic int32_t decided = -1;
+  return rn_decided_once(&decided, rn_cpu_has_avx512_bf16);
 #else
   return 0;
 #endif

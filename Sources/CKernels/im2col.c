@@ -213,6 +213,24 @@ static inline void rn_copy_tail_portable(float *to, const float *from, ptrdiff_t
     }                                                                                                  \
   }
 
+// Where row `row` of a sample's im2col matrix reads: its plane, its kernel row i, and the input column
+// x·sw + shift that output column x reads, inside the input row for x in lo ..< hi (≤ the output width).
+typedef struct {
+  const float *plane;
+  ptrdiff_t i, shift, lo, hi;
+} rn_line_source;
+static inline rn_line_source rn_line_source_of(const float *sample, const rn_unfold_geometry *g, ptrdiff_t row) {
+  const ptrdiff_t taps = g->kernel_height * g->kernel_width, sw = g->stride_width;
+  rn_line_source r;
+  r.plane = sample + row / taps * g->height * g->width;
+  r.i = row % taps / g->kernel_width;
+  r.shift = row % g->kernel_width * g->dilation_width - g->pad_width;
+  r.lo = r.shift >= 0 ? 0 : (-r.shift + sw - 1) / sw;
+  r.hi = g->width - 1 - r.shift < 0 ? 0 : (g->width - 1 - r.shift) / sw + 1;
+  if (r.hi > g->output_width) r.hi = g->output_width;
+  return r;
+}
+
 // Row `row` of the im2col matrix at output pixels p0 ..< p0 + n into out[0 ..< n], for planes at most
 // 16 outputs wide when the range is whole output rows: each output row one masked vector load (two and
 // a permute for stride 2) and one whole-vector store, which reaches up to 15 floats past out[n − 1].
@@ -223,14 +241,9 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
     const float *sample, const rn_unfold_geometry *g, ptrdiff_t row, ptrdiff_t p0, ptrdiff_t n, float *out) {
   const ptrdiff_t wo = g->output_width, sw = g->stride_width;
   if (wo > 16 || sw > 2 || p0 % wo != 0 || n % wo != 0) return 0;
-  const ptrdiff_t taps = g->kernel_height * g->kernel_width;
-  const ptrdiff_t i = row % taps / g->kernel_width, j = row % g->kernel_width;
-  const float *plane = sample + row / taps * g->height * g->width;
-  // Output columns lo ..< hi read input column x·sw + shift, inside the row; the rest are padding.
-  const ptrdiff_t shift = j * g->dilation_width - g->pad_width;
-  const ptrdiff_t lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
-  ptrdiff_t hi = g->width - 1 - shift < 0 ? 0 : (g->width - 1 - shift) / sw + 1;
-  if (hi > wo) hi = wo;
+  const rn_line_source source = rn_line_source_of(sample, g, row);
+  const ptrdiff_t i = source.i, shift = source.shift, lo = source.lo, hi = source.hi;
+  const float *plane = source.plane;
   // Bit x: output column x reads inside the row. Stride 2: input lanes 2·lo ..< 2·hi − 1 of 32 floats (the
   // odd ones among them are dropped by the permute).
   const uint32_t columns = lo < hi ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0;
@@ -262,15 +275,10 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
   /* out[0..<n] = row `row` of the sample's im2col matrix, columns p0..<p0+n (output pixels). */      \
   ATTR static void rn_im2col_line_##SFX(const float *sample, const rn_unfold_geometry *g, ptrdiff_t row, \
                                         ptrdiff_t p0, ptrdiff_t n, float *out) {                       \
-    const ptrdiff_t taps = g->kernel_height * g->kernel_width;                                         \
-    const ptrdiff_t i = row % taps / g->kernel_width, j = row % g->kernel_width;                        \
-    const float *plane = sample + row / taps * g->height * g->width;                                   \
     const ptrdiff_t wo = g->output_width, sw = g->stride_width;                                        \
-    /* Input column ow·sw + shift; output columns lo..<hi read inside the row, the rest padding. */    \
-    const ptrdiff_t shift = j * g->dilation_width - g->pad_width;                                      \
-    const ptrdiff_t lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;                                      \
-    ptrdiff_t hi = g->width - 1 - shift < 0 ? 0 : (g->width - 1 - shift) / sw + 1;                     \
-    if (hi > wo) hi = wo;                                                                              \
+    const rn_line_source source = rn_line_source_of(sample, g, row);                                   \
+    const ptrdiff_t i = source.i, shift = source.shift, lo = source.lo, hi = source.hi;                \
+    const float *plane = source.plane;                                                                 \
     for (ptrdiff_t done = 0, oh = p0 / wo, ow = p0 % wo; done < n; oh++, ow = 0) {                     \
       const ptrdiff_t run = wo - ow < n - done ? wo - ow : n - done;                                   \
       float *target = out + done - ow; /* target[x] for output column x */                             \

@@ -342,7 +342,8 @@ public final class PreparedConvolution: @unchecked Sendable {
       // its O × chunk staging matrix where stagesChunks. The GEMM hands each block of the chunk to the
       // epilogue as soon as its sums are final.
       func compute(_ index: Int, _ line: UnsafeMutablePointer<Float>?, _ stage: UnsafeMutablePointer<Float>?) {
-        let (j0, j1) = (chunkColumns(index).lowerBound, chunkColumns(index).upperBound)
+        let span = chunkColumns(index)
+        let (j0, j1) = (span.lowerBound, span.upperBound)
         let (sums, ldc) = stage.map { ($0, chunk) } ?? (c.base + j0, ldb)  // C's columns j0 ..< j1
         func finish(_ rows: Range<Int>, _ columns: Range<Int>) { apply(j0, rows, columns, sums, ldc) }
         if let bf16 {
