@@ -55,10 +55,20 @@ static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_loop)(
   }
 }
 
+// v through the epilogue's bias (row r), residual and ReLU, in rn_affine's order and arithmetic.
+static inline __attribute__((always_inline)) RN_BTARGET RN_BVEC RN_BNAME(_finish)(RN_BVEC v, float bias,
+                                                                               const float *residual,
+                                                                               int32_t relu) {
+  v = v + bias;
+  if (residual) v = v + *(const RN_BVEC *)residual;
+  if (relu) v = (RN_BVEC)((RN_BUVEC)v & ~(RN_BUVEC)(v < 0));
+  return v;
+}
+
 static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_body)(
     const int m, const int nv, ptrdiff_t pairs, const uint32_t *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-    const uint32_t *restrict b, ptrdiff_t b_rs, float *restrict c, ptrdiff_t ldc, int32_t accumulate,
-    ptrdiff_t n) {
+    const uint32_t *restrict b, ptrdiff_t b_rs, float *c, ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n,
+    const rn_bf16_epilogue *restrict e) {
   RN_BVEC acc[8][2];  // m x nv live accumulators: the m x (nv * 16) tile of C
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_BVEC)0.0f;
@@ -67,39 +77,53 @@ static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_body)(
   else if (a_rs == 1) RN_BNAME(_loop)(m, nv, pairs, a, 1, a_cs, b, b_rs, acc);
   else RN_BNAME(_loop)(m, nv, pairs, a, a_rs, a_cs, b, b_rs, acc);
 
+  // Where the tile goes: C, or the epilogue's out (which may be C, and may be its residual).
+  float *target = e ? e->out : c;
+  const ptrdiff_t ldt = e ? e->ldo : ldc;
   // The same float32 arithmetic for full and partial tiles, natively or not.
   if (n == nv * 16) {
     for (int r = 0; r < m; r++) {
-      float *row = c + r * ldc;
+      const float *row = c + r * ldc;
+      float *out = target + r * ldt;
       for (int v = 0; v < nv; v++) {
-        RN_BVEC out = acc[r][v];
-        if (accumulate) out = out + *(const RN_BVEC *)(row + v * 16);
-        *(RN_BVEC *)(row + v * 16) = out;
+        RN_BVEC sum = acc[r][v];
+        if (accumulate) sum = sum + *(const RN_BVEC *)(row + v * 16);
+        if (e) sum = RN_BNAME(_finish)(sum, e->bias[r], e->residual ? e->residual + r * ldt + v * 16 : 0, e->relu);
+        *(RN_BVEC *)(out + v * 16) = sum;
       }
     }
   } else {
-    float tile[32] __attribute__((aligned(64)));  // one row of C, n valid floats
+    float tile[32] __attribute__((aligned(64)));    // one row of C, n valid floats
+    float shortcut[32] __attribute__((aligned(64)));  // its residual, n valid floats
     for (int r = 0; r < m; r++) {
-      float *row = c + r * ldc;
+      const float *row = c + r * ldc;
+      float *out = target + r * ldt;
       if (accumulate)
         for (ptrdiff_t j = 0; j < n; j++) tile[j] = row[j];
+      if (e && e->residual)
+        for (ptrdiff_t j = 0; j < n; j++) shortcut[j] = e->residual[r * ldt + j];
       for (int v = 0; v < nv; v++) {
-        RN_BVEC out = acc[r][v];
-        if (accumulate) out = out + *(const RN_BVEC *)(tile + v * 16);
-        *(RN_BVEC *)(tile + v * 16) = out;
+        RN_BVEC sum = acc[r][v];
+        if (accumulate) sum = sum + *(const RN_BVEC *)(tile + v * 16);
+        if (e) sum = RN_BNAME(_finish)(sum, e->bias[r], e->residual ? shortcut + v * 16 : 0, e->relu);
+        *(RN_BVEC *)(tile + v * 16) = sum;
       }
-      for (ptrdiff_t j = 0; j < n; j++) row[j] = tile[j];
+      for (ptrdiff_t j = 0; j < n; j++) out[j] = tile[j];
     }
   }
 }
 
 #define RN_BARGS                                                                                       \
   ptrdiff_t pairs, const void *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const void *b, ptrdiff_t b_rs, float *c, \
-      ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n
+      ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n, const rn_bf16_epilogue *epilogue
 #define RN_BDEF(M, V)                                                                                   \
   static RN_BTARGET void RN_BKNAME(M, V)(RN_BARGS) {                                                  \
-    RN_BNAME(_body)(M, V, pairs, (const uint32_t *)a, a_rs, a_cs, (const uint32_t *)b, b_rs, c, ldc,    \
-                    accumulate, n);                                                                   \
+    if (epilogue)                                                                                     \
+      RN_BNAME(_body)(M, V, pairs, (const uint32_t *)a, a_rs, a_cs, (const uint32_t *)b, b_rs, c, ldc,  \
+                      accumulate, n, epilogue);                                                         \
+    else                                                                                                \
+      RN_BNAME(_body)(M, V, pairs, (const uint32_t *)a, a_rs, a_cs, (const uint32_t *)b, b_rs, c, ldc,  \
+                      accumulate, n, 0);                                                                \
   }
 #define RN_BROW(M) RN_BDEF(M, 1) RN_BDEF(M, 2)
 #define RN_BENTRY(M) {RN_BKNAME(M, 1), RN_BKNAME(M, 2)}

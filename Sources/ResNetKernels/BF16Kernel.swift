@@ -74,10 +74,11 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
   /// (pc + kcur + 1) / 2` of B come from `slice(pc, kcur)` (their start and word stride), read as whole
   /// vectors (up to 31 words past column n). Every column's sum runs over the same slices in the same
   /// order whatever `n` and the column's place.
+  /// With an `epilogue`, the last slice's tiles go through it to its output instead of to C.
   @inline(__always)
   func multiply(
     m: Int, n: Int, depth: Int, kc: Int, a: UnsafeRawPointer, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-    slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafeRawPointer, ldb: Int)
+    epilogue: BF16TileEpilogue? = nil, slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafeRawPointer, ldb: Int)
   ) {
     var pc = 0
     while pc < depth {
@@ -85,7 +86,7 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
       let (b, ldb) = slice(pc, kcur)
       multiply(
         m: m, n: n, pairs: (kcur + 1) / 2, a: a + pc / 2 * 4, aRowStride: lda, aPairStride: 1, b: b, ldb: ldb, c: c,
-        ldc: ldc, accumulate: pc > 0)
+        ldc: ldc, accumulate: pc > 0, epilogue: pc + kcur < depth ? nil : epilogue)
       pc += kcur
     }
   }
@@ -96,7 +97,7 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
   @inline(__always)
   func multiply(
     m: Int, n: Int, pairs: Int, a: UnsafeRawPointer, aRowStride: Int, aPairStride: Int, b: UnsafeRawPointer,
-    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, epilogue: BF16TileEpilogue? = nil
   ) {
     var j = 0
     while j < n {
@@ -104,9 +105,16 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
       var i = 0
       while i < m {
         let rows = min(Self.mr, m - i)
-        variant(rows: rows, columns: columns)(
-          pairs, a + i * aRowStride * 4, aRowStride, aPairStride, b + j * 4, ldb, c + i * ldc + j, ldc,
-          accumulate ? 1 : 0, columns)
+        let micro = variant(rows: rows, columns: columns)
+        let (a, b, c) = (a + i * aRowStride * 4, b + j * 4, c + i * ldc + j)
+        if let e = epilogue {
+          var tile = rn_bf16_epilogue(
+            bias: e.bias + i, residual: e.residual.map { $0 + i * e.ldo + j }, out: e.out + i * e.ldo + j,
+            ldo: e.ldo, relu: e.relu ? 1 : 0)
+          micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, &tile)
+        } else {
+          micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, nil)
+        }
         i += Self.mr
       }
       j += Self.nr
@@ -115,6 +123,17 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
 
   public static func == (lhs: BF16Kernel, rhs: BF16Kernel) -> Bool { lhs.isNative == rhs.isNative }
   public func hash(into hasher: inout Hasher) { hasher.combine(isNative) }
+}
+
+/// A convolution's epilogue (bias, residual, ReLU) for ``BF16Kernel/multiply(m:n:pairs:a:aRowStride:aPairStride:b:ldb:c:ldc:accumulate:epilogue:)``
+/// to apply to each finished tile as it stores it: row i of the product gets `bias[i]`, then the residual
+/// at `residual + i · ldo + j` (which may be the output itself), then ReLU, and goes to `out + i · ldo + j`.
+struct BF16TileEpilogue {
+  let bias: UnsafePointer<Float>
+  let residual: UnsafePointer<Float>?
+  let out: UnsafeMutablePointer<Float>
+  let ldo: Int
+  let relu: Bool
 }
 
 /// A float32 matrix rounded to bf16 rows for the micro-kernels' A operand: `rows × columns` read with row

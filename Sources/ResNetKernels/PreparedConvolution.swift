@@ -271,6 +271,9 @@ public final class PreparedConvolution: @unchecked Sendable {
   /// groups go one after another, their chunks shared out over the threads. One sample's GEMM writes
   /// straight into the output, unless the output is the residual: then each chunk's sums go to a
   /// staging matrix of the thread's own, and the epilogue reads the residual before it writes there.
+  /// In bf16, one sample's tiles take the epilogue inside the micro-kernel as they are stored (its
+  /// arithmetic is the epilogue's), staged only when the output is the residual and the depth spans more
+  /// than one slice.
   private func gemmForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -315,7 +318,9 @@ public final class PreparedConvolution: @unchecked Sendable {
       // unless it is the residual — then each chunk's C is the thread's `stage` (O × chunk).
       let staged = count == 1 ? y.base + first * o * pixels : scratch
       let c = SendablePointer(staged)
-      let stagesChunks = count == 1 && epilogue.residual == UnsafePointer(output)
+      // (In bf16 over one depth slice, each tile reads its residual just before it overwrites it.)
+      let stagesChunks =
+        count == 1 && epilogue.residual == UnsafePointer(output) && (bf16 == nil || k > GEMMBlocking.kc)
       let pairRows = SendablePointer(scratch + o * ld)  // bf16: ⌈K/2⌉ × ldp words
       // body(s, its output pixels, their first column j) for the part of each sample in columns j0 ..< j1.
       func eachSample(_ j0: Int, _ j1: Int, _ body: (_ s: Int, _ pixels: Range<Int>, _ j: Int) -> Void) {
@@ -353,10 +358,18 @@ public final class PreparedConvolution: @unchecked Sendable {
               x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2, columns: columns,
               into: p + j * 4, ld: ldp)
           }
+          // One sample: the kernel gives each tile the epilogue as it stores it, into the output's columns j0 ..< j1.
+          let at = first * o * pixels + j0
+          let fused =
+            count == 1
+            ? BF16TileEpilogue(
+              bias: epilogue.bias, residual: epilogue.residual.map { $0 + at }, out: y.base + at, ldo: pixels,
+              relu: epilogue.relu) : nil
           bf16.multiply(
-            m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: sums, ldc: ldc
+            m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: sums, ldc: ldc,
+            epilogue: fused
           ) { pc, _ in (UnsafeRawPointer(p + (pc / 2 * ldp + j0) * 4), ldp) }
-          finish(0..<o, 0..<(j1 - j0))
+          if fused == nil { finish(0..<o, 0..<(j1 - j0)) }
           return
         }
         if inPlace {

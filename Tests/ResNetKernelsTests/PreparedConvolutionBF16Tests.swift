@@ -21,6 +21,9 @@ import Testing
     Case(
       path: .gemm, geometry: ConvGeometry(channels: 16, height: 12, width: 13, kernel: 3, stride: 2, padding: 1)!,
       outputChannels: 24),
+    // Pointwise over more than one depth slice (GEMMBlocking.kc), 99 columns: two tiles and a partial one.
+    Case(
+      path: .gemm, geometry: ConvGeometry(channels: 400, height: 9, width: 11, kernel: 1)!, outputChannels: 20),
     Case(
       path: .packedWeight, geometry: ConvGeometry(channels: 41, height: 6, width: 6, kernel: 1, stride: 2)!,
       outputChannels: 70),
@@ -40,8 +43,11 @@ import Testing
     #expect(PreparedConvolution.path(geometry: larger, outputChannels: 256, precision: .bf16) == .winograd)
   }
 
-  /// `y = relu(conv(x) + bias + residual)` by a bf16 prepared convolution over `batch` samples.
-  static func run(_ c: Case, batch: Int, kernel: BF16Kernel = .best, threads: Int? = nil) -> (
+  /// `y = relu(conv(x) + bias + residual)` by a bf16 prepared convolution over `batch` samples; `inPlace`:
+  /// into the residual's own memory.
+  static func run(
+    _ c: Case, batch: Int, kernel: BF16Kernel = .best, threads: Int? = nil, inPlace: Bool = false
+  ) -> (
     x: [Float], w: [Float], bias: [Float], residual: [Float], y: [Float]
   ) {
     let g = c.geometry
@@ -53,23 +59,30 @@ import Testing
     let conv = PreparedConvolution(
       geometry: g, outputChannels: o, weight: w, bias: bias, precision: .bf16, bf16Kernel: kernel)
     #expect(conv.path == c.path, "\(c)")
-    var y = [Float](repeating: .nan, count: residual.count)
+    var y = inPlace ? residual : [Float](repeating: .nan, count: residual.count)
     x.withUnsafeBufferPointer { xp in
       residual.withUnsafeBufferPointer { rp in
         y.withUnsafeMutableBufferPointer { yp in
           conv.forward(
-            xp.baseAddress!, batch: batch, output: yp.baseAddress!, residual: rp.baseAddress!, relu: true,
-            threads: threads)
+            xp.baseAddress!, batch: batch, output: yp.baseAddress!,
+            residual: inPlace ? UnsafePointer(yp.baseAddress!) : rp.baseAddress!, relu: true, threads: threads)
         }
       }
     }
     return (x, w, bias, residual, y)
   }
 
-  @Test("against a float64 reference", arguments: cases)
-  func againstReference(_ c: Case) {
-    let batch = 2
-    let (x, w, bias, residual, y) = Self.run(c, batch: batch)
+  /// Each case for one sample (whose GEMM-path tiles take the epilogue inside the micro-kernel) and two, into
+  /// their own memory and, where the path accepts it, over the residual's.
+  static let runs: [(Case, Int, Bool)] = cases.flatMap { c in
+    [1, 2].flatMap { batch in
+      [(c, batch, false)] + (c.path == .winograd || c.path == .gemm ? [(c, batch, true)] : [])
+    }
+  }
+
+  @Test("against a float64 reference", arguments: runs)
+  func againstReference(_ c: Case, batch: Int, inPlace: Bool) {
+    let (x, w, bias, residual, y) = Self.run(c, batch: batch, inPlace: inPlace)
     let g = c.geometry
     let (o, pixels, k) = (c.outputChannels, g.outputPixels, g.columnRows)
     let r = BF16GEMM.rounded
@@ -102,7 +115,9 @@ import Testing
               c.path == .winograd
               ? 0x1p-6 * rawMagnitude + 0x1p-22 * abs(extra)
               : Double(k + 4) * 0x1p-24 * (magnitude + abs(extra))
-            #expect(abs(Double(y[at]) - expected) <= bound, "\(c) y[\(s), \(oc), \(oh), \(ow)]")
+            #expect(
+              abs(Double(y[at]) - expected) <= bound,
+              "\(c) batch \(batch) in place \(inPlace) y[\(s), \(oc), \(oh), \(ow)]")
           }
         }
       }
@@ -115,6 +130,12 @@ import Testing
     let perSample = c.outputChannels * c.geometry.outputPixels
     #expect(bitwiseEqual(Self.run(c, batch: 1).y, Array(three[0..<perSample])), "\(c): alone")
     #expect(bitwiseEqual(Self.run(c, batch: 3, threads: 1).y, three), "\(c): one thread")
+    if c.path == .winograd || c.path == .gemm {
+      #expect(bitwiseEqual(Self.run(c, batch: 3, inPlace: true).y, three), "\(c): over the residual")
+      #expect(
+        bitwiseEqual(Self.run(c, batch: 1, inPlace: true).y, Array(three[0..<perSample])),
+        "\(c): alone, over the residual")
+    }
     if BF16Kernel.nativeAvailable {
       #expect(bitwiseEqual(Self.run(c, batch: 3, kernel: .emulated).y, three), "\(c): emulated")
     }
