@@ -286,7 +286,6 @@ public final class PreparedConvolution: @unchecked Sendable {
     let x = SendablePointer(UnsafeMutablePointer(mutating: input))
     let y = SendablePointer(output)
     let w = SendablePointer(weight ?? bias)  // any pointer in bf16: unread
-    let ldp = roundUp(grouping.columns, BF16Kernel.width)  // bf16 pair rows' stride, in words
     let nr = GEMMKernel.best.nr
     // One group: the GEMM and the epilogue, with `inner` threads inside each.
     func group(_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>, inner: Int) {
@@ -321,7 +320,6 @@ public final class PreparedConvolution: @unchecked Sendable {
       // (In bf16 over one depth slice, each tile reads its residual just before it overwrites it.)
       let stagesChunks =
         count == 1 && epilogue.residual == UnsafePointer(output) && (bf16 == nil || k > GEMMBlocking.kc)
-      let pairRows = SendablePointer(scratch + o * ld)  // bf16: ⌈K/2⌉ × ldp words
       // body(s, its output pixels, their first column j) for the part of each sample in columns j0 ..< j1.
       func eachSample(_ j0: Int, _ j1: Int, _ body: (_ s: Int, _ pixels: Range<Int>, _ j: Int) -> Void) {
         var j = j0
@@ -343,7 +341,12 @@ public final class PreparedConvolution: @unchecked Sendable {
           }
         }
       }
-      // One chunk; `line` (float32, not in place) is the thread's scratch of `chunk` (+ slack) floats, `stage`
+      // A chunk's bf16 pair rows' stride, in words: whole vectors, and an odd number of cache lines, so that
+      // the pair rows of a register tile's panel fall in different L1 sets rather than a few (a stride of a
+      // power of two, or of a whole 112×112 plane's 50,176 bytes, keeps only a few KB of the panel in L1).
+      let ldp = roundUp(chunk, BF16Kernel.width) | BF16Kernel.width
+      // One chunk; `line` is the thread's scratch: in float32 (not in place) `chunk` (+ slack) floats, in
+      // bf16 the chunk's pair rows (⌈K/2⌉ × ldp words + a tile's width, read past the last column); `stage`
       // its O × chunk staging matrix where stagesChunks. The GEMM hands each block of the chunk to the
       // epilogue as soon as its sums are final.
       func compute(_ index: Int, _ line: UnsafeMutablePointer<Float>?, _ stage: UnsafeMutablePointer<Float>?) {
@@ -352,11 +355,11 @@ public final class PreparedConvolution: @unchecked Sendable {
         let (sums, ldc) = stage.map { ($0, chunk) } ?? (c.base + j0, ldb)  // C's columns j0 ..< j1
         func finish(_ rows: Range<Int>, _ columns: Range<Int>) { apply(j0, rows, columns, sums, ldc) }
         if let bf16 {
-          let p = UnsafeMutableRawPointer(pairRows.base)
+          let p = UnsafeMutableRawPointer(line!)
           eachSample(j0, j1) { s, columns, j in
             im2colPairRows(
               x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2, columns: columns,
-              into: p + j * 4, ld: ldp)
+              into: p + (j - j0) * 4, ld: ldp)
           }
           // One sample: the kernel gives each tile the epilogue as it stores it, into the output's columns j0 ..< j1.
           let at = first * o * pixels + j0
@@ -368,7 +371,7 @@ public final class PreparedConvolution: @unchecked Sendable {
           bf16.multiply(
             m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: sums, ldc: ldc,
             epilogue: fused
-          ) { pc, _ in (UnsafeRawPointer(p + (pc / 2 * ldp + j0) * 4), ldp) }
+          ) { pc, _ in (UnsafeRawPointer(p + pc / 2 * ldp * 4), ldp) }
           if fused == nil { finish(0..<o, 0..<(j1 - j0)) }
           return
         }
@@ -403,7 +406,10 @@ public final class PreparedConvolution: @unchecked Sendable {
       // Runs chunks from the queue (or all of them), with a line of its own when unfolding and a staging
       // matrix of its own where stagesChunks.
       func computeChunks(_ next: () -> Int?) {
-        let line = bf16 == nil && !inPlace ? convolutionScratch.take(chunk + vectorSlack) : nil
+        let line =
+          bf16 != nil
+          ? convolutionScratch.take((k + 1) / 2 * ldp + BF16Kernel.nr)
+          : inPlace ? nil : convolutionScratch.take(chunk + vectorSlack)
         let stage = stagesChunks ? convolutionScratch.take(o * chunk) : nil
         defer {
           line.map(convolutionScratch.give)
@@ -419,8 +425,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         pool.run(sharing: min(inner, chunks)) { _ in computeChunks { queue.claim() } }
       }
     }
-    let scratchFloats = bf16 == nil ? o * ld : o * ld + (k + 1) / 2 * ldp
-    grouping.runSharing(threads: participants, pool: pool, scratchFloats: scratchFloats, group)
+    grouping.runSharing(threads: participants, pool: pool, scratchFloats: o * ld, group)
   }
 }
 

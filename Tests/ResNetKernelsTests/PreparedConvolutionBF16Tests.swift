@@ -21,6 +21,10 @@ import Testing
     Case(
       path: .gemm, geometry: ConvGeometry(channels: 16, height: 12, width: 13, kernel: 3, stride: 2, padding: 1)!,
       outputChannels: 24),
+    // 1,600 columns: several chunks, each with pair rows of its own.
+    Case(
+      path: .gemm, geometry: ConvGeometry(channels: 8, height: 80, width: 79, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 24),
     // Pointwise over more than one depth slice (GEMMBlocking.kc), 99 columns: two tiles and a partial one.
     Case(
       path: .gemm, geometry: ConvGeometry(channels: 400, height: 9, width: 11, kernel: 1)!, outputChannels: 20),
