@@ -74,11 +74,13 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
   /// (pc + kcur + 1) / 2` of B come from `slice(pc, kcur)` (their start and word stride), read as whole
   /// vectors (up to 31 words past column n). Every column's sum runs over the same slices in the same
   /// order whatever `n` and the column's place.
-  /// With an `epilogue`, the last slice's tiles go through it to its output instead of to C.
+  /// With an `epilogue`, the last slice's tiles go through it to its output instead of to C; `rowsOuter` as
+  /// in the one-slice multiply.
   @inline(__always)
   func multiply(
     m: Int, n: Int, depth: Int, kc: Int, a: UnsafeRawPointer, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-    epilogue: BF16TileEpilogue? = nil, slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafeRawPointer, ldb: Int)
+    epilogue: BF16TileEpilogue? = nil, rowsOuter: Bool = false,
+    slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafeRawPointer, ldb: Int)
   ) {
     var pc = 0
     while pc < depth {
@@ -86,38 +88,43 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
       let (b, ldb) = slice(pc, kcur)
       multiply(
         m: m, n: n, pairs: (kcur + 1) / 2, a: a + pc / 2 * 4, aRowStride: lda, aPairStride: 1, b: b, ldb: ldb, c: c,
-        ldc: ldc, accumulate: pc > 0, epilogue: pc + kcur < depth ? nil : epilogue)
+        ldc: ldc, accumulate: pc > 0, epilogue: pc + kcur < depth ? nil : epilogue, rowsOuter: rowsOuter)
       pc += kcur
     }
   }
 
-  /// `C (+)= A · B` over one slice of `pairs` pairs, one register tile at a time, column panels outer (a
-  /// panel of B, 128 bytes per pair, stays in L1 while A's rows, 4 bytes per pair each, stream past it): pair
-  /// p of row r of A at word `r · aRowStride + p · aPairStride`; B's pair rows `ldb` words apart.
+  /// `C (+)= A · B` over one slice of `pairs` pairs, one register tile at a time: pair p of row r of A at
+  /// word `r · aRowStride + p · aPairStride`; B's pair rows `ldb` words apart. Column panels outer (a panel
+  /// of B, 128 bytes per pair, stays in L1 while A's rows, 4 bytes per pair each, stream past it), or with
+  /// `rowsOuter` row tiles outer (a tile's rows of A stay in L1 while B streams past, once per row tile).
   @inline(__always)
   func multiply(
     m: Int, n: Int, pairs: Int, a: UnsafeRawPointer, aRowStride: Int, aPairStride: Int, b: UnsafeRawPointer,
-    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, epilogue: BF16TileEpilogue? = nil
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, epilogue: BF16TileEpilogue? = nil,
+    rowsOuter: Bool = false
   ) {
-    var j = 0
-    while j < n {
-      let columns = min(Self.nr, n - j)
-      var i = 0
-      while i < m {
-        let rows = min(Self.mr, m - i)
-        let micro = variant(rows: rows, columns: columns)
-        let (a, b, c) = (a + i * aRowStride * 4, b + j * 4, c + i * ldc + j)
-        if let e = epilogue {
-          var tile = rn_bf16_epilogue(
-            bias: e.bias + i, residual: e.residual.map { $0 + i * e.ldo + j }, out: e.out + i * e.ldo + j,
-            ldo: e.ldo, relu: e.relu ? 1 : 0)
-          micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, &tile)
-        } else {
-          micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, nil)
-        }
-        i += Self.mr
+    // The tile at row i and column j.
+    @inline(__always) func tile(_ i: Int, _ j: Int) {
+      let (rows, columns) = (min(Self.mr, m - i), min(Self.nr, n - j))
+      let micro = variant(rows: rows, columns: columns)
+      let (a, b, c) = (a + i * aRowStride * 4, b + j * 4, c + i * ldc + j)
+      if let e = epilogue {
+        var tile = rn_bf16_epilogue(
+          bias: e.bias + i, residual: e.residual.map { $0 + i * e.ldo + j }, out: e.out + i * e.ldo + j,
+          ldo: e.ldo, relu: e.relu ? 1 : 0)
+        micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, &tile)
+      } else {
+        micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, nil)
       }
-      j += Self.nr
+    }
+    if rowsOuter {
+      for i in stride(from: 0, to: m, by: Self.mr) {
+        for j in stride(from: 0, to: n, by: Self.nr) { tile(i, j) }
+      }
+    } else {
+      for j in stride(from: 0, to: n, by: Self.nr) {
+        for i in stride(from: 0, to: m, by: Self.mr) { tile(i, j) }
+      }
     }
   }
 

@@ -370,7 +370,7 @@ public final class PreparedConvolution: @unchecked Sendable {
               relu: epilogue.relu) : nil
           bf16.multiply(
             m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: sums, ldc: ldc,
-            epilogue: fused
+            epilogue: fused, rowsOuter: fused != nil && o <= ConvolutionBlocking.bf16RowsOuterMaximumChannels
           ) { pc, _ in (UnsafeRawPointer(p + pc / 2 * ldp * 4), ldp) }
           if fused == nil { finish(0..<o, 0..<(j1 - j0)) }
           return
