@@ -62,9 +62,9 @@ public func maxPoolInference(
 ) {
   let out = SendablePointer(y)
   let (width, outWidth, pad) = (g.width, g.outputWidth, g.padWidth)
-  // One input row: `pad` floats of −∞, the row, then −∞ up to whole vectors past the last window.
+  // One input row for the windows read from a copy: `pad` floats of −∞, the row, then −∞ past the last window.
   let span = (outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1
-  let rowFloats = roundUp(max(pad + width, span) + 2 * 16 * g.strideWidth, 16)
+  let rowFloats = roundUp(max(pad + width, span), 16)
   let geometry = rn_pool_geometry(
     height: g.height, width: width, kernel_h: g.kernelHeight, kernel_w: g.kernelWidth, stride_h: g.strideHeight,
     stride_w: g.strideWidth, pad_h: g.padHeight, pad_w: pad, dilation_h: g.dilationHeight,

@@ -82,6 +82,9 @@ struct PoolingTests {
       ConvGeometry(channels: 1, height: 7, width: 36, kernel: 3, stride: 1, padding: 1)!,
       ConvGeometry(channels: 1, height: 10, width: 5, kernel: (2, 3), stride: (3, 1), padding: (1, 1))!,
       ConvGeometry(channels: 1, height: 9, width: 40, kernel: 3, stride: 2, padding: 1, dilation: 2)!,
+      // Stride 2 without padding, one vector of windows just fitting the row; a tall, even-width window.
+      ConvGeometry(channels: 1, height: 20, width: 34, kernel: 3, stride: 2, padding: 0)!,
+      ConvGeometry(channels: 1, height: 23, width: 57, kernel: (5, 4), stride: (2, 2), padding: (2, 1))!,
     ])
   func inferenceMatchesDefinition(g: ConvGeometry) {
     let planes = 5

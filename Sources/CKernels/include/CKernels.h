@@ -99,11 +99,12 @@ typedef struct {
 
 /// Max pooling of one plane for inference (max_pool.c): y[oh][ow] = the first maximum (NaN counting as
 /// the largest; of equal values the first in row-major order) of the window's input values, the
-/// padding excluded. Two passes: each input row is copied into `padded` at offset pad_w (whose other
-/// floats the caller sets to −∞ once: at least pad_w + width, (out_w − 1)·stride_w + (kernel_w −
-/// 1)·dilation_w + 1 and, for stride 2 and dilation 1, 2·(out_w + 16) + kernel_w floats) and its
-/// window maxima written to `row_max` (height × out_w); then each output row is the first maximum of
-/// its window's rows there. An output row whose window holds no input row is not written.
+/// padding excluded. Two passes: each input row's window maxima go to `row_max` (height × out_w) —
+/// for stride 2 and dilation 1 read from the row itself, 16 windows at a time, otherwise from a copy
+/// of the row in `padded` at offset pad_w (whose other floats the caller sets to −∞ once: at least
+/// pad_w + width and (out_w − 1)·stride_w + (kernel_w − 1)·dilation_w + 1 floats); then each output
+/// row is the first maximum of its window's rows there. An output row whose window holds no input
+/// row is not written.
 void rn_max_pool_plane(const float *x, const rn_pool_geometry *g, float *padded, float *row_max, float *y);
 
 /// A convolution's plane geometry for rn_im2col_plane and rn_col2im_stride1 (im2col.c). Paddings are
