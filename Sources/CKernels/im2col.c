@@ -233,7 +233,8 @@ static inline rn_line_source rn_line_source_of(const float *sample, const rn_unf
 
 // Row `row` of the im2col matrix at output pixels p0 ..< p0 + n into out[0 ..< n], for planes at most
 // 16 outputs wide when the range is whole output rows: each output row one masked vector load (two and
-// a permute for stride 2) and one whole-vector store, which reaches up to 15 floats past out[n − 1].
+// a permute for stride 2) and one vector store (masked where it would reach past out[n − 1], so that
+// nothing past it is written).
 // rn_im2col_line handles such rows run by run, with its bounds and edge cases per run — most of the
 // unfolding's time on 7×7 and 14×14 planes. Returns 0, writing nothing, where it does not apply.
 #if defined(__x86_64__)
@@ -261,7 +262,9 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
                                    _mm512_maskz_loadu_ps((__mmask16)(lanes >> 16), line + 16));
       }
     }
-    _mm512_storeu_ps(out + r * wo, v);
+    const ptrdiff_t left = n - r * wo;  // floats from this output row to out[n − 1]
+    if (left >= 16) _mm512_storeu_ps(out + r * wo, v);
+    else _mm512_mask_storeu_ps(out + r * wo, (__mmask16)((1u << left) - 1), v);
   }
   return 1;
 }
@@ -381,7 +384,8 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
   ATTR static void rn_im2col_rows_##SFX(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first,  \
                                         ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd) { \
     for (ptrdiff_t r = first; r < first + count; r++)                                                  \
-      rn_im2col_line_##SFX(sample, g, r, p0, n, dst + (r - first) * ldd);                              \
+      if (!rn_im2col_small_line_##SFX(sample, g, r, p0, n, dst + (r - first) * ldd))                   \
+        rn_im2col_line_##SFX(sample, g, r, p0, n, dst + (r - first) * ldd);                            \
   }                                                                                                    \
   ATTR static void rn_im2col_pairs_##SFX(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, \
                                          ptrdiff_t first, ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n,  \

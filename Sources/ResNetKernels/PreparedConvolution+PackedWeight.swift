@@ -101,11 +101,24 @@ extension PreparedConvolution {
       let columns: UnsafePointer<Float>  // packed (K × n), or in bf16 ⌈K/2⌉ × n words
       if bf16 != nil {
         let pairRows = SendablePointer(staged + grouping.columns * o + vectorSlack)  // ⌈K/2⌉ × ldp words
+        // By channel pairs: the group's samples paired (count × pairedSampleWords words), after the pair rows.
+        let paired = SendablePointer(pairRows.base + pairs * ldp)
+        if pairsChannels {
+          pairChannels(
+            x.base, first: first, count: count, into: UnsafeMutableRawPointer(paired.base), threads: inner, pool: pool)
+        }
         parallelRanges(pairs, work: k * n, threads: inner, pool: pool) { range in
           for s in 0..<count {
-            im2colPairRows(
-              x.base + (first + s) * g.inputCount, geometry: g, pairs: range, columns: 0..<pixels,
-              into: UnsafeMutableRawPointer(pairRows.base) + (range.lowerBound * ldp + s * pixels) * 4, ld: ldp)
+            let target = UnsafeMutableRawPointer(pairRows.base) + (range.lowerBound * ldp + s * pixels) * 4
+            if pairsChannels {
+              unfoldPairs(
+                UnsafeRawPointer(paired.base + s * pairedSampleWords), pairs: range, columns: 0..<pixels, into: target,
+                ld: ldp)
+            } else {
+              im2colPairRows(
+                x.base + (first + s) * g.inputCount, geometry: g, pairs: range, columns: 0..<pixels, into: target,
+                ld: ldp)
+            }
           }
         }
         columns = UnsafePointer(pairRows.base)
@@ -141,9 +154,10 @@ extension PreparedConvolution {
         }
       }
     }
+    let pairedFloats = pairsChannels ? grouping.samples * pairedSampleWords : 0
     let scratchFloats =
-      (bf16 == nil ? k * ld + roundUp(grouping.columns, mr) * k + vectorSlack : pairs * ldp) + grouping.columns * o
-      + vectorSlack
+      (bf16 == nil ? k * ld + roundUp(grouping.columns, mr) * k + vectorSlack : pairs * ldp + pairedFloats)
+      + grouping.columns * o + vectorSlack
     grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
   }
 

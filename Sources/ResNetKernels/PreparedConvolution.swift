@@ -59,10 +59,14 @@ public final class PreparedConvolution: @unchecked Sendable {
   let bf16: BF16Kernel?
   /// In bf16, the path's form of the weight rounded to bf16, in 32-bit words of two (and no float32
   /// form): the weight's rows (implicit and GEMM paths: O × ⌈K/2⌉ words), U's 16 matrices' rows
-  /// (Winograd: 16 × O × ⌈C/2⌉), or pair-row panels of 32 channels (packed weight: ⌈O/32⌉ × ⌈K/2⌉ × 32).
+  /// (Winograd: 16 × O × ⌈C/2⌉), or pair-row panels of 32 channels (packed weight: ⌈O/32⌉ × ⌈K/2⌉ × 32);
+  /// the depth in channel-pair order where ``pairsChannels``.
   let bf16Weight: UnsafeMutableRawPointer?
   /// Words per row of the bf16 weight (implicit, GEMM, Winograd): ⌈K/2⌉, or ⌈C/2⌉ for U.
   let bf16Pairs: Int
+  /// Whether the bf16 weight's depth, and so the pair rows, go by channel pairs (see
+  /// ``pairsChannels(path:geometry:)``).
+  let pairsChannels: Bool
 
   /// Prepares a convolution of geometry `g` to `outputChannels` with `weight` (`outputChannels ×
   /// g.columnRows`) and `bias` (`outputChannels`; zeros when nil). In `.bf16`, the weight and each input
@@ -87,11 +91,17 @@ public final class PreparedConvolution: @unchecked Sendable {
     if precision == .bf16 {
       bf16 = bf16Kernel
       (self.weight, transformed, packedWeight) = (nil, nil, nil)
-      (bf16Weight, bf16Pairs) = Self.bf16Form(of: original, path: path, geometry: g, outputChannels: outputChannels)
+      pairsChannels = Self.pairsChannels(path: path, geometry: g)
+      let ordered =
+        pairsChannels
+        ? UnsafePointer(Self.channelPairOrder(original, outputChannels: outputChannels, geometry: g))
+        : UnsafePointer(original)
+      (bf16Weight, bf16Pairs) = Self.bf16Form(of: ordered, path: path, geometry: g, outputChannels: outputChannels)
+      if pairsChannels { ordered.deallocate() }
       original.deallocate()
       return
     }
-    (bf16, bf16Weight, bf16Pairs) = (nil, nil, 0)
+    (bf16, bf16Weight, bf16Pairs, pairsChannels) = (nil, nil, 0, false)
     switch path {
     case .winograd:
       let matrices = winogradTile == 4 ? 36 : 16
@@ -320,6 +330,8 @@ public final class PreparedConvolution: @unchecked Sendable {
       // (In bf16 over one depth slice, each tile reads its residual just before it overwrites it.)
       let stagesChunks =
         count == 1 && epilogue.residual == UnsafePointer(output) && (bf16 == nil || k > GEMMBlocking.kc)
+      // bf16 by channel pairs: the group's samples paired (count × pairedSampleWords words), after C.
+      let paired = pairsChannels ? SendablePointer(scratch + o * ld) : nil
       // body(s, its output pixels, their first column j) for the part of each sample in columns j0 ..< j1.
       func eachSample(_ j0: Int, _ j1: Int, _ body: (_ s: Int, _ pixels: Range<Int>, _ j: Int) -> Void) {
         var j = j0
@@ -357,9 +369,16 @@ public final class PreparedConvolution: @unchecked Sendable {
         if let bf16 {
           let p = UnsafeMutableRawPointer(line!)
           eachSample(j0, j1) { s, columns, j in
-            im2colPairRows(
-              x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2, columns: columns,
-              into: p + (j - j0) * 4, ld: ldp)
+            if let paired {
+              unfoldPairs(
+                UnsafeRawPointer(paired.base + s * pairedSampleWords), pairs: 0..<k / 2, columns: columns,
+                into: p + (j - j0) * 4,
+                ld: ldp)
+            } else {
+              im2colPairRows(
+                x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2, columns: columns,
+                into: p + (j - j0) * 4, ld: ldp)
+            }
           }
           // One sample: the kernel gives each tile the epilogue as it stores it, into the output's columns j0 ..< j1.
           let at = first * o * pixels + j0
@@ -417,6 +436,10 @@ public final class PreparedConvolution: @unchecked Sendable {
         }
         while let index = next() { compute(index, line?.pointer, stage?.pointer) }
       }
+      if let paired {
+        pairChannels(
+          x.base, first: first, count: count, into: UnsafeMutableRawPointer(paired.base), threads: inner, pool: pool)
+      }
       if inner == 1 || chunks == 1 {
         var indices = (0..<chunks).makeIterator()
         computeChunks { indices.next() }
@@ -425,7 +448,8 @@ public final class PreparedConvolution: @unchecked Sendable {
         pool.run(sharing: min(inner, chunks)) { _ in computeChunks { queue.claim() } }
       }
     }
-    grouping.runSharing(threads: participants, pool: pool, scratchFloats: o * ld, group)
+    let pairedFloats = pairsChannels ? grouping.samples * pairedSampleWords : 0
+    grouping.runSharing(threads: participants, pool: pool, scratchFloats: o * ld + pairedFloats, group)
   }
 }
 

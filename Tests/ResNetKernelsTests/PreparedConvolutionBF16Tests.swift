@@ -21,6 +21,10 @@ import Testing
     Case(
       path: .gemm, geometry: ConvGeometry(channels: 16, height: 12, width: 13, kernel: 3, stride: 2, padding: 1)!,
       outputChannels: 24),
+    // Odd channels (a stem's), whose depth is not ordered by channel pairs.
+    Case(
+      path: .gemm, geometry: ConvGeometry(channels: 3, height: 30, width: 29, kernel: 7, stride: 2, padding: 3)!,
+      outputChannels: 16),
     // 1,600 columns: several chunks, each with pair rows of its own.
     Case(
       path: .gemm, geometry: ConvGeometry(channels: 8, height: 80, width: 79, kernel: 3, stride: 2, padding: 1)!,

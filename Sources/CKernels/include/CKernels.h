@@ -127,7 +127,8 @@ void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out
 void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
                      ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines);
 /// Rows `first ..< first + count` of one sample's im2col matrix at output pixels p0 ..< p0 + n, row
-/// first + q to dst + q·ldd.
+/// first + q to dst + q·ldd (n floats each, nothing past them). Values are moved, never computed on, so
+/// the same unfolds any 32-bit words, such as bf16 pairs.
 void rn_im2col_rows(const float *sample, const rn_unfold_geometry *g, ptrdiff_t first, ptrdiff_t count,
                     ptrdiff_t p0, ptrdiff_t n, float *dst, ptrdiff_t ldd);
 /// Rows `first ..< first + count` of one sample's im2col matrix (the sample: `channels` planes) at
