@@ -107,6 +107,11 @@ public enum ConvolutionBlocking {
   /// AMD Zen 3, ResNet-50 at batch 32, 2 threads: its 14×14 1×1 layers 0.74–0.89 of their time with
   /// ``groupColumns``; groups of two or four samples of its 7×7 planes measured the same.
   public static let packedWeightGroupColumns = 256
+  /// The packed-weight path reads one sample of a pointwise stride-1 convolution in place as its A (each
+  /// micro-kernel step 8 pixels of one plane) on planes of at least this many pixels, rather than packing
+  /// it. AMD Zen 4, ResNet-50 at batch 1: its 14×14 1×1 layers 6–16% faster in place, its 7×7 ones 5–8%
+  /// slower (a 49-pixel plane's rows share cache lines between depths, and the register tiles straddle them).
+  public static let packedWeightInPlaceMinimumPixels = 128
   /// How many pieces per thread work shared out through a ``WorkQueue`` is cut into (where it can
   /// be): on a shared machine one core often runs a third slower than the other while both are busy,
   /// and with one piece per thread the faster one would then wait for the slower.

@@ -48,6 +48,11 @@ extension PreparedConvolution {
     let w = SendablePointer(packedWeight ?? bias)  // any pointer in bf16: unread
     let pairs = (k + 1) / 2
     let ldp = roundUp(grouping.columns, cacheLineFloats) + mr  // bf16 pair rows' stride, in words
+    // One sample of a pointwise stride-1 convolution on a plane of enough pixels is its own A, read in place
+    // (rows one pixel apart, depths a plane apart) instead of packed.
+    let inPlaceA =
+      bf16 == nil && g.isPointwise && grouping.samples == 1
+      && pixels >= ConvolutionBlocking.packedWeightInPlaceMinimumPixels
     // Channel panels `range` of one group whose A operand is `columns` (in float32 its column matrix
     // as packA packs it, in bf16 its pair rows): Cᵀ rows of n pixels, row stride o, into `staged`.
     func multiply(
@@ -70,8 +75,8 @@ extension PreparedConvolution {
         }
         return
       }
-      // A, packed by packA: depth slices outermost, so that a slice (about 80 KB for ResNet's 7×7
-      // layers) stays in L2 while every panel of the range multiplies it.
+      // A, packed by packA (or the sample in place): depth slices outermost, so that a slice (about 80 KB
+      // for ResNet's 7×7 layers) stays in L2 while every panel of the range multiplies it.
       let blocks = (n + mr - 1) / mr
       kernel.variants.withUnsafeBufferPointer { variants in
         var pc = 0
@@ -84,8 +89,13 @@ extension PreparedConvolution {
             let width = min(nr, o - panel * nr)
             for block in 0..<blocks {
               let i = block * mr
-              variants[kernel.variantIndex(rows: min(mr, n - i), columns: width)](
-                kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width, nil)
+              let variant = variants[kernel.variantIndex(rows: min(mr, n - i), columns: width)]
+              if inPlaceA {
+                variant(kcur, columns + pc * n + i, 1, n, b, nr, staged + i * o + panel * nr, o, scales, width, nil)
+              } else {
+                variant(
+                  kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width, nil)
+              }
             }
           }
           pc += kcur
@@ -125,9 +135,13 @@ extension PreparedConvolution {
       } else {
         let (matrix, ldm) = columnMatrix(
           x.base, first: first, count: count, ld: ld, scratch: scratch, threads: inner, pool: pool)
-        let packed = staged + grouping.columns * o + vectorSlack
-        packA(matrix, ld: ldm, n: n, mr: mr, kc: kc, into: packed, threads: inner, pool: pool)
-        columns = UnsafePointer(packed)
+        if inPlaceA {
+          columns = matrix
+        } else {
+          let packed = staged + grouping.columns * o + vectorSlack
+          packA(matrix, ld: ldm, n: n, mr: mr, kc: kc, into: packed, threads: inner, pool: pool)
+          columns = UnsafePointer(packed)
+        }
       }
       // The channel panels, in pieces handed out as the threads ask.
       let (c, s) = (SendablePointer(UnsafeMutablePointer(mutating: columns)), SendablePointer(staged))

@@ -52,6 +52,11 @@ import Testing
     Case(
       geometry: ConvGeometry(channels: 12, height: 6, width: 7, kernel: 5, padding: 2)!, outputChannels: 80,
       batch: 3, path: .packedWeight),
+    // Pointwise on a plane of 132 pixels, one sample per group: A read in place, over two depth slices,
+    // its last register tile of 4 pixels.
+    Case(
+      geometry: ConvGeometry(channels: 400, height: 12, width: 11, kernel: 1)!, outputChannels: 140, batch: 2,
+      path: .packedWeight),
     // Pointwise, in groups of several samples (one sample alone is its own column matrix).
     Case(
       geometry: ConvGeometry(channels: 30, height: 4, width: 5, kernel: 1)!, outputChannels: 40, batch: 7,
