@@ -27,12 +27,11 @@ typedef int rn_pi16 __attribute__((ext_vector_type(16), aligned(4)));
 #define RN_POOL_OPS(SFX, ATTR)                                                                         \
   /* Window ow's first maximum over the taps inside the row (the padding is −∞, which never wins: the */  \
   /* same bits as reading it). */                                                                      \
-  ATTR static float rn_window_max_one_##SFX(const float *row, ptrdiff_t width, ptrdiff_t ow,              \
-                                             const rn_pool_geometry *g) {                              \
+  ATTR static float rn_window_max_one_##SFX(const float *row, ptrdiff_t ow, const rn_pool_geometry *g) {  \
     float best = -__builtin_inff();                                                                    \
     for (ptrdiff_t k = 0; k < g->kernel_w; k++) {                                                      \
       const ptrdiff_t col = ow * g->stride_w - g->pad_w + k * g->dilation_w;                           \
-      if (col >= 0 && col < width) best = RN_FIRST_MAX1(best, row[col]);                               \
+      if (col >= 0 && col < g->width) best = RN_FIRST_MAX1(best, row[col]);                            \
     }                                                                                                  \
     return best;                                                                                       \
   }                                                                                                    \
@@ -58,8 +57,8 @@ typedef int rn_pi16 __attribute__((ext_vector_type(16), aligned(4)));
         }                                                                                              \
         hi = last + 16 < out_w ? last + 16 : out_w;                                                    \
       }                                                                                                \
-      for (ptrdiff_t ow = 0; ow < lo && ow < out_w; ow++) target[ow] = rn_window_max_one_##SFX(row, width, ow, g); \
-      for (ptrdiff_t ow = hi; ow < out_w; ow++) target[ow] = rn_window_max_one_##SFX(row, width, ow, g); \
+      for (ptrdiff_t ow = 0; ow < lo && ow < out_w; ow++) target[ow] = rn_window_max_one_##SFX(row, ow, g); \
+      for (ptrdiff_t ow = hi; ow < out_w; ow++) target[ow] = rn_window_max_one_##SFX(row, ow, g); \
       return;                                                                                          \
     }                                                                                                  \
     __builtin_memcpy(padded + pad, row, (size_t)width * sizeof(float));                                \

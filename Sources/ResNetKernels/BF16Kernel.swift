@@ -132,8 +132,9 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
   public func hash(into hasher: inout Hasher) { hasher.combine(isNative) }
 }
 
-/// A convolution's epilogue (bias, residual, ReLU) for ``BF16Kernel/multiply(m:n:pairs:a:aRowStride:aPairStride:b:ldb:c:ldc:accumulate:epilogue:)``
-/// to apply to each finished tile as it stores it: row i of the product gets `bias[i]`, then the residual
+/// A convolution's epilogue (bias, residual, ReLU) for
+/// ``BF16Kernel/multiply(m:n:pairs:a:aRowStride:aPairStride:b:ldb:c:ldc:accumulate:epilogue:rowsOuter:)`` to apply
+/// to each finished tile as it stores it: row i of the product gets `bias[i]`, then the residual
 /// at `residual + i · ldo + j` (which may be the output itself), then ReLU, and goes to `out + i · ldo + j`.
 struct BF16TileEpilogue {
   let bias: UnsafePointer<Float>

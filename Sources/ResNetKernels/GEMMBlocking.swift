@@ -77,9 +77,9 @@ public enum ConvolutionBlocking {
   /// Columns per chunk of a prepared convolution's GEMM: each chunk's output gets its bias, residual
   /// and ReLU while it is still in L2 (a chunk of 256 output channels is 512 KiB).
   public static let epilogueChunkColumns = 512
-  /// For one sample, the bf16 GEMM path runs a chunk's register tiles row tiles outer (each tile's rows of the weight held in
-  /// L1 while the chunk's pair rows stream past) for at most this many output channels, column panels outer
-  /// (each panel of pair rows held in L1 while the weight streams past) for more. Measured on AMD Zen 4,
+  /// For one sample, the bf16 GEMM path runs a chunk's register tiles row tiles outer (each tile's rows of
+  /// the weight held in L1 while the chunk's pair rows stream past) for at most this many output channels,
+  /// column panels outer (each panel of pair rows held in L1 while the weight streams past) for more. Measured on AMD Zen 4,
   /// ResNet-50 at batch 1: the stem (64 channels, 74 pairs) 10% faster rows outer, 256→128 5%; 64→256
   /// and 128→512 7–20% faster columns outer.
   public static let bf16RowsOuterMaximumChannels = 128

@@ -57,21 +57,22 @@ extension PreparedConvolution {
     }
   }
 
-  /// Pair rows `pairs` at output pixels `columns` of one paired sample (see
-  /// ``pairChannels(_:first:count:into:threads:pool:)``), pair row `pairs.lowerBound + q` to `target + q ·
-  /// ld` words; one thread.
-  func unfoldPairs(
-    _ paired: UnsafeRawPointer, pairs: Range<Int>, columns: Range<Int>, into target: UnsafeMutableRawPointer, ld: Int
+  /// Pair rows `pairs` at output pixels `columns` of sample `s` of the group starting at `first`, pair row
+  /// `pairs.lowerBound + q` to `target + q · ld` words; one thread. By channel pairs, the rows of its paired
+  /// form (`paired`: the group's samples as ``pairChannels(_:first:count:into:threads:pool:)`` wrote them),
+  /// unfolded as they are; otherwise gathered, rounded and paired from `input`.
+  func pairRows(
+    _ input: UnsafePointer<Float>, first: Int, sample s: Int, paired: UnsafePointer<Float>?, pairs: Range<Int>,
+    columns: Range<Int>, into target: UnsafeMutableRawPointer, ld: Int
   ) {
-    let g = geometry
-    precondition(
-      pairs.lowerBound >= 0 && pairs.upperBound <= g.columnRows / 2 && columns.lowerBound >= 0
-        && columns.upperBound <= g.outputPixels && ld >= columns.count, "unfoldPairs: ranges")
-    guard !pairs.isEmpty, !columns.isEmpty else { return }
-    withUnsafePointer(to: g.unfoldGeometry) { unfold in
-      rn_im2col_rows(
-        paired.assumingMemoryBound(to: Float.self), unfold, pairs.lowerBound, pairs.count, columns.lowerBound,
-        columns.count, target.assumingMemoryBound(to: Float.self), ld)
+    if let paired {
+      im2colRows(
+        paired + s * pairedSampleWords, geometry: geometry, rows: pairs, columns: columns,
+        into: target.assumingMemoryBound(to: Float.self), ld: ld)
+    } else {
+      im2colPairRows(
+        input + (first + s) * geometry.inputCount, geometry: geometry, pairs: pairs, columns: columns, into: target,
+        ld: ld)
     }
   }
 }

@@ -112,23 +112,17 @@ extension PreparedConvolution {
       if bf16 != nil {
         let pairRows = SendablePointer(staged + grouping.columns * o + vectorSlack)  // ⌈K/2⌉ × ldp words
         // By channel pairs: the group's samples paired (count × pairedSampleWords words), after the pair rows.
-        let paired = SendablePointer(pairRows.base + pairs * ldp)
-        if pairsChannels {
+        let paired = pairsChannels ? SendablePointer(pairRows.base + pairs * ldp) : nil
+        if let paired {
           pairChannels(
             x.base, first: first, count: count, into: UnsafeMutableRawPointer(paired.base), threads: inner, pool: pool)
         }
         parallelRanges(pairs, work: k * n, threads: inner, pool: pool) { range in
           for s in 0..<count {
-            let target = UnsafeMutableRawPointer(pairRows.base) + (range.lowerBound * ldp + s * pixels) * 4
-            if pairsChannels {
-              unfoldPairs(
-                UnsafeRawPointer(paired.base + s * pairedSampleWords), pairs: range, columns: 0..<pixels, into: target,
-                ld: ldp)
-            } else {
-              im2colPairRows(
-                x.base + (first + s) * g.inputCount, geometry: g, pairs: range, columns: 0..<pixels, into: target,
-                ld: ldp)
-            }
+            self.pairRows(
+              x.base, first: first, sample: s, paired: paired.map { UnsafePointer($0.base) }, pairs: range,
+              columns: 0..<pixels,
+              into: UnsafeMutableRawPointer(pairRows.base) + (range.lowerBound * ldp + s * pixels) * 4, ld: ldp)
           }
         }
         columns = UnsafePointer(pairRows.base)

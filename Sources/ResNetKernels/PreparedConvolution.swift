@@ -369,16 +369,9 @@ public final class PreparedConvolution: @unchecked Sendable {
         if let bf16 {
           let p = UnsafeMutableRawPointer(line!)
           eachSample(j0, j1) { s, columns, j in
-            if let paired {
-              unfoldPairs(
-                UnsafeRawPointer(paired.base + s * pairedSampleWords), pairs: 0..<k / 2, columns: columns,
-                into: p + (j - j0) * 4,
-                ld: ldp)
-            } else {
-              im2colPairRows(
-                x.base + (first + s) * g.inputCount, geometry: g, pairs: 0..<(k + 1) / 2, columns: columns,
-                into: p + (j - j0) * 4, ld: ldp)
-            }
+            pairRows(
+              x.base, first: first, sample: s, paired: paired.map { UnsafePointer($0.base) }, pairs: 0..<(k + 1) / 2,
+              columns: columns, into: p + (j - j0) * 4, ld: ldp)
           }
           // One sample: the kernel gives each tile the epilogue as it stores it, into the output's columns j0 ..< j1.
           let at = first * o * pixels + j0
