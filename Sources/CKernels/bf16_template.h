@@ -68,7 +68,7 @@ static inline __attribute__((always_inline)) RN_BTARGET RN_BVEC RN_BNAME(_finish
 static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_body)(
     const int m, const int nv, ptrdiff_t pairs, const uint32_t *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
     const uint32_t *restrict b, ptrdiff_t b_rs, float *c, ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n,
-    const rn_bf16_epilogue *restrict e) {
+    const rn_tile_epilogue *restrict e) {
   RN_BVEC acc[8][2];  // m x nv live accumulators: the m x (nv * 16) tile of C
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_BVEC)0.0f;
@@ -115,7 +115,7 @@ static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_body)(
 
 #define RN_BARGS                                                                                       \
   ptrdiff_t pairs, const void *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const void *b, ptrdiff_t b_rs, float *c, \
-      ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n, const rn_bf16_epilogue *epilogue
+      ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n, const rn_tile_epilogue *epilogue
 #define RN_BDEF(M, V)                                                                                   \
   static RN_BTARGET void RN_BKNAME(M, V)(RN_BARGS) {                                                  \
     if (epilogue)                                                                                     \

@@ -14,6 +14,7 @@
 #define RN_NR (RN_W * RN_NV)
 
 typedef float RN_NAME(_vec) __attribute__((ext_vector_type(RN_W), aligned(4)));
+typedef int32_t RN_NAME(_mask) __attribute__((ext_vector_type(RN_W), aligned(4)));
 #define RN_VEC RN_NAME(_vec)
 
 // acc += A[0:m, 0:kc] * B[0:kc, 0:nv*W]. `prefetch`, and A's strides when the caller passes
@@ -41,10 +42,19 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_loop)(
   }
 }
 
+// v through the epilogue's bias (row r), residual and ReLU, in rn_affine's order and arithmetic.
+static inline __attribute__((always_inline)) RN_TARGET RN_VEC RN_NAME(_finish)(RN_VEC v, float bias,
+                                                                             const float *residual, int32_t relu) {
+  v = v + bias;
+  if (residual) v = v + *(const RN_VEC *)residual;
+  if (relu) v = (RN_VEC)((RN_NAME(_mask))v & ~(RN_NAME(_mask))(v < 0));
+  return v;
+}
+
 static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
     const int m, const int nv, ptrdiff_t kc, const float *restrict a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-    const float *restrict b, ptrdiff_t b_rs, float *restrict c, ptrdiff_t ldc,
-    rn_scales scales, ptrdiff_t n, const float *b_prefetch) {
+    const float *restrict b, ptrdiff_t b_rs, float *c, ptrdiff_t ldc, rn_scales scales, ptrdiff_t n,
+    const float *b_prefetch, const rn_tile_epilogue *restrict e) {
   RN_VEC acc[RN_MR][RN_NV];  // m x nv live accumulators: the m x (nv * RN_W) tile of C
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_VEC)0.0f;
@@ -63,40 +73,53 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
   }
 
   // The store does the same vector arithmetic for full and partial tiles, so an element's value
-  // does not depend on where tile boundaries fall.
+  // does not depend on where tile boundaries fall. The tile goes to C, or through the epilogue to its
+  // out (which may be C, and may be its residual).
   const float alpha = scales.alpha, beta = scales.beta;
   const RN_VEC va = (RN_VEC)alpha, vb = (RN_VEC)beta;
+  float *target = e ? e->out : c;
+  const ptrdiff_t ldt = e ? e->ldo : ldc;
   if (n == nv * RN_W) {
     for (int r = 0; r < m; r++) {
-      float *row = c + r * ldc;
+      const float *row = c + r * ldc;
+      float *out = target + r * ldt;
       for (int v = 0; v < nv; v++) {
-        RN_VEC out = va * acc[r][v];
-        if (beta != 0.0f) out = out + vb * *(const RN_VEC *)(row + v * RN_W);
-        *(RN_VEC *)(row + v * RN_W) = out;
+        RN_VEC sum = va * acc[r][v];
+        if (beta != 0.0f) sum = sum + vb * *(const RN_VEC *)(row + v * RN_W);
+        if (e) sum = RN_NAME(_finish)(sum, e->bias[r], e->residual ? e->residual + r * ldt + v * RN_W : 0, e->relu);
+        *(RN_VEC *)(out + v * RN_W) = sum;
       }
     }
   } else {
-    float tile[RN_NR] __attribute__((aligned(64)));  // one row of C, n valid floats
+    float tile[RN_NR] __attribute__((aligned(64)));      // one row of C, n valid floats
+    float shortcut[RN_NR] __attribute__((aligned(64)));  // its residual, n valid floats
     for (int r = 0; r < m; r++) {
-      float *row = c + r * ldc;
+      const float *row = c + r * ldc;
+      float *out = target + r * ldt;
       if (beta != 0.0f)
         for (ptrdiff_t j = 0; j < n; j++) tile[j] = row[j];
+      if (e && e->residual)
+        for (ptrdiff_t j = 0; j < n; j++) shortcut[j] = e->residual[r * ldt + j];
       for (int v = 0; v < nv; v++) {
-        RN_VEC out = va * acc[r][v];
-        if (beta != 0.0f) out = out + vb * *(const RN_VEC *)(tile + v * RN_W);
-        *(RN_VEC *)(tile + v * RN_W) = out;
+        RN_VEC sum = va * acc[r][v];
+        if (beta != 0.0f) sum = sum + vb * *(const RN_VEC *)(tile + v * RN_W);
+        if (e) sum = RN_NAME(_finish)(sum, e->bias[r], e->residual ? shortcut + v * RN_W : 0, e->relu);
+        *(RN_VEC *)(tile + v * RN_W) = sum;
       }
-      for (ptrdiff_t j = 0; j < n; j++) row[j] = tile[j];
+      for (ptrdiff_t j = 0; j < n; j++) out[j] = tile[j];
     }
   }
 }
 
 #define RN_ARGS                                                                                  \
   ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs, \
-      float *c, ptrdiff_t ldc, rn_scales scales, ptrdiff_t n, const float *b_prefetch
-#define RN_DEF(M, V)                                                      \
-  static RN_TARGET void RN_KNAME(M, V)(RN_ARGS) {                         \
-    RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, b_rs, c, ldc, scales, n, b_prefetch); \
+      float *c, ptrdiff_t ldc, rn_scales scales, ptrdiff_t n, const float *b_prefetch,           \
+      const rn_tile_epilogue *epilogue
+// Two copies of the body, so that a call without an epilogue tests nothing for it.
+#define RN_DEF(M, V)                                                                                         \
+  static RN_TARGET void RN_KNAME(M, V)(RN_ARGS) {                                                            \
+    if (epilogue) RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, b_rs, c, ldc, scales, n, b_prefetch, epilogue); \
+    else RN_NAME(_body)(M, V, kc, a, a_rs, a_cs, b, b_rs, c, ldc, scales, n, b_prefetch, 0);                 \
   }
 
 #if RN_NV == 1

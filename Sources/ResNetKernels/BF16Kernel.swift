@@ -79,7 +79,7 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
   @inline(__always)
   func multiply(
     m: Int, n: Int, depth: Int, kc: Int, a: UnsafeRawPointer, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-    epilogue: BF16TileEpilogue? = nil, rowsOuter: Bool = false,
+    epilogue: TileEpilogue? = nil, rowsOuter: Bool = false,
     slice: (_ pc: Int, _ kcur: Int) -> (b: UnsafeRawPointer, ldb: Int)
   ) {
     var pc = 0
@@ -100,7 +100,7 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
   @inline(__always)
   func multiply(
     m: Int, n: Int, pairs: Int, a: UnsafeRawPointer, aRowStride: Int, aPairStride: Int, b: UnsafeRawPointer,
-    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, epilogue: BF16TileEpilogue? = nil,
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, epilogue: TileEpilogue? = nil,
     rowsOuter: Bool = false
   ) {
     // The tile at row i and column j.
@@ -109,9 +109,7 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
       let micro = variant(rows: rows, columns: columns)
       let (a, b, c) = (a + i * aRowStride * 4, b + j * 4, c + i * ldc + j)
       if let e = epilogue {
-        var tile = rn_bf16_epilogue(
-          bias: e.bias + i, residual: e.residual.map { $0 + i * e.ldo + j }, out: e.out + i * e.ldo + j,
-          ldo: e.ldo, relu: e.relu ? 1 : 0)
+        var tile = e.tile(row: i, column: j)
         micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, &tile)
       } else {
         micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, nil)
@@ -130,18 +128,6 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
 
   public static func == (lhs: BF16Kernel, rhs: BF16Kernel) -> Bool { lhs.isNative == rhs.isNative }
   public func hash(into hasher: inout Hasher) { hasher.combine(isNative) }
-}
-
-/// A convolution's epilogue (bias, residual, ReLU) for
-/// ``BF16Kernel/multiply(m:n:pairs:a:aRowStride:aPairStride:b:ldb:c:ldc:accumulate:epilogue:rowsOuter:)`` to apply
-/// to each finished tile as it stores it: row i of the product gets `bias[i]`, then the residual
-/// at `residual + i · ldo + j` (which may be the output itself), then ReLU, and goes to `out + i · ldo + j`.
-struct BF16TileEpilogue {
-  let bias: UnsafePointer<Float>
-  let residual: UnsafePointer<Float>?
-  let out: UnsafeMutablePointer<Float>
-  let ldo: Int
-  let relu: Bool
 }
 
 /// A float32 matrix rounded to bf16 rows for the micro-kernels' A operand: `rows × columns` read with row

@@ -72,16 +72,19 @@ public func sgemm(
 /// asked for into `packed` as nr-wide panels, exactly as ``GEMMProblem/packB(into:depth:columns:)``
 /// lays them out, zero past the last column (an implicit GEMM: a convolution packs its unfolded input
 /// there straight from the input), on the computing threads, each block once per thread that needs
-/// it. The same operations in the same order as `sgemm` on A and B stored, so the same bits.
+/// it. The same operations in the same order as `sgemm` on A and B stored, so the same bits. With an
+/// `epilogue`, the last depth slice's tiles go through it (C's element (i, j) to its out's) as the
+/// micro-kernel stores them, instead of to C.
 func sgemm(
   m: Int, n: Int, k: Int, panels: UnsafePointer<Float>, b: UnsafePointer<Float>?, ldb: Int,
   c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil, pool: ThreadPool = .shared,
-  packB: GEMMProblem.BPacker? = nil,
+  packB: GEMMProblem.BPacker? = nil, epilogue: TileEpilogue? = nil,
   finished: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
 ) {
   precondition(m >= 0 && n >= 0 && k >= 0 && ldc >= max(1, n), "sgemm: bad shape")
   precondition((b == nil) != (packB == nil) && ldb >= max(1, n), "sgemm: B stored or packed")
   if m == 0 || n == 0 { return }
+  precondition(k > 0 || epilogue == nil, "sgemm: an epilogue needs a depth")
   if k == 0 {
     scale(c, rows: m, columns: n, ldc: ldc, by: 0)
     finished?(0..<m, 0..<n)
@@ -91,6 +94,7 @@ func sgemm(
     transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: panels, lda: k, b: b ?? panels, ldb: ldb,
     beta: 0, c: SendablePointer(c), ldc: ldc, kernel: .best, packer: packB)
   problem.aIsPanels = true
+  problem.epilogue = epilogue
   problem.run(threads: threads, pool: pool, finished: finished)
 }
 
@@ -144,6 +148,9 @@ struct GEMMProblem: @unchecked Sendable {
   /// A is packed in register-tile panels of `kernel.mr` rows, each `k × mr` floats (a depth's rows
   /// adjacent), rather than stored m × k.
   var aIsPanels = false
+  /// Applied by the micro-kernel to the last depth slice's tiles (alpha 1 only), C's element (i, j) going
+  /// to the epilogue's (i, j).
+  var epilogue: TileEpilogue? = nil
 
   var kc: Int { min(GEMMBlocking.kc, k) }
   var nc: Int { GEMMBlocking.nc(depth: kc, nr: kernel.nr) }
@@ -219,15 +226,23 @@ struct MacroKernel {
   /// Called with each block of C once its last depth slice is added (see ``sgemm``).
   let finished: ((Range<Int>, Range<Int>) -> Void)?
 
-  /// One micro-kernel call: C[ir..<ir+mcur, j..<j+ncols] from an A panel and a B panel.
+  /// One micro-kernel call: C[i..<i+mcur, j..<j+ncols] from an A panel and a B panel, through the
+  /// problem's epilogue if `last` (the last depth slice) and it has one.
   @inline(__always)
   func tile(
     _ kcur: Int, rows mcur: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
-    b: UnsafePointer<Float>, bRowStride: Int, c: UnsafeMutablePointer<Float>, columns ncols: Int,
-    scales: rn_scales, prefetch: UnsafePointer<Float>?
+    b: UnsafePointer<Float>, bRowStride: Int, row i: Int, column j: Int, columns ncols: Int,
+    scales: rn_scales, last: Bool, prefetch: UnsafePointer<Float>?
   ) {
-    let micro = variants[problem.kernel.variantIndex(rows: mcur, columns: ncols)]
-    micro(kcur, a, aRowStride, aColumnStride, b, bRowStride, c, problem.ldc, scales, ncols, prefetch)
+    let p = problem
+    let micro = variants[p.kernel.variantIndex(rows: mcur, columns: ncols)]
+    let c = p.c.base + i * p.ldc + j
+    if last, let e = p.epilogue {
+      var tile = e.tile(row: i, column: j)
+      micro(kcur, a, aRowStride, aColumnStride, b, bRowStride, c, p.ldc, scales, ncols, prefetch, &tile)
+    } else {
+      micro(kcur, a, aRowStride, aColumnStride, b, bRowStride, c, p.ldc, scales, ncols, prefetch, nil)
+    }
   }
 
   /// Where the A panel of rows `ir..<ir+mcur`, depth slice from `pc`, is read: in place, or packed.
@@ -252,13 +267,13 @@ struct MacroKernel {
     let p = problem
     let mr = p.kernel.mr
     let nr = p.kernel.nr
-    let c = p.c.base
     var jc = columns.lowerBound
     while jc < columns.upperBound {
       let ncur = min(p.nc, columns.upperBound - jc)
       var pc = 0
       while pc < p.k {
         let kcur = min(p.kc, p.k - pc)
+        let last = pc + kcur == p.k
         p.packB(into: packedB, depth: pc..<(pc + kcur), columns: jc..<(jc + ncur))
         let scales = rn_scales(alpha: p.alpha, beta: pc == 0 ? p.beta : 1)
         var ir = rows.lowerBound
@@ -270,10 +285,10 @@ struct MacroKernel {
             let b = UnsafePointer(packedB + (jr / nr) * kcur * nr)  // kcur × nr
             tile(
               kcur, rows: mcur, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, bRowStride: nr,
-              c: c + ir * p.ldc + jc + jr, columns: min(nr, ncur - jr), scales: scales, prefetch: nil)
+              row: ir, column: jc + jr, columns: min(nr, ncur - jr), scales: scales, last: last, prefetch: nil)
             jr += nr
           }
-          if pc + kcur == p.k { finished?(ir..<(ir + mcur), jc..<(jc + ncur)) }
+          if last { finished?(ir..<(ir + mcur), jc..<(jc + ncur)) }
           ir += mr
         }
         pc += kcur
@@ -293,7 +308,6 @@ struct MacroKernel {
     let p = problem
     let mr = p.kernel.mr
     let nr = p.kernel.nr
-    let c = p.c.base
     var pc = 0
     while pc < p.k {
       let kcur = min(p.kc, p.k - pc)
@@ -325,7 +339,7 @@ struct MacroKernel {
             let (a, aRowStride, aColumnStride) = panels[index]
             tile(
               kcur, rows: min(mr, rows.upperBound - row), a: a, aRowStride: aRowStride, aColumnStride: aColumnStride,
-              b: b, bRowStride: bRowStride, c: c + row * p.ldc + jr, columns: ncols, scales: scales,
+              b: b, bRowStride: bRowStride, row: row, column: jr, columns: ncols, scales: scales, last: last,
               prefetch: index == 0 ? next : nil)
           }
           jr += nr

@@ -153,7 +153,7 @@ public struct GEMMKernel: Sendable, Hashable, CustomStringConvertible {
       while j < n {
         let columns = min(nr, n - j)
         variants[variantIndex(rows: rows, columns: columns)](
-          depth, a, rowStride, depthStride, b + j, ldb, c + i * ldc + j, ldc, scales, columns, nil)
+          depth, a, rowStride, depthStride, b + j, ldb, c + i * ldc + j, ldc, scales, columns, nil, nil)
         j += nr
       }
       i += mr

@@ -79,7 +79,7 @@ func implicitWeightGradient(
               micro(
                 kcur, a, depth, 1, packed + jr / nr * kcur * nr, nr,
                 partial + (tap * channels + c0) * outputChannels + jr,
-                outputChannels, scales, ncols, nil)
+                outputChannels, scales, ncols, nil, nil)
               jr += nr
             }
             c0 += mr

@@ -91,10 +91,12 @@ extension PreparedConvolution {
               let i = block * mr
               let variant = variants[kernel.variantIndex(rows: min(mr, n - i), columns: width)]
               if inPlaceA {
-                variant(kcur, columns + pc * n + i, 1, n, b, nr, staged + i * o + panel * nr, o, scales, width, nil)
+                variant(
+                  kcur, columns + pc * n + i, 1, n, b, nr, staged + i * o + panel * nr, o, scales, width, nil, nil)
               } else {
                 variant(
-                  kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width, nil)
+                  kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width, nil, nil
+                )
               }
             }
           }

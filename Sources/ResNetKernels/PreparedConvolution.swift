@@ -279,11 +279,10 @@ public final class PreparedConvolution: @unchecked Sendable {
   /// in bf16 each chunk's columns are unfolded into pair rows), except that one sample of a pointwise
   /// stride-1 convolution is its own column matrix, read in place. With fewer groups than threads, the
   /// groups go one after another, their chunks shared out over the threads. One sample's GEMM writes
-  /// straight into the output, unless the output is the residual: then each chunk's sums go to a
-  /// staging matrix of the thread's own, and the epilogue reads the residual before it writes there.
-  /// In bf16, one sample's tiles take the epilogue inside the micro-kernel as they are stored (its
-  /// arithmetic is the epilogue's), staged only when the output is the residual and the depth spans more
-  /// than one slice.
+  /// straight into the output, its tiles given the epilogue inside the micro-kernel as they are stored
+  /// (its arithmetic is the epilogue's), in float32 and bf16 alike; when the output is the residual and
+  /// the depth spans more than one slice, each chunk's sums go to a staging matrix of the thread's own
+  /// instead, so that the residual is read (in the last slice) before anything is written over it.
   private func gemmForward(
     _ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue,
     threads: Int?, pool: ThreadPool
@@ -324,12 +323,12 @@ public final class PreparedConvolution: @unchecked Sendable {
       let inPlace = bf16 == nil && count == 1 && g.isPointwise
       let ldb = count == 1 ? pixels : ld  // C's row stride
       // C, O × count·pixels with row stride ldb: for one sample the output itself (rows pixels apart),
-      // unless it is the residual — then each chunk's C is the thread's `stage` (O × chunk).
+      // unless it is the residual over several depth slices — then each chunk's C is the thread's `stage`
+      // (O × chunk).
       let staged = count == 1 ? y.base + first * o * pixels : scratch
       let c = SendablePointer(staged)
-      // (In bf16 over one depth slice, each tile reads its residual just before it overwrites it.)
-      let stagesChunks =
-        count == 1 && epilogue.residual == UnsafePointer(output) && (bf16 == nil || k > GEMMBlocking.kc)
+      // (Over one depth slice, each tile reads its residual just before it overwrites it.)
+      let stagesChunks = count == 1 && epilogue.residual == UnsafePointer(output) && k > GEMMBlocking.kc
       // bf16 by channel pairs: the group's samples paired (count × pairedSampleWords words), after C.
       let paired = pairsChannels ? SendablePointer(scratch + o * ld) : nil
       // body(s, its output pixels, their first column j) for the part of each sample in columns j0 ..< j1.
@@ -366,6 +365,13 @@ public final class PreparedConvolution: @unchecked Sendable {
         let (j0, j1) = (span.lowerBound, span.upperBound)
         let (sums, ldc) = stage.map { ($0, chunk) } ?? (c.base + j0, ldb)  // C's columns j0 ..< j1
         func finish(_ rows: Range<Int>, _ columns: Range<Int>) { apply(j0, rows, columns, sums, ldc) }
+        // One sample: the kernel gives each tile the epilogue as it stores it, into the output's columns j0 ..< j1.
+        let at = first * o * pixels + j0
+        let fused =
+          count == 1
+          ? TileEpilogue(
+            bias: epilogue.bias, residual: epilogue.residual.map { $0 + at }, out: y.base + at, ldo: pixels,
+            relu: epilogue.relu) : nil
         if let bf16 {
           let p = UnsafeMutableRawPointer(line!)
           eachSample(j0, j1) { s, columns, j in
@@ -373,13 +379,6 @@ public final class PreparedConvolution: @unchecked Sendable {
               x.base, first: first, sample: s, paired: paired.map { UnsafePointer($0.base) }, pairs: 0..<(k + 1) / 2,
               columns: columns, into: p + (j - j0) * 4, ld: ldp)
           }
-          // One sample: the kernel gives each tile the epilogue as it stores it, into the output's columns j0 ..< j1.
-          let at = first * o * pixels + j0
-          let fused =
-            count == 1
-            ? BF16TileEpilogue(
-              bias: epilogue.bias, residual: epilogue.residual.map { $0 + at }, out: y.base + at, ldo: pixels,
-              relu: epilogue.relu) : nil
           bf16.multiply(
             m: o, n: j1 - j0, depth: k, kc: GEMMBlocking.kc, a: bf16Weight!, lda: bf16Pairs, c: sums, ldc: ldc,
             epilogue: fused, rowsOuter: fused != nil && o <= ConvolutionBlocking.bf16RowsOuterMaximumChannels
@@ -390,7 +389,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         if inPlace {
           sgemm(
             m: o, n: j1 - j0, k: k, panels: w.base, b: x.base + first * g.inputCount + j0, ldb: pixels, c: sums,
-            ldc: ldc, threads: 1, pool: pool, finished: finish)
+            ldc: ldc, threads: 1, pool: pool, epilogue: fused, finished: fused == nil ? finish : nil)
           return
         }
         let line = line!
@@ -413,7 +412,7 @@ public final class PreparedConvolution: @unchecked Sendable {
         }
         sgemm(
           m: o, n: j1 - j0, k: k, panels: w.base, b: nil, ldb: j1 - j0, c: sums, ldc: ldc, threads: 1, pool: pool,
-          packB: packB, finished: finish)
+          packB: packB, epilogue: fused, finished: fused == nil ? finish : nil)
       }
       // Runs chunks from the queue (or all of them), with a line of its own when unfolding and a staging
       // matrix of its own where stagesChunks.

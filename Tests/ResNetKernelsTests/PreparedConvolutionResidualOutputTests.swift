@@ -3,8 +3,9 @@ import Testing
 
 /// A prepared convolution given its residual as its output (as a model's memory plan does when nothing
 /// reads the residual afterwards) writes the same bits as into an output of its own, on every path that
-/// ``PreparedConvolution/acceptsResidualAsOutput``: the GEMM path for one sample (its sums staged, not
-/// written over the residual before the epilogue reads it), pointwise and unfolded, and for a batch
+/// ``PreparedConvolution/acceptsResidualAsOutput``: the GEMM path for one sample (each tile's residual
+/// read by the micro-kernel's epilogue just before it writes there; its sums staged when the depth
+/// spans several slices, not written over the residual before the epilogue reads it), pointwise and unfolded, and for a batch
 /// in groups (batch 16 puts the stride-2 case's 342 pixels in groups of two samples); Winograd's
 /// F(2×2, 3×3) and F(4×4, 3×3); and both in bf16.
 @Suite struct PreparedConvolutionResidualOutputTests {
@@ -19,6 +20,12 @@ import Testing
   static let cases: [Case] = [
     // Pointwise stride 1: one sample's B read in place, 930 columns in several chunks.
     Case(path: .gemm, geometry: ConvGeometry(channels: 20, height: 30, width: 31, kernel: 1)!, outputChannels: 48),
+    // A depth over two slices of GEMMBlocking.kc: one sample's sums staged (the kernel's epilogue reads
+    // the residual only in the last slice, after the first has been stored), with a partial last tile.
+    Case(path: .gemm, geometry: ConvGeometry(channels: 400, height: 9, width: 10, kernel: 1)!, outputChannels: 24),
+    Case(
+      path: .gemm, geometry: ConvGeometry(channels: 400, height: 9, width: 10, kernel: 1)!, outputChannels: 24,
+      precision: .bf16),
     // Unfolded by rn_im2col_pack: 3×3 stride 2 (unpadded: padded, it takes the stride-2 Winograd path).
     Case(
       path: .gemm, geometry: ConvGeometry(channels: 16, height: 40, width: 38, kernel: 3, stride: 2)!,

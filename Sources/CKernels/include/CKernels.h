@@ -22,16 +22,29 @@ typedef struct {
 /// How far before a row's first tile and after its last rn_winograd_output reads, in floats.
 #define RN_WINOGRAD_OUTPUT_READ_SLACK 32
 
+/// A convolution's epilogue applied to a finished tile of C by a micro-kernel (float32 or bf16) as it
+/// stores it, in rn_affine's arithmetic with scale 1: out[r][j] = relu?(C[r][j] + bias[r] (+
+/// residual[r][j])), where relu keeps NaN and -0. Pointers are at the tile's first row and column;
+/// `residual` may be `out` (read before it is written) or NULL; `out` may be C.
+typedef struct {
+  const float *bias;      // one per row of the tile
+  const float *residual;  // rows ldo apart, or NULL
+  float *out;             // rows ldo apart
+  ptrdiff_t ldo;
+  int32_t relu;
+} rn_tile_epilogue;
+
 /// A micro-kernel computes one m x n tile of C (m and the vector count fixed by the variant):
 ///   C[0:m, 0:n] = scales.alpha * A[0:m, 0:kc] * B[0:kc, 0:nr] (first n columns) + scales.beta * C[0:m, 0:n]
 /// A[r][k] is read at a[r * a_rs + k * a_cs] (in place or packed); row k of B is the nr floats at
 /// b + k * b_rs (a packed panel with b_rs == nr, zero-padded past n, or B in place); C is row-major
 /// with row stride ldc. With beta == 0, C is never read (it may hold NaN). While it runs, the kernel
 /// prefetches the nr floats at b_prefetch + k * b_rs for each k (the next panel of B), unless
-/// b_prefetch is NULL.
+/// b_prefetch is NULL. With an `epilogue`, the tile goes through it to its `out` instead of to C.
 typedef void (*rn_sgemm_ukernel_fn)(ptrdiff_t kc, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                                     const float *b, ptrdiff_t b_rs, float *c, ptrdiff_t ldc,
-                                    rn_scales scales, ptrdiff_t n, const float *b_prefetch);
+                                    rn_scales scales, ptrdiff_t n, const float *b_prefetch,
+                                    const rn_tile_epilogue *epilogue);
 
 /// What a kernel family computes per call: at most mr rows and nr = vectors * width columns.
 typedef struct {
@@ -274,17 +287,6 @@ void rn_bf16_pair_rows(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n
 /// dst[i] = src[i] rounded to bf16 as rn_bf16_round does, kept as a float32 (its low 16 bits zero), for
 /// i < n; dst may be src. Products of such values are exact in float32.
 void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst);
-/// A convolution's epilogue applied to a finished tile of C by a bf16 micro-kernel (rn_affine's
-/// arithmetic, scale 1): out[r][j] = relu?(C[r][j] + bias[r] (+ residual[r][j])), where relu keeps NaN
-/// and -0. Pointers are at the tile's first row and column; `residual` may be `out` (read before it is
-/// written) or NULL.
-typedef struct {
-  const float *bias;      // one per row of the tile
-  const float *residual;  // rows ldo apart, or NULL
-  float *out;             // rows ldo apart
-  ptrdiff_t ldo;
-  int32_t relu;
-} rn_bf16_epilogue;
 /// A bf16 micro-kernel computes one m x n tile of C (m <= 8 and the vector count, 1 or 2 of 16 floats,
 /// fixed by the variant), in 32-bit words that each hold a pair of bf16 values (k even, k odd):
 ///   C[0:m, 0:n] = A[0:m, 0:2·pairs] · B[0:2·pairs, 0:nr] (first n columns) [+ C[0:m, 0:n] if accumulate]
@@ -293,7 +295,7 @@ typedef struct {
 /// never read. With an `epilogue`, the tile goes through it to its `out` instead of to C.
 typedef void (*rn_bf16_ukernel_fn)(ptrdiff_t pairs, const void *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const void *b,
                                    ptrdiff_t b_rs, float *c, ptrdiff_t ldc, int32_t accumulate, ptrdiff_t n,
-                                   const rn_bf16_epilogue *epilogue);
+                                   const rn_tile_epilogue *epilogue);
 /// The micro-kernel for m (1...8) rows and `vectors` (1, 2) vectors: vdpbf16ps when `native` and the CPU
 /// has AVX512_BF16, else the emulation (AVX2 + FMA where the CPU has them). NULL outside those ranges.
 rn_bf16_ukernel_fn rn_bf16_ukernel(int32_t native, int32_t m, int32_t vectors);
