@@ -178,9 +178,11 @@ func validOutputColumns(_ g: ConvGeometry, tap j: Int) -> (first: Int, end: Int)
 
 /// Runs `body` over contiguous parts of `0..<count` on up to `threads` threads of `pool`, using one
 /// thread when `work` (elements touched) is too small to share. With several threads the parts are
-/// ``ConvolutionBlocking/piecesPerThread`` per thread (as the work allows), handed out by a
-/// ``WorkQueue``, so a thread slowed by a neighbour on its core takes fewer; `body` must give the
-/// same result for an index whatever part it comes in.
+/// handed out by a ``WorkQueue`` as the threads ask, so a thread slowed by a neighbour on its core
+/// takes fewer: the first a ``ConvolutionBlocking/piecesPerThread``th of a thread's share, then
+/// shrinking toward the end (``WorkQueue/claimRun(minimum:maximum:divisor:)``, down to what is worth
+/// a part of its own), so that the threads finish close together. `body` must give the same result
+/// for an index whatever part it comes in.
 func parallelRanges(
   _ count: Int, work: Int, threads: Int?, pool: ThreadPool, _ body: (Range<Int>) -> Void
 ) {
@@ -190,9 +192,11 @@ func parallelRanges(
     body(0..<count)
     return
   }
-  let ranges = split(tiles: count, into: min(count, worthwhile, parts * ConvolutionBlocking.piecesPerThread))
-  let queue = WorkQueue(count: ranges.count)
+  let pieces = min(count, worthwhile, parts * ConvolutionBlocking.piecesPerThread)
+  let widest = (count + pieces - 1) / pieces
+  let smallest = min(widest, (count + min(count, worthwhile) - 1) / min(count, worthwhile))
+  let queue = WorkQueue(count: count)
   pool.run(sharing: parts) { _ in
-    while let piece = queue.claim() { body(ranges[piece]) }
+    while let run = queue.claimRun(minimum: smallest, maximum: widest, divisor: 2 * parts) { body(run) }
   }
 }

@@ -308,17 +308,15 @@ public final class PreparedConvolution: @unchecked Sendable {
       let chunkCount = inner > 1 ? max(even, pieces) : even
       // Chunks of whole register tiles in float32, so that only the last chunk ends in a narrower tile; of
       // whole vectors in bf16, so that no chunk's reads of its pair rows reach into the next chunk's. The
-      // units are dealt out evenly, so that chunks differ by one unit at most and the threads' shares stay
-      // even (one chunk width rounded up to whole units would leave the last chunk short: 784 columns in 6
-      // chunks of 32-column tiles would be 5 chunks, 3 for one thread and 2 for the other).
+      // widest is a `chunkCount`th of the units; shared over threads, the chunks shrink toward the end
+      // (WorkQueue.claimRun, down to minimumChunkColumns), so that the threads finish close together.
       let unit = bf16 == nil ? nr : BF16Kernel.width
       let units = (n + unit - 1) / unit
       let chunks = min(chunkCount, units)
-      let chunk = (units + chunks - 1) / chunks * unit  // the widest chunk
-      // The columns of chunk `index`.
-      func chunkColumns(_ index: Int) -> Range<Int> {
-        (index * units / chunks * unit)..<min(n, (index + 1) * units / chunks * unit)
-      }
+      let widest = (units + chunks - 1) / chunks  // in units
+      let chunk = widest * unit
+      // The columns of units `run`.
+      func chunkColumns(_ run: Range<Int>) -> Range<Int> { (run.lowerBound * unit)..<min(n, run.upperBound * unit) }
       // One sample of a pointwise stride-1 convolution: B is the sample, rows `pixels` apart.
       let inPlace = bf16 == nil && count == 1 && g.isPointwise
       let ldb = count == 1 ? pixels : ld  // C's row stride
@@ -356,12 +354,12 @@ public final class PreparedConvolution: @unchecked Sendable {
       // the pair rows of a register tile's panel fall in different L1 sets rather than a few (a stride of a
       // power of two, or of a whole 112×112 plane's 50,176 bytes, keeps only a few KB of the panel in L1).
       let ldp = roundUp(chunk, BF16Kernel.width) | BF16Kernel.width
-      // One chunk; `line` is the thread's scratch: in float32 (not in place) `chunk` (+ slack) floats, in
-      // bf16 the chunk's pair rows (⌈K/2⌉ × ldp words + a tile's width, read past the last column); `stage`
-      // its O × chunk staging matrix where stagesChunks. The GEMM hands each block of the chunk to the
-      // epilogue as soon as its sums are final.
-      func compute(_ index: Int, _ line: UnsafeMutablePointer<Float>?, _ stage: UnsafeMutablePointer<Float>?) {
-        let span = chunkColumns(index)
+      // One chunk, the columns of units `run`; `line` is the thread's scratch: in float32 (not in place)
+      // `chunk` (+ slack) floats, in bf16 the chunk's pair rows (⌈K/2⌉ × ldp words + a tile's width, read
+      // past the last column); `stage` its O × chunk staging matrix where stagesChunks. The GEMM hands each
+      // block of the chunk to the epilogue as soon as its sums are final.
+      func compute(_ run: Range<Int>, _ line: UnsafeMutablePointer<Float>?, _ stage: UnsafeMutablePointer<Float>?) {
+        let span = chunkColumns(run)
         let (j0, j1) = (span.lowerBound, span.upperBound)
         let (sums, ldc) = stage.map { ($0, chunk) } ?? (c.base + j0, ldb)  // C's columns j0 ..< j1
         func finish(_ rows: Range<Int>, _ columns: Range<Int>) { apply(j0, rows, columns, sums, ldc) }
@@ -416,7 +414,7 @@ public final class PreparedConvolution: @unchecked Sendable {
       }
       // Runs chunks from the queue (or all of them), with a line of its own when unfolding and a staging
       // matrix of its own where stagesChunks.
-      func computeChunks(_ next: () -> Int?) {
+      func computeChunks(_ next: () -> Range<Int>?) {
         let line =
           bf16 != nil
           ? convolutionScratch.take((k + 1) / 2 * ldp + BF16Kernel.nr)
@@ -426,18 +424,19 @@ public final class PreparedConvolution: @unchecked Sendable {
           line.map(convolutionScratch.give)
           stage.map(convolutionScratch.give)
         }
-        while let index = next() { compute(index, line?.pointer, stage?.pointer) }
+        while let run = next() { compute(run, line?.pointer, stage?.pointer) }
       }
       if let paired {
         pairChannels(
           x.base, first: first, count: count, into: UnsafeMutableRawPointer(paired.base), threads: inner, pool: pool)
       }
+      let queue = WorkQueue(count: units)
+      let smallest = min(widest, max(1, ConvolutionBlocking.minimumChunkColumns / unit))
+      func claim() -> Range<Int>? { queue.claimRun(minimum: smallest, maximum: widest, divisor: 2 * inner) }
       if inner == 1 || chunks == 1 {
-        var indices = (0..<chunks).makeIterator()
-        computeChunks { indices.next() }
+        computeChunks(claim)
       } else {
-        let queue = WorkQueue(count: chunks)
-        pool.run(sharing: min(inner, chunks)) { _ in computeChunks { queue.claim() } }
+        pool.run(sharing: min(inner, chunks)) { _ in computeChunks(claim) }
       }
     }
     let pairedFloats = pairsChannels ? grouping.samples * pairedSampleWords : 0

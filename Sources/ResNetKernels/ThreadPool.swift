@@ -192,19 +192,37 @@ final class ScratchPool: @unchecked Sendable {
   }
 }
 
-/// Hands out the items `0..<count` one at a time to whichever participant of a job asks first, so a
-/// thread that falls behind (a noisy neighbour, a late wake-up) takes fewer. Use it only where the
-/// result does not depend on which participant computes an item (each item written to its own place).
-final class WorkQueue: @unchecked Sendable {
+/// Hands out the items `0..<count` one at a time (or in runs) to whichever participant of a job asks
+/// first, so a thread that falls behind (a noisy neighbour, a late wake-up) takes fewer. Use it only
+/// where the result does not depend on which participant computes an item (each item written to its
+/// own place).
+public final class WorkQueue: @unchecked Sendable {
   private let next = Atomic<Int>(0)
   private let count: Int
 
   /// A queue of the items `0..<count`.
-  init(count: Int) { self.count = count }
+  public init(count: Int) { self.count = count }
 
   /// The next unclaimed item, or nil when all have been claimed.
-  func claim() -> Int? {
+  public func claim() -> Int? {
     let item = next.add(1, ordering: .relaxed).oldValue
     return item < count ? item : nil
+  }
+
+  /// The next run of unclaimed items, or nil when all have been claimed: a share of those left,
+  /// `⌈left / divisor⌉` clamped to `minimum ... maximum` (and to what is left), so that runs shrink
+  /// toward the end and the participants finish close together — however late one joins or slow it
+  /// runs — while the first runs stay long. Each run's size depends only on where it starts, so the
+  /// runs are the same whichever participant claims them. Do not mix with ``claim()``.
+  public func claimRun(minimum: Int, maximum: Int, divisor: Int) -> Range<Int>? {
+    var start = next.load(ordering: .relaxed)
+    while start < count {
+      let size = min(count - start, max(minimum, min(maximum, (count - start + divisor - 1) / divisor)))
+      let (exchanged, current) = next.compareExchange(
+        expected: start, desired: start + size, ordering: .relaxed)
+      if exchanged { return start..<(start + size) }
+      start = current
+    }
+    return nil
   }
 }

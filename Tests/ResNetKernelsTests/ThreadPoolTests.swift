@@ -65,6 +65,49 @@ import Testing
   }
 }
 
+/// ``WorkQueue/claimRun(minimum:maximum:divisor:)`` from every thread of an oversubscribed pool at once:
+/// the runs cover each item exactly once, and they are the runs one thread claiming alone gets — each
+/// run's size fixed by where it starts: ⌈left / divisor⌉ within the bounds — which is what keeps a
+/// convolution's chunks the same however the threads race.
+@Suite struct WorkQueueRunTests {
+  /// The runs one thread gets, claiming alone, from the definition.
+  static func expected(count: Int, minimum: Int, maximum: Int, divisor: Int) -> [Range<Int>] {
+    var runs: [Range<Int>] = []
+    var start = 0
+    while start < count {
+      let left = count - start
+      let size = min(left, max(minimum, min(maximum, (left + divisor - 1) / divisor)))
+      runs.append(start..<(start + size))
+      start += size
+    }
+    return runs
+  }
+
+  @Test(
+    "concurrent runs cover each item once, and are the runs of one thread alone",
+    arguments: [(98, 4, 13, 4), (1000, 1, 64, 8), (7, 1, 1, 2), (49, 3, 100, 2), (64, 8, 8, 4)])
+  func concurrentRuns(_ shape: (count: Int, minimum: Int, maximum: Int, divisor: Int)) {
+    let pool = oversubscribedPool
+    let expected = Self.expected(
+      count: shape.count, minimum: shape.minimum, maximum: shape.maximum, divisor: shape.divisor)
+    #expect(expected.count > 1 || shape.count <= shape.maximum)
+    for _ in 0..<200 {
+      let queue = WorkQueue(count: shape.count)
+      let claimed = Mutex<[Range<Int>]>([])
+      pool.run(sharing: pool.capacity) { _ in
+        while let run = queue.claimRun(minimum: shape.minimum, maximum: shape.maximum, divisor: shape.divisor) {
+          claimed.withLock { $0.append(run) }
+        }
+      }
+      let runs = claimed.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+      if runs != expected {
+        Issue.record("\(shape): \(runs) against \(expected)")
+        return
+      }
+    }
+  }
+}
+
 /// A pointer the pool's threads write distinct elements through.
 struct SlotPointer: @unchecked Sendable {
   let base: UnsafeMutablePointer<Int>
