@@ -272,6 +272,84 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
 #define rn_im2col_small_line_avx2(sample, g, row, p0, n, out) 0
 #define rn_im2col_small_line_portable(sample, g, row, p0, n, out) 0
 
+typedef uint64_t rn_u64x8 __attribute__((ext_vector_type(8), aligned(4)));
+typedef uint32_t rn_u32x8 __attribute__((ext_vector_type(8), aligned(4)));
+// 16 words of a pair row from 32 consecutive floats f[0 ..< 32]: word j is f[2j] rounded (low half) and
+// f[2j + 1] rounded (high half).
+#define RN_ADJACENT_WORDS16(f)                                                                         \
+  ({                                                                                                  \
+    rn_u32x16 a_, b_;                                                                                 \
+    __builtin_memcpy(&a_, (f), 64);                                                                   \
+    __builtin_memcpy(&b_, (f) + 16, 64);                                                              \
+    const rn_u64x8 x_ = (rn_u64x8)RN_ROUND16(a_), y_ = (rn_u64x8)RN_ROUND16(b_);                      \
+    const rn_u64x8 px_ = (x_ & 0xffffu) | ((x_ >> 16) & 0xffff0000u);                                 \
+    const rn_u64x8 py_ = (y_ & 0xffffu) | ((y_ >> 16) & 0xffff0000u);                                 \
+    const rn_u32x8 lo_ = __builtin_convertvector(px_, rn_u32x8);                                      \
+    const rn_u32x8 hi_ = __builtin_convertvector(py_, rn_u32x8);                                      \
+    (rn_u32x16) __builtin_shufflevector(lo_, hi_, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); \
+  })
+
+// Pair row p of one sample's im2col matrix at output pixels p0 ..< p0 + n, when its two rows are
+// adjacent taps of one kernel row of a stride-2, undilated convolution: at each output pixel the two
+// values are neighbours in the input row, so 16 columns' 32 floats are rounded and paired where they
+// lie, with no gather (only blocks at the row's edges gather their taps, zero outside the plane). The
+// same words as gathering the two rows and pairing them. Returns 0, writing nothing, where it does not
+// apply.
+#define RN_ADJACENT_OPS(SFX, ATTR)                                                                          \
+  /* Columns x ..< x + m (m <= 16) one by one: their taps gathered, zero outside the row. */                \
+  ATTR static void rn_adjacent_edge_##SFX(const float *line, rn_line_source even, rn_line_source odd,       \
+                                          ptrdiff_t x, ptrdiff_t m, uint32_t *target) {                     \
+    float f[32] = {0};                                                                                      \
+    for (ptrdiff_t c = 0; c < m; c++) {                                                                     \
+      const ptrdiff_t xc = x + c;                                                                           \
+      if (xc >= even.lo && xc < even.hi) f[2 * c] = line[2 * xc];                                           \
+      if (xc >= odd.lo && xc < odd.hi) f[2 * c + 1] = line[2 * xc + 1];                                     \
+    }                                                                                                       \
+    const rn_u32x16 words = RN_ADJACENT_WORDS16(f);                                                         \
+    for (ptrdiff_t c = 0; c < m; c++) target[x + c] = words[c];                                             \
+  }                                                                                                         \
+  ATTR static int rn_adjacent_pair_row_##SFX(const float *sample, const rn_unfold_geometry *g, ptrdiff_t p, \
+                                            ptrdiff_t p0, ptrdiff_t n, uint32_t *row) {                     \
+    const ptrdiff_t taps = g->kernel_height * g->kernel_width;                                              \
+    if (g->stride_width != 2 || g->dilation_width != 1 || (2 * p) / taps != (2 * p + 1) / taps ||           \
+        (2 * p) % g->kernel_width == g->kernel_width - 1)                                                   \
+      return 0;                                                                                             \
+    const rn_line_source even = rn_line_source_of(sample, g, 2 * p);                                        \
+    const rn_line_source odd = rn_line_source_of(sample, g, 2 * p + 1);                                     \
+    const ptrdiff_t wo = g->output_width;                                                                   \
+    /* Output columns whose two taps are both inside the row. */                                            \
+    const ptrdiff_t lo = even.lo > odd.lo ? even.lo : odd.lo, hi = odd.hi < even.hi ? odd.hi : even.hi;     \
+    for (ptrdiff_t done = 0, oh = p0 / wo, ow = p0 % wo; done < n; oh++, ow = 0) {                          \
+      const ptrdiff_t run = wo - ow < n - done ? wo - ow : n - done;                                        \
+      uint32_t *target = row + done - ow; /* target[x] for output column x */                               \
+      const ptrdiff_t ih = oh * g->stride_height + even.i * g->dilation_height - g->pad_height;             \
+      const ptrdiff_t end = ow + run;                                                                       \
+      if (ih < 0 || ih >= g->height) {                                                                      \
+        for (ptrdiff_t x = ow; x < end; x++) target[x] = 0;                                                 \
+      } else {                                                                                              \
+        const float *line = even.plane + ih * g->width + even.shift; /* line[2x], line[2x + 1]: column x */ \
+        const ptrdiff_t a = lo > end ? end : (lo > ow ? lo : ow), b = hi < a ? a : (hi < end ? hi : end);   \
+        ptrdiff_t x = ow;                                                                                   \
+        for (; x < a; x += 16) rn_adjacent_edge_##SFX(line, even, odd, x, a - x < 16 ? a - x : 16, target); \
+        /* Inside: 16 columns at a time, reading line[2x ..< 2x + 32]; the last block ends at b, */         \
+        /* overlapping the one before. */                                                                   \
+        for (x = a; x < b; x += 16) {                                                                       \
+          const ptrdiff_t at = x + 16 <= b ? x : (b - 16 >= a ? b - 16 : -1);                               \
+          if (at < 0) {                                                                                     \
+            rn_adjacent_edge_##SFX(line, even, odd, x, b - x, target);                                      \
+            break;                                                                                          \
+          }                                                                                                 \
+          const rn_u32x16 words = RN_ADJACENT_WORDS16(line + 2 * at);                                       \
+          __builtin_memcpy(target + at, &words, 64);                                                        \
+        }                                                                                                   \
+        for (x = b; x < end; x += 16)                                                                       \
+          rn_adjacent_edge_##SFX(line, even, odd, x, end - x < 16 ? end - x : 16, target);                  \
+      }                                                                                                     \
+      done += run;                                                                                          \
+    }                                                                                                       \
+    return 1;                                                                                               \
+  }
+
 // im2col straight into bf16 pair rows (bf16 convolutions): each row of the column range is gathered
 // into a float32 line in L1, and two lines are rounded and paired as rn_bf16_pair_rows pairs them.
 #define RN_PAIR_OPS(SFX, ATTR)                                                                         \
@@ -397,6 +475,8 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
     const ptrdiff_t plane = g->height * g->width;                                                      \
     for (ptrdiff_t p = first; p < first + count; p++) {                                                \
       const float *even = lines, *odd = 2 * p + 1 < k ? lines + n : 0;                                 \
+      uint32_t *const target = (uint32_t *)dst + (p - first) * ldd;                                    \
+      if (odd && !in_place && rn_adjacent_pair_row_##SFX(sample, g, p, p0, n, target)) continue;       \
       if (in_place) {                                                                                  \
         even = sample + 2 * p * plane + p0;                                                            \
         if (odd) odd = even + plane;                                                                   \
@@ -406,19 +486,50 @@ __attribute__((target("avx512f,avx512vl"))) static int rn_im2col_small_line_avx5
         if (odd && !rn_im2col_small_line_##SFX(sample, g, 2 * p + 1, p0, n, lines + n))                \
           rn_im2col_line_##SFX(sample, g, 2 * p + 1, p0, n, lines + n);                                \
       }                                                                                                \
-      RN_PAIR_ROW((uint32_t *)dst + (p - first) * ldd, even, odd, n);                                  \
+      RN_PAIR_ROW(target, even, odd, n);                                                               \
     }                                                                                                  \
   }
 
 RN_UNFOLD_OPS(portable, )
+RN_ADJACENT_OPS(portable, )
 RN_PAIR_OPS(portable, )
 RN_IMPLICIT_OPS(portable, )
 RN_FRAME_OPS(portable, )
 #if defined(__x86_64__)
 RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_UNFOLD_OPS(avx2, RN_AVX2_TARGET)
+RN_ADJACENT_OPS(avx512plain, __attribute__((target("avx512f,avx512vl"))))
+// With AVX512_BF16, vcvtne2ps2bf16 rounds 32 floats to 32 halves in order — 16 pair words — in one
+// instruction, as rn_bf16_round rounds (see winograd.c's avx512bf16 instantiation).
+#pragma push_macro("RN_ADJACENT_WORDS16")
+#undef RN_ADJACENT_WORDS16
+#define RN_ADJACENT_WORDS16(f)                                                                         \
+  ({                                                                                                  \
+    __m512 a_, b_;                                                                                    \
+    __builtin_memcpy(&a_, (f), 64);                                                                   \
+    __builtin_memcpy(&b_, (f) + 16, 64);                                                              \
+    (rn_u32x16) _mm512_cvtne2ps_pbh(b_, a_);                                                          \
+  })
+RN_ADJACENT_OPS(avx512bf16, __attribute__((target("avx512f,avx512vl,avx512bf16"))))
+#pragma pop_macro("RN_ADJACENT_WORDS16")
+#define rn_adjacent_pair_row_avx512 rn_adjacent_pair_row_avx512plain
+RN_ADJACENT_OPS(avx2, RN_AVX2_TARGET)
 RN_PAIR_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_PAIR_OPS(avx2, RN_AVX2_TARGET)
+// The avx512bf16 instantiation of the pair-row unfolding: the avx512 one with AVX512_BF16's vcvtneps2bf16
+// rounding each 16 floats (it rounds as rn_bf16_round does; see winograd.c), where RN_ROUND16 takes a
+// dozen instructions. rn_im2col_pairs uses it wherever the CPU has the instruction.
+#define rn_even_tail_avx512bf16 rn_even_tail_avx512
+#define rn_copy_tail_avx512bf16 rn_copy_tail_avx512
+#define rn_im2col_small_line_avx512bf16 rn_im2col_small_line_avx512
+#pragma push_macro("RN_ROUND16")
+#undef RN_ROUND16
+#define RN_ROUND16(u) ((rn_u32x16)_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)(u))))
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
+RN_PAIR_OPS(avx512bf16, __attribute__((target("avx512f,avx512vl,avx512bf16"))))
+#pragma clang diagnostic pop
+#pragma pop_macro("RN_ROUND16")
 RN_IMPLICIT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_IMPLICIT_OPS(avx2, RN_AVX2_TARGET)
 RN_FRAME_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
@@ -432,6 +543,10 @@ void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out
 
 void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
                      ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines) {
+#if defined(__x86_64__)
+  if (rn_vector_level() == 2 && rn_bf16_native_supported())
+    return rn_im2col_pairs_avx512bf16(sample, channels, g, first, count, p0, n, dst, ldd, lines);
+#endif
   RN_DISPATCH(rn_im2col_pairs, sample, channels, g, first, count, p0, n, dst, ldd, lines);
 }
 
