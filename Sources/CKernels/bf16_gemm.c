@@ -128,12 +128,25 @@ __attribute__((target("avx512f,avx512bw"))) static void rn_bf16_round_floats_avx
                                                                                     float *dst) {
   RN_ROUND_FLOATS_BODY
 }
+// With AVX512_BF16: vcvtneps2bf16 rounds each 16 floats as rn_bf16_round does (see winograd.c).
+#pragma push_macro("RN_ROUND16")
+#undef RN_ROUND16
+#define RN_ROUND16(u) ((rn_u32x16)_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)(u))))
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void rn_bf16_round_floats_avx512bf16(
+    const float *src, ptrdiff_t n, float *dst) {
+  RN_ROUND_FLOATS_BODY
+}
+#pragma pop_macro("RN_ROUND16")
 #endif
 
 static void rn_bf16_round_floats_portable(const float *src, ptrdiff_t n, float *dst) { RN_ROUND_FLOATS_BODY }
 
 void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst) {
 #if defined(__x86_64__)
+  if (rn_bf16_native_supported()) {
+    rn_bf16_round_floats_avx512bf16(src, n, dst);
+    return;
+  }
   if (rn_has_avx512()) {
     rn_bf16_round_floats_avx512(src, n, dst);
     return;
