@@ -91,17 +91,29 @@ import Testing
     let expected = Self.expected(
       count: shape.count, minimum: shape.minimum, maximum: shape.maximum, divisor: shape.divisor)
     #expect(expected.count > 1 || shape.count <= shape.maximum)
+    // Each run's end at its start (each start claimed once, so each element written by one thread), -1
+    // elsewhere; read back after the job, which orders the writes before the reads.
+    let ends = UnsafeMutableBufferPointer<Int>.allocate(capacity: shape.count)
+    defer { ends.deallocate() }
     for _ in 0..<200 {
+      ends.initialize(repeating: -1)
+      let slots = SlotPointer(ends.baseAddress!)
       let queue = WorkQueue(count: shape.count)
-      let claimed = Mutex<[Range<Int>]>([])
       pool.run(sharing: pool.capacity) { _ in
         while let run = queue.claimRun(minimum: shape.minimum, maximum: shape.maximum, divisor: shape.divisor) {
-          claimed.withLock { $0.append(run) }
+          slots.base[run.lowerBound] = run.upperBound
         }
       }
-      let runs = claimed.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
-      if runs != expected {
-        Issue.record("\(shape): \(runs) against \(expected)")
+      // The runs from item 0 on, end to start; no other start may have been written.
+      var runs: [Range<Int>] = []
+      var start = 0
+      while start < shape.count && ends[start] > start {
+        runs.append(start..<ends[start])
+        start = ends[start]
+      }
+      let strays = (0..<shape.count).filter { ends[$0] != -1 }.count - runs.count
+      if runs != expected || strays != 0 {
+        Issue.record("\(shape): \(runs) (\(strays) more) against \(expected)")
         return
       }
     }
