@@ -50,11 +50,10 @@ __attribute__((target("avx512f,avx512bw"))) static void rn_bf16_pair_rows_avx512
     const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd) {
   RN_PAIR_ROWS_BODY
 }
-// With AVX512_BF16: vcvtneps2bf16 rounds each 16 floats as rn_bf16_round does (see winograd.c), in one
-// instruction where RN_ROUND16 takes a dozen.
+// With AVX512_BF16: RN_ROUND16_NATIVE's one instruction (bf16_round.h) where RN_ROUND16 takes a dozen.
 #pragma push_macro("RN_ROUND16")
 #undef RN_ROUND16
-#define RN_ROUND16(u) ((rn_u32x16)_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)(u))))
+#define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void rn_bf16_pair_rows_avx512bf16(
     const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd) {
   RN_PAIR_ROWS_BODY
@@ -128,10 +127,10 @@ __attribute__((target("avx512f,avx512bw"))) static void rn_bf16_round_floats_avx
                                                                                     float *dst) {
   RN_ROUND_FLOATS_BODY
 }
-// With AVX512_BF16: vcvtneps2bf16 rounds each 16 floats as rn_bf16_round does (see winograd.c).
+// With AVX512_BF16: RN_ROUND16_NATIVE (bf16_round.h).
 #pragma push_macro("RN_ROUND16")
 #undef RN_ROUND16
-#define RN_ROUND16(u) ((rn_u32x16)_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)(u))))
+#define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void rn_bf16_round_floats_avx512bf16(
     const float *src, ptrdiff_t n, float *dst) {
   RN_ROUND_FLOATS_BODY

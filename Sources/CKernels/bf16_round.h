@@ -30,6 +30,11 @@ typedef uint32_t rn_u32x16 __attribute__((ext_vector_type(16), aligned(4)));
     for (; j_ < (n); j_++)                                                                            \
       (row)[j_] = (uint32_t)rn_bf16_round((even)[j_]) | ((odd) ? (uint32_t)rn_bf16_round((odd)[j_]) << 16 : 0u); \
   } while (0)
+// RN_ROUND16 in one instruction, AVX512_BF16's vcvtneps2bf16, for functions compiled for that target (the
+// file includes immintrin.h): it rounds as rn_bf16_round does — to nearest even, NaN quieted by bit 6, a
+// denormal to a zero of its sign (Intel's definition, which that function follows). A file redefines
+// RN_ROUND16 as this around the instantiations it compiles for AVX512_BF16.
+#define RN_ROUND16_NATIVE(u) ((rn_u32x16)_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)(u))))
 // The same rounding kept as float32 bits: bf16's 16 bits above 16 zero bits.
 #define RN_ROUND16_FLOAT_BITS(u) (RN_ROUND16(u) << 16)
 

@@ -498,9 +498,9 @@ RN_FRAME_OPS(portable, )
 #if defined(__x86_64__)
 RN_UNFOLD_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_UNFOLD_OPS(avx2, RN_AVX2_TARGET)
-RN_ADJACENT_OPS(avx512plain, __attribute__((target("avx512f,avx512vl"))))
+RN_ADJACENT_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 // With AVX512_BF16, vcvtne2ps2bf16 rounds 32 floats to 32 halves in order — 16 pair words — in one
-// instruction, as rn_bf16_round rounds (see winograd.c's avx512bf16 instantiation).
+// instruction, as rn_bf16_round rounds (as RN_ROUND16_NATIVE, bf16_round.h, does for 16).
 #pragma push_macro("RN_ADJACENT_WORDS16")
 #undef RN_ADJACENT_WORDS16
 #define RN_ADJACENT_WORDS16(f)                                                                         \
@@ -512,19 +512,18 @@ RN_ADJACENT_OPS(avx512plain, __attribute__((target("avx512f,avx512vl"))))
   })
 RN_ADJACENT_OPS(avx512bf16, __attribute__((target("avx512f,avx512vl,avx512bf16"))))
 #pragma pop_macro("RN_ADJACENT_WORDS16")
-#define rn_adjacent_pair_row_avx512 rn_adjacent_pair_row_avx512plain
 RN_ADJACENT_OPS(avx2, RN_AVX2_TARGET)
 RN_PAIR_OPS(avx512, __attribute__((target("avx512f,avx512vl"))))
 RN_PAIR_OPS(avx2, RN_AVX2_TARGET)
 // The avx512bf16 instantiation of the pair-row unfolding: the avx512 one with AVX512_BF16's vcvtneps2bf16
-// rounding each 16 floats (it rounds as rn_bf16_round does; see winograd.c), where RN_ROUND16 takes a
-// dozen instructions. rn_im2col_pairs uses it wherever the CPU has the instruction.
+// rounding each 16 floats (RN_ROUND16_NATIVE, bf16_round.h). rn_im2col_pairs uses it wherever the CPU
+// has the instruction.
 #define rn_even_tail_avx512bf16 rn_even_tail_avx512
 #define rn_copy_tail_avx512bf16 rn_copy_tail_avx512
 #define rn_im2col_small_line_avx512bf16 rn_im2col_small_line_avx512
 #pragma push_macro("RN_ROUND16")
 #undef RN_ROUND16
-#define RN_ROUND16(u) ((rn_u32x16)_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)(u))))
+#define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wunused-function"
 RN_PAIR_OPS(avx512bf16, __attribute__((target("avx512f,avx512vl,avx512bf16"))))

@@ -109,10 +109,8 @@ RN_AVX512 static inline rn_w8 rn_load_mask8_avx512(const float *p, uint32_t mask
 #undef RN_WSFX
 #undef RN_WATTR
 
-// The avx512bf16 instantiation: the avx512 one with AVX512_BF16's vcvtneps2bf16 rounding to bf16 (the
-// bf16 input transforms only; the others go unused). The instruction rounds as rn_bf16_round does — to
-// nearest even, NaN quieted by bit 6, a denormal to a zero of its sign (Intel's definition, which that
-// function follows) — in one instruction where RN_ROUND16 takes a dozen.
+// The avx512bf16 instantiation: the avx512 one with AVX512_BF16's vcvtneps2bf16 rounding to bf16
+// (RN_ROUND16_NATIVE; the bf16 input transforms only, the others go unused).
 #define RN_AVX512BF16 __attribute__((target("avx512f,avx512vl,avx512bf16")))
 #define rn_store_mask_avx512bf16 rn_store_mask_avx512
 #define rn_load_mask_avx512bf16 rn_load_mask_avx512
@@ -121,7 +119,7 @@ RN_AVX512 static inline rn_w8 rn_load_mask8_avx512(const float *p, uint32_t mask
 #define rn_load_mask8_avx512bf16 rn_load_mask8_avx512
 #pragma push_macro("RN_ROUND16")
 #undef RN_ROUND16
-#define RN_ROUND16(u) ((rn_u32x16)_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh((__m512)(u))))
+#define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wunused-function"
 #define RN_WSFX avx512bf16

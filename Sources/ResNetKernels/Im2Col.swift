@@ -192,9 +192,10 @@ func parallelRanges(
     body(0..<count)
     return
   }
-  let pieces = min(count, worthwhile, parts * ConvolutionBlocking.piecesPerThread)
+  let most = min(count, worthwhile)  // the most parts worth their own
+  let pieces = min(most, parts * ConvolutionBlocking.piecesPerThread)
   let widest = (count + pieces - 1) / pieces
-  let smallest = min(widest, (count + min(count, worthwhile) - 1) / min(count, worthwhile))
+  let smallest = (count + most - 1) / most
   let queue = WorkQueue(count: count)
   pool.run(sharing: parts) { _ in
     while let run = queue.claimRun(minimum: smallest, maximum: widest, divisor: 2 * parts) { body(run) }
