@@ -150,8 +150,20 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         columns[q] = RN_W(rn_column_mask)(x, groups == 4 ? 8 : 16, width);
       }
       rn_u32x16 pending[16];  // bf16: an even channel's 16 rounded rows, until its odd partner's
+      // Planes at most 32 columns wide: the input rows the next chunk reads and this one does not, 2·R
+      // whole rows (at most 64 floats from `ahead` in each plane), prefetched a channel at a time.
+      const ptrdiff_t ahead = (2 * (ty + groups) + 1) * width;
+      const int prefetch = tiles_w <= 16;
       for (ptrdiff_t c = 0; c < channels; c++) {
         const float *plane = sample + c * plane_size;
+        if (prefetch) {
+          const char *next = (const char *)(plane + ahead);
+          __builtin_prefetch(next);
+          __builtin_prefetch(next + 64);
+          __builtin_prefetch(next + 128);
+          __builtin_prefetch(next + 192);
+          __builtin_prefetch(next + 252);
+        }
 #define RN_AT(i, k, q) (plane + offset[i][k] + 2 * tx - 1 + ((q) >> 1) * 2)
 #define RN_PIECE(i, q) RN_W(rn_rounded)(RN_PIECE_READ(i, q), rounded)
 #define RN_PIECE_READ(i, q)                                                                                    \
