@@ -40,12 +40,20 @@ static inline __attribute__((always_inline)) RN_BTARGET RN_BVEC RN_BNAME(_dot)(R
 #endif
 }
 
+// A read in place (a_cs == 1: the weight's rows) is prefetched this many pairs (4 KiB) ahead, one row per
+// pair in turn: a convolution on one image streams its weight from memory once, in as many streams as
+// the tile has rows, and the hardware's prefetchers fall behind them. AMD Zen 5, ResNet-18 at batch 1,
+// 2 threads: its 256→256 Winograd layers on 14×14 planes 0.234–0.239 → 0.204–0.207 ms (256 and 512
+// pairs ahead gained less).
+#define RN_A_PREFETCH_PAIRS 1024
+
 static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_loop)(
     const int m, const int nv, ptrdiff_t pairs, const uint32_t *restrict a, const ptrdiff_t a_rs,
     const ptrdiff_t a_cs, const uint32_t *restrict b, const ptrdiff_t b_rs, RN_BVEC acc[8][2]) {
   for (ptrdiff_t p = 0; p < pairs; p++) {
     RN_BUVEC bv[2];  // pair row p of B: 16 or 32 columns
     for (int v = 0; v < nv; v++) bv[v] = *(const RN_BUVEC *)(b + v * 16);
+    if (a_cs == 1 && (p & 7) < m) __builtin_prefetch(a + (p & 7) * a_rs + RN_A_PREFETCH_PAIRS, 0, 3);
     for (int r = 0; r < m; r++) {
       const uint32_t ar = a[r * a_rs];
       for (int v = 0; v < nv; v++) acc[r][v] = RN_BNAME(_dot)(acc[r][v], ar, bv[v]);
