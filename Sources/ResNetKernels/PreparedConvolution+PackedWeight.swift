@@ -87,16 +87,19 @@ extension PreparedConvolution {
           for panel in range {
             let b = w.base + panel * k * nr + pc * nr  // kcur × nr
             let width = min(nr, o - panel * nr)
+            // The first block prefetches the next panel's slice of the weight, streamed from memory.
+            let next = panel + 1 < range.upperBound ? UnsafePointer(b + k * nr) : nil
             for block in 0..<blocks {
               let i = block * mr
               let variant = variants[kernel.variantIndex(rows: min(mr, n - i), columns: width)]
+              let prefetch = block == 0 ? next : nil
               if inPlaceA {
                 variant(
-                  kcur, columns + pc * n + i, 1, n, b, nr, staged + i * o + panel * nr, o, scales, width, nil, nil)
+                  kcur, columns + pc * n + i, 1, n, b, nr, staged + i * o + panel * nr, o, scales, width, prefetch, nil)
               } else {
                 variant(
-                  kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width, nil, nil
-                )
+                  kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width,
+                  prefetch, nil)
               }
             }
           }
