@@ -126,8 +126,27 @@ extension PreparedConvolution {
           residual.map { $0.base + at }, relu, g.outputHeight, g.outputWidth, t0, t1, y.base + at)
       }
     }
-    // Per thread: V (25 × C × ldv), then M (9 × O × width).
     let share = WinogradBlockShare(blocks: blocks, outputChannels: o, mr: mr, threads: threadCount)
+    if share.parts > 1 && share.participants > 1 {
+      // Blocks in parts on several threads: every block's V made once, the blocks shared out over the
+      // threads, then the parts (as on Winograd's path).
+      let shared = convolutionScratch.take(blocks * vCount)  // blocks × vCount
+      defer { convolutionScratch.give(shared) }
+      let all = SendablePointer(shared.pointer)
+      let blockQueue = WorkQueue(count: blocks)
+      pool.run(sharing: min(threadCount, blocks)) { _ in
+        while let block = blockQueue.claim() { transform(block, into: all.base + block * vCount) }
+      }
+      share.run(pool: pool, scratchFloats: mCount) { _, _ in
+      } multiply: { block, rows, scratch in
+        let v = all.base + block * vCount  // the block's V
+        kernel.variants.withUnsafeBufferPointer { variants in
+          multiply(block, rows: rows, v: v, m: scratch + winogradOutputReadSlack, variants: variants)
+        }
+      }
+      return
+    }
+    // Per thread: V (25 × C × ldv), then M (9 × O × width).
     share.run(pool: pool, scratchFloats: vCount + mCount) { block, scratch in
       transform(block, into: scratch)
     } multiply: { block, rows, scratch in

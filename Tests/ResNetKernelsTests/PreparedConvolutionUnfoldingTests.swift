@@ -7,7 +7,8 @@ import Testing
 /// depths of several GEMM slices, and groups of several samples whose boundaries fall inside register
 /// tiles; Winograd's F(4×4, 3×3) on planes whose sides are not multiples of 4, blocks of tiles
 /// that start inside a tile row or span two samples, and the smallest plane it takes; and the stride-2
-/// Winograd path on odd and even planes, several GEMM slices and one tile per sample.
+/// Winograd path on odd and even planes, several GEMM slices, blocks shared by threads and one tile per
+/// sample.
 @Suite struct PreparedConvolutionUnfoldingTests {
   struct Case: Sendable, CustomStringConvertible {
     let geometry: ConvGeometry
@@ -87,6 +88,11 @@ import Testing
     Case(
       geometry: ConvGeometry(channels: 100, height: 12, width: 14, kernel: 3, stride: 2, padding: 1)!,
       outputChannels: 40, batch: 3, path: .winogradStride2),
+    // Few blocks (3 samples of 4×4 tiles, two blocks) and 72 output channels: each block's channels in
+    // two parts, its V made once and shared by the threads that take them.
+    Case(
+      geometry: ConvGeometry(channels: 40, height: 15, width: 13, kernel: 3, stride: 2, padding: 1)!,
+      outputChannels: 72, batch: 3, path: .winogradStride2),
     // One tile per sample, 8 channels either way.
     Case(
       geometry: ConvGeometry(channels: 8, height: 3, width: 4, kernel: 3, stride: 2, padding: 1)!,
