@@ -102,21 +102,13 @@ extension PreparedConvolution {
           residual.map { $0.base + at }, relu, g.height, g.width, t0, t1, y.base + at)
       }
     }
-    if share.parts > 1 && share.participants > 1 {
-      // Blocks in parts on several threads: every block's V made once, the blocks shared out over the
-      // threads, then the parts — rather than by each thread that takes a part of the block.
-      let shared = convolutionScratch.take(blocks * vCount)  // blocks × vCount
-      defer { convolutionScratch.give(shared) }
-      let all = SendablePointer(shared.pointer)
-      let blockQueue = WorkQueue(count: blocks)
-      pool.run(sharing: min(threadCount, blocks)) { _ in
-        while let block = blockQueue.claim() { transform(block, into: all.base + block * vCount) }
-      }
-      share.run(pool: pool, scratchFloats: mCount) { _, _ in
-      } multiply: { block, rows, scratch in
+    if share.transformsOnce {
+      share.runTransformingOnce(pool: pool, vFloats: vCount, scratchFloats: mCount) { block, v in
+        transform(block, into: v)
+      } multiply: { block, rows, v, scratch in
         let m = scratch + winogradOutputReadSlack  // matrices × O × width
         kernel.variants.withUnsafeBufferPointer { variants in
-          multiply(block, rows: rows, v: all.base + block * vCount, m: m, variants: variants)
+          multiply(block, rows: rows, v: v, m: m, variants: variants)
         }
       }
       return
@@ -156,6 +148,35 @@ struct WinogradBlockShare {
   /// The output channels of part `part`.
   func rows(_ part: Int) -> Range<Int> {
     min(outputChannels, part * partRows)..<min(outputChannels, (part + 1) * partRows)
+  }
+
+  /// Whether the blocks are few and in parts on several threads: then each thread that took a part of a
+  /// block would transform the block again, and ``runTransformingOnce(pool:vFloats:scratchFloats:transform:multiply:)``
+  /// makes every block's V once instead.
+  var transformsOnce: Bool { parts > 1 && participants > 1 }
+
+  /// Runs every (block, part) unit as ``run(pool:scratchFloats:transform:multiply:)`` does, with every
+  /// block's V made once: first the blocks' transforms, `transform(block, v)`, shared out over the threads
+  /// into one buffer of `vFloats` floats per block, then the units, `multiply(block, rows, v, scratch)`
+  /// reading the block's V at `v`, each thread with `scratchFloats` floats of scratch of its own.
+  func runTransformingOnce(
+    pool: ThreadPool, vFloats: Int, scratchFloats: Int,
+    transform: (_ block: Int, _ v: UnsafeMutablePointer<Float>) -> Void,
+    multiply: (
+      _ block: Int, _ rows: Range<Int>, _ v: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
+    ) -> Void
+  ) {
+    let shared = convolutionScratch.take(blocks * vFloats)  // blocks × vFloats
+    defer { convolutionScratch.give(shared) }
+    let all = SendablePointer(shared.pointer)
+    let blockQueue = WorkQueue(count: blocks)
+    pool.run(sharing: min(participants, blocks)) { _ in
+      while let block = blockQueue.claim() { transform(block, all.base + block * vFloats) }
+    }
+    run(pool: pool, scratchFloats: scratchFloats) { _, _ in
+    } multiply: { block, rows, scratch in
+      multiply(block, rows, all.base + block * vFloats, scratch)
+    }
   }
 
   /// Runs every (block, part) unit on `participants` threads of `pool`, each with `scratchFloats` floats

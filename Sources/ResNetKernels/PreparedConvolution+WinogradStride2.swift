@@ -127,19 +127,10 @@ extension PreparedConvolution {
       }
     }
     let share = WinogradBlockShare(blocks: blocks, outputChannels: o, mr: mr, threads: threadCount)
-    if share.parts > 1 && share.participants > 1 {
-      // Blocks in parts on several threads: every block's V made once, the blocks shared out over the
-      // threads, then the parts (as on Winograd's path).
-      let shared = convolutionScratch.take(blocks * vCount)  // blocks × vCount
-      defer { convolutionScratch.give(shared) }
-      let all = SendablePointer(shared.pointer)
-      let blockQueue = WorkQueue(count: blocks)
-      pool.run(sharing: min(threadCount, blocks)) { _ in
-        while let block = blockQueue.claim() { transform(block, into: all.base + block * vCount) }
-      }
-      share.run(pool: pool, scratchFloats: mCount) { _, _ in
-      } multiply: { block, rows, scratch in
-        let v = all.base + block * vCount  // the block's V
+    if share.transformsOnce {
+      share.runTransformingOnce(pool: pool, vFloats: vCount, scratchFloats: mCount) { block, v in
+        transform(block, into: v)
+      } multiply: { block, rows, v, scratch in
         kernel.variants.withUnsafeBufferPointer { variants in
           multiply(block, rows: rows, v: v, m: scratch + winogradOutputReadSlack, variants: variants)
         }

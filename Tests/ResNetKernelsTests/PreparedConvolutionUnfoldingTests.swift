@@ -6,9 +6,9 @@ import Testing
 /// packs the column matrix as its A, on strides, paddings, dilations and kernels of every shape,
 /// depths of several GEMM slices, and groups of several samples whose boundaries fall inside register
 /// tiles; Winograd's F(4×4, 3×3) on planes whose sides are not multiples of 4, blocks of tiles
-/// that start inside a tile row or span two samples, and the smallest plane it takes; and the stride-2
-/// Winograd path on odd and even planes, several GEMM slices, blocks shared by threads and one tile per
-/// sample.
+/// that start inside a tile row or span two samples, the smallest plane it takes and a block shared by
+/// threads; and the stride-2 Winograd path on odd and even planes, several GEMM slices, blocks shared by
+/// threads and one tile per sample.
 @Suite struct PreparedConvolutionUnfoldingTests {
   struct Case: Sendable, CustomStringConvertible {
     let geometry: ConvGeometry
@@ -75,6 +75,11 @@ import Testing
     Case(
       geometry: ConvGeometry(channels: 24, height: 8, width: 8, kernel: 3, padding: 1)!, outputChannels: 48,
       batch: 5, path: .winograd),
+    // One block of 12 tiles (3 samples of 2×2) to 72 output channels: its channels in two parts, its V made
+    // once and shared by the threads that take them.
+    Case(
+      geometry: ConvGeometry(channels: 24, height: 8, width: 8, kernel: 3, padding: 1)!, outputChannels: 72,
+      batch: 3, path: .winograd),
     // ResNet's stride-2 3×3 (padding 1) on the stride-2 Winograd path: 12×11 outputs, 6×6 tiles whose
     // last column overhangs the plane; blocks that span samples; element depths of 4·48 channels.
     Case(
