@@ -40,6 +40,7 @@ static inline __attribute__((always_inline)) RN_BTARGET RN_BVEC RN_BNAME(_dot)(R
 #endif
 }
 
+// The native kernels prefetch (the emulations, several times slower, do not: measured only natively).
 // A read in place (a_cs == 1: the weight's rows) is prefetched this many pairs (4 KiB) ahead, one row per
 // pair in turn: a convolution on one image streams its weight from memory once, in as many streams as
 // the tile has rows, and the hardware's prefetchers fall behind them. AMD Zen 5, ResNet-18 at batch 1,
@@ -58,11 +59,13 @@ static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_loop)(
   for (ptrdiff_t p = 0; p < pairs; p++) {
     RN_BUVEC bv[2];  // pair row p of B: 16 or 32 columns
     for (int v = 0; v < nv; v++) bv[v] = *(const RN_BUVEC *)(b + v * 16);
+#if RN_BNATIVE
     if (a_cs == 1 && (p & 7) < m) __builtin_prefetch(a + (p & 7) * a_rs + RN_A_PREFETCH_PAIRS, 0, 3);
     if (a_rs == 1 && a_cs != 1) {  // A packed: B is the packed weight, streamed
       __builtin_prefetch(b + RN_B_PREFETCH_PAIRS * b_rs, 0, 3);
       if (nv == 2) __builtin_prefetch(b + RN_B_PREFETCH_PAIRS * b_rs + 16, 0, 3);
     }
+#endif
     for (int r = 0; r < m; r++) {
       const uint32_t ar = a[r * a_rs];
       for (int v = 0; v < nv; v++) acc[r][v] = RN_BNAME(_dot)(acc[r][v], ar, bv[v]);

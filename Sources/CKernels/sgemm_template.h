@@ -5,6 +5,7 @@
 //   RN_TARGET  function attribute selecting the ISA (may be empty)
 //   RN_W       floats per vector;  RN_MR  rows of the largest tile (<= 8);  RN_NV  vectors per row (1 or 2)
 //   RN_FMA(a, b, c)  a * b + c on vectors, fused where the ISA has it
+//   RN_A_PREFETCH_DEPTHS  (optional) how many depths ahead packed A (a_cs == RN_MR) is prefetched
 // For each (m, nv) with 1 <= m <= RN_MR and 1 <= nv <= RN_NV it defines a kernel with that tile,
 // and the table rn_<prefix>_table[RN_MR][RN_NV] of them. The m and nv are compile-time constants in
 // each variant, so the accumulators live in registers and edge tiles do only the work they need.
@@ -18,13 +19,6 @@
 typedef float RN_NAME(_vec) __attribute__((ext_vector_type(RN_W), aligned(4)));
 typedef int32_t RN_NAME(_mask) __attribute__((ext_vector_type(RN_W), aligned(4)));
 #define RN_VEC RN_NAME(_vec)
-
-// Packed A (a_cs == RN_MR) is prefetched this many depths ahead (4 KiB for 8 rows): a convolution on one
-// image streams its packed weight from memory once, and the hardware's prefetchers fall behind that
-// stream. AMD Zen 5, ResNet-18 at batch 1, 2 threads: its 512→512 Winograd layers on 7×7 planes 1.23–1.32
-// → 0.54–0.59 ms, 256→256 on 14×14 0.60–0.65 → 0.46–0.52 ms; 32 and 64 depths ahead gained less, 256
-// and 512 no more.
-#define RN_A_PREFETCH_DEPTHS 128
 
 // acc += A[0:m, 0:kc] * B[0:kc, 0:nv*W]. `prefetch`, and A's strides when the caller passes
 // constants, are fixed at compile time in each copy of this loop that _body instantiates.
@@ -41,7 +35,9 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_loop)(
       const RN_VEC ar = (RN_VEC)(a_cs == 1 ? rows[r][k] : a[r * a_rs]);
       for (int v = 0; v < nv; v++) acc[r][v] = RN_FMA(ar, bv[v], acc[r][v]);
     }
+#ifdef RN_A_PREFETCH_DEPTHS
     if (a_cs == RN_MR) __builtin_prefetch(a + RN_A_PREFETCH_DEPTHS * RN_MR, 0, 3);
+#endif
     if (prefetch) {
       __builtin_prefetch(b_prefetch, 0, 3);
       __builtin_prefetch(b_prefetch + RN_NR - 1, 0, 3);
