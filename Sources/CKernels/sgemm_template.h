@@ -1,5 +1,3 @@
-
-
 // The SGEMM micro-kernel, written once and instantiated per ISA by the sgemm_*.c files, which define:
 //   RN_PREFIX  name prefix (avx512, avx2, portable)
 //   RN_TARGET  function attribute selecting the ISA (may be empty)
