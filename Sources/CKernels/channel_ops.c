@@ -129,6 +129,8 @@ int rn_vector_level(void) {
 #endif
 }
 
+int rn_vector_level_bf16(void) { return rn_vector_level() == 2 && rn_bf16_native_supported(); }
+
 float rn_plane_sum(const float *x, ptrdiff_t n) { RN_DISPATCH(rn_sum, x, n); }
 
 float rn_plane_squared_deviations(const float *x, ptrdiff_t n, float mean) {

@@ -543,7 +543,7 @@ void rn_im2col_plane(const float *plane, const rn_unfold_geometry *g, float *out
 void rn_im2col_pairs(const float *sample, ptrdiff_t channels, const rn_unfold_geometry *g, ptrdiff_t first,
                      ptrdiff_t count, ptrdiff_t p0, ptrdiff_t n, void *dst, ptrdiff_t ldd, float *lines) {
 #if defined(__x86_64__)
-  if (rn_vector_level() == 2 && rn_bf16_native_supported())
+  if (rn_vector_level_bf16())
     return rn_im2col_pairs_avx512bf16(sample, channels, g, first, count, p0, n, dst, ldd, lines);
 #endif
   RN_DISPATCH(rn_im2col_pairs, sample, channels, g, first, count, p0, n, dst, ldd, lines);

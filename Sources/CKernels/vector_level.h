@@ -7,6 +7,10 @@
 /// "portable"). Decided on the first call (channel_ops.c).
 int rn_vector_level(void);
 
+/// Whether the avx512bf16 instantiations (rounding by AVX512_BF16's instructions) run: the avx512 level
+/// on a CPU with AVX512_BF16 (channel_ops.c).
+int rn_vector_level_bf16(void);
+
 /// The function attribute of the avx2 instantiations.
 #define RN_AVX2_TARGET __attribute__((target("avx2,fma")))
 

@@ -226,7 +226,7 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
 // Whether the bf16 input transforms round by vcvtneps2bf16: asked for (`native`), on the avx512 level, on a
 // CPU with AVX512_BF16.
 static int rn_native_rounding(int32_t native) {
-  return native && rn_vector_level() == 2 && rn_bf16_native_supported();
+  return native && rn_vector_level_bf16();
 }
 
 void rn_winograd_input_rounded(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
