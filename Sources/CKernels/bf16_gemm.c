@@ -33,9 +33,18 @@ float rn_bf16_value(uint16_t h) {
   return f;
 }
 
-void rn_bf16_round_row(const float *src, ptrdiff_t n, uint16_t *dst) {
-  for (ptrdiff_t i = 0; i < n; i++) dst[i] = rn_bf16_round(src[i]);
-}
+typedef uint16_t rn_u16x16 __attribute__((ext_vector_type(16), aligned(2)));
+
+// The rounded values as bf16, 16 at a time, then the rest.
+#define RN_ROUND_ROW_BODY                                                                             \
+  ptrdiff_t i = 0;                                                                                    \
+  for (; i + 16 <= n; i += 16) {                                                                      \
+    rn_u32x16 u;                                                                                      \
+    memcpy(&u, src + i, 64);                                                                          \
+    const rn_u16x16 halves = __builtin_convertvector(RN_ROUND16(u), rn_u16x16);                       \
+    memcpy(dst + i, &halves, 32);                                                                     \
+  }                                                                                                   \
+  for (; i < n; i++) dst[i] = rn_bf16_round(src[i]);
 
 // Pair rows, one after another.
 #define RN_PAIR_ROWS_BODY                                                                             \
@@ -152,6 +161,37 @@ void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst) {
   }
 #endif
   rn_bf16_round_floats_portable(src, n, dst);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw"))) static void rn_bf16_round_row_avx512(const float *src, ptrdiff_t n,
+                                                                                 uint16_t *dst) {
+  RN_ROUND_ROW_BODY
+}
+#pragma push_macro("RN_ROUND16")
+#undef RN_ROUND16
+#define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void rn_bf16_round_row_avx512bf16(
+    const float *src, ptrdiff_t n, uint16_t *dst) {
+  RN_ROUND_ROW_BODY
+}
+#pragma pop_macro("RN_ROUND16")
+#endif
+
+static void rn_bf16_round_row_portable(const float *src, ptrdiff_t n, uint16_t *dst) { RN_ROUND_ROW_BODY }
+
+void rn_bf16_round_row(const float *src, ptrdiff_t n, uint16_t *dst) {
+#if defined(__x86_64__)
+  if (rn_bf16_native_supported()) {
+    rn_bf16_round_row_avx512bf16(src, n, dst);
+    return;
+  }
+  if (rn_has_avx512()) {
+    rn_bf16_round_row_avx512(src, n, dst);
+    return;
+  }
+#endif
+  rn_bf16_round_row_portable(src, n, dst);
 }
 
 int32_t rn_bf16_native_supported(void) {

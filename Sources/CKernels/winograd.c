@@ -229,18 +229,6 @@ static int rn_native_rounding(int32_t native) {
   return native && rn_vector_level_bf16();
 }
 
-void rn_winograd_input_rounded(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
-                               ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv,
-                               ptrdiff_t matrix_stride, int32_t native) {
-#if defined(__x86_64__)
-  if (rn_native_rounding(native)) {
-    rn_winograd_input_rounded_avx512bf16(sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
-    return;
-  }
-#endif
-  RN_DISPATCH(rn_winograd_input_rounded, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
-}
-
 void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                             ptrdiff_t first_tile, ptrdiff_t end_tile, void *v, ptrdiff_t ldv, ptrdiff_t matrix_stride,
                             int32_t native) {
@@ -264,6 +252,20 @@ void rn_winograd_gradient_output(const float *gradient, ptrdiff_t channels, ptrd
                                  ptrdiff_t first_tile, ptrdiff_t end_tile, float *dm, ptrdiff_t matrix_stride) {
   RN_DISPATCH(rn_winograd_gradient_output, gradient, channels, height, width, first_tile, end_tile, dm,
               matrix_stride);
+}
+
+void rn_winograd_gradient_output_bf16(const float *gradient, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                                      ptrdiff_t first_tile, ptrdiff_t end_tile, void *dm, ptrdiff_t matrix_stride,
+                                      ptrdiff_t first_column, int32_t native) {
+#if defined(__x86_64__)
+  if (rn_native_rounding(native)) {
+    rn_winograd_gradient_output_bf16_avx512bf16(gradient, channels, height, width, first_tile, end_tile, dm,
+                                                matrix_stride, first_column);
+    return;
+  }
+#endif
+  RN_DISPATCH(rn_winograd_gradient_output_bf16, gradient, channels, height, width, first_tile, end_tile, dm,
+              matrix_stride, first_column);
 }
 
 void rn_prefetch(const float *p, ptrdiff_t count) {

@@ -101,18 +101,8 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
 
 // The input transform for R = groups, lanes mapping to consecutive tiles or not (compile-time
 // constants in each inlined copy).
-// The input rounded to bf16 as it is read (kept as float32), for `rounded`.
-RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_rounded)(rn_w16 x, const int rounded) {
-  if (!rounded) return x;
-  rn_u32x16 bits;
-  memcpy(&bits, &x, 64);
-  bits = RN_ROUND16_FLOAT_BITS(bits);
-  memcpy(&x, &bits, 64);
-  return x;
-}
-
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_input_groups)(
-    const int groups, const int contiguous, const int bf16, const int rounded, const float *sample, ptrdiff_t channels,
+    const int groups, const int contiguous, const int bf16, const float *sample, ptrdiff_t channels,
     ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv,
     ptrdiff_t ms) {
   const ptrdiff_t tiles_w = (width + 1) / 2, tiles_h = (height + 1) / 2;
@@ -165,8 +155,7 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
           __builtin_prefetch(next + 252);
         }
 #define RN_AT(i, k, q) (plane + offset[i][k] + 2 * tx - 1 + ((q) >> 1) * 2)
-#define RN_PIECE(i, q) RN_W(rn_rounded)(RN_PIECE_READ(i, q), rounded)
-#define RN_PIECE_READ(i, q)                                                                                    \
+#define RN_PIECE(i, q)                                                                                    \
   (groups == 1   ? RN_W(rn_load16)(RN_AT(i, 0, q) + ((q) & 1) * 16, columns[q] & inside[i][0])                \
    : groups == 2 ? RN_W(rn_load16)(RN_AT(i, (q) & 1, q), columns[q] & inside[i][(q) & 1])                      \
                  : __builtin_shufflevector(                                                                    \
@@ -178,7 +167,6 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         const rn_w16 c0 = RN_PIECE(2, 0), c1 = RN_PIECE(2, 1), c2 = RN_PIECE(2, 2), c3 = RN_PIECE(2, 3);
         const rn_w16 d0 = RN_PIECE(3, 0), d1 = RN_PIECE(3, 1), d2 = RN_PIECE(3, 2), d3 = RN_PIECE(3, 3);
 #undef RN_PIECE
-#undef RN_PIECE_READ
 #undef RN_AT
         float *row = v + (bf16 ? c / 2 : c) * ldv;
         const int pair = !bf16 ? 0 : (c & 1) ? 3 : c + 1 < channels ? 1 : 2;
@@ -205,28 +193,23 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
   }
 }
 
-// The entry points: float32 V; float32 V of the input rounded to bf16; V in bf16 pair rows.
-#define RN_INPUT_ENTRY(name, bf16, rounded, vtype)                                                            \
+// The entry points: float32 V; V in bf16 pair rows.
+#define RN_INPUT_ENTRY(name, bf16, vtype)                                                                     \
   RN_WATTR static void RN_W(name)(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width, \
                                   ptrdiff_t first_tile, ptrdiff_t end_tile, vtype *v, ptrdiff_t ldv,          \
                                   ptrdiff_t ms) {                                                             \
-    RN_BY_LAYOUT((width + 1) / 2, RN_INPUT_CALL(bf16, rounded));                                              \
+    RN_BY_LAYOUT((width + 1) / 2, RN_INPUT_CALL_##bf16);                                                      \
   }
-#define RN_INPUT_CALL(bf16, rounded) RN_INPUT_CALL_##bf16##_##rounded
-#define RN_INPUT_GROUPS(groups, contiguous, bf16, rounded)                                                     \
-  RN_W(rn_winograd_input_groups)(groups, contiguous, bf16, rounded, sample, channels, height, width, first_tile, \
-                                 end_tile, (float *)v, ldv, ms)
-#define RN_INPUT_CALL_0_0(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 0, 0)
-#define RN_INPUT_CALL_0_1(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 0, 1)
-#define RN_INPUT_CALL_1_0(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 1, 0)
-RN_INPUT_ENTRY(rn_winograd_input, 0, 0, float)
-RN_INPUT_ENTRY(rn_winograd_input_rounded, 0, 1, float)
-RN_INPUT_ENTRY(rn_winograd_input_bf16, 1, 0, void)
-#undef RN_INPUT_CALL_0_0
-#undef RN_INPUT_CALL_0_1
-#undef RN_INPUT_CALL_1_0
+#define RN_INPUT_GROUPS(groups, contiguous, bf16)                                                              \
+  RN_W(rn_winograd_input_groups)(groups, contiguous, bf16, sample, channels, height, width, first_tile, end_tile, \
+                                 (float *)v, ldv, ms)
+#define RN_INPUT_CALL_0(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 0)
+#define RN_INPUT_CALL_1(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 1)
+RN_INPUT_ENTRY(rn_winograd_input, 0, float)
+RN_INPUT_ENTRY(rn_winograd_input_bf16, 1, void)
+#undef RN_INPUT_CALL_0
+#undef RN_INPUT_CALL_1
 #undef RN_INPUT_GROUPS
-#undef RN_INPUT_CALL
 #undef RN_INPUT_ENTRY
 
 // The 16 tiles of a chunk from row `m` of one M[ξ] (tile t at m[t − first_tile]), lane k·p + j
@@ -426,6 +409,72 @@ RN_WATTR static void RN_W(rn_winograd_gradient_output)(const float *gradient, pt
     else RN_W(rn_winograd_gradient_tile)(0, 0, top, channels, row_stride, out, ms);
   }
 }
+
+// rn_winograd_gradient_output into bf16 pair rows: tile t's values rounded to bf16 go to the low (column
+// even) or high (column odd) halves of the words of pair row column / 2, column = first_column + t −
+// first_tile. An even column stores whole words with the high halves zero, an odd one adds its halves to
+// them (so tiles go in column order, an even column before the odd one after it).
+#define RN_STORE_PAIR_VECTOR(p, v)                    \
+  do {                                                \
+    rn_u32x16 bits_;                                  \
+    const rn_w16 v_ = (v);                            \
+    memcpy(&bits_, &v_, 64);                          \
+    const rn_u32x16 rounded_ = RN_ROUND16(bits_);     \
+    uint32_t *const word_ = (uint32_t *)(p);          \
+    rn_u32x16 pair_;                                  \
+    if (high) {                                       \
+      memcpy(&pair_, word_, 64);                      \
+      pair_ |= rounded_ << 16;                        \
+    } else {                                          \
+      pair_ = rounded_;                               \
+    }                                                 \
+    memcpy(word_, &pair_, 64);                        \
+  } while (0)
+#define RN_STORE_PAIR_SCALAR(p, v)                                          \
+  do {                                                                      \
+    uint32_t *const word_ = (uint32_t *)(p);                                \
+    const uint32_t rounded_ = rn_bf16_round(v);                             \
+    *word_ = high ? *word_ | rounded_ << 16 : rounded_;                     \
+  } while (0)
+
+RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_gradient_tile_bf16)(
+    const int has_row, const int has_column, const int high, const float *pixel, ptrdiff_t channels,
+    ptrdiff_t row_stride, uint32_t *dm, ptrdiff_t ms) {
+  ptrdiff_t o = 0;
+  for (; o + 16 <= channels; o += 16) {
+    const float *const top = pixel + o;
+    uint32_t *const out = dm + o;
+    RN_GRADIENT_TILE(rn_w16, RN_LOAD_VECTOR, RN_STORE_PAIR_VECTOR);
+  }
+  for (; o < channels; o++) {
+    const float *const top = pixel + o;
+    uint32_t *const out = dm + o;
+    RN_GRADIENT_TILE(float, RN_LOAD_SCALAR, RN_STORE_PAIR_SCALAR);
+  }
+}
+
+RN_WATTR static void RN_W(rn_winograd_gradient_output_bf16)(const float *gradient, ptrdiff_t channels,
+                                                            ptrdiff_t height, ptrdiff_t width, ptrdiff_t first_tile,
+                                                            ptrdiff_t end_tile, void *dm, ptrdiff_t ms,
+                                                            ptrdiff_t first_column) {
+  const ptrdiff_t tiles_w = (width + 1) / 2, row_stride = width * channels;
+  for (ptrdiff_t t = first_tile; t < end_tile; t++) {
+    const ptrdiff_t ty = t / tiles_w, tx = t % tiles_w, column = first_column + t - first_tile;
+    const float *top = gradient + (2 * ty * width + 2 * tx) * channels;  // pixel (2·ty, 2·tx)
+    uint32_t *out = (uint32_t *)dm + column / 2 * channels;
+    const int has_row = 2 * ty + 1 < height, has_column = 2 * tx + 1 < width, high = column & 1;
+#define RN_TILE(r, c)                                                                                    \
+  (high ? RN_W(rn_winograd_gradient_tile_bf16)(r, c, 1, top, channels, row_stride, out, ms)              \
+        : RN_W(rn_winograd_gradient_tile_bf16)(r, c, 0, top, channels, row_stride, out, ms))
+    if (has_row && has_column) RN_TILE(1, 1);
+    else if (has_row) RN_TILE(1, 0);
+    else if (has_column) RN_TILE(0, 1);
+    else RN_TILE(0, 0);
+#undef RN_TILE
+  }
+}
+#undef RN_STORE_PAIR_VECTOR
+#undef RN_STORE_PAIR_SCALAR
 #undef RN_GRADIENT_TILE
 #undef RN_LOAD_VECTOR
 #undef RN_STORE_VECTOR

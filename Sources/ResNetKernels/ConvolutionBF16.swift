@@ -7,9 +7,10 @@ import CKernels
 // Forward and the input gradient of a stride-1 convolution (itself a stride-1 convolution of the output
 // gradient with the flipped weight) run on the bf16 micro-kernels through a ``PreparedConvolution``
 // made for the call; its path depends on the geometry alone, so the bits are the same for any thread
-// count and on the native and the emulated kernel. The weight gradient, and the input gradient of the
-// other convolutions, run the float32 paths on operands rounded to bf16 (Winograd's weight gradient
-// rounds them as it reads them, the others read rounded copies): the same products, summed in float32.
+// count and on the native and the emulated kernel. Winograd's weight gradient runs on the bf16 kernels
+// too, on its transformed operands rounded to bf16 (as the forward's Winograd rounds its own). The other
+// weight gradients, and the input gradient of the other convolutions, run the float32 paths on rounded
+// copies of the operands: the same products, summed in float32.
 
 /// `output = conv(round(input), round(weight)) (+ bias)` in bf16 (see
 /// ``convolutionForward(input:geometry:batch:weight:outputChannels:bias:output:workspace:precision:threads:pool:)``).
@@ -56,13 +57,13 @@ func bf16ConvolutionBackward(
   switch plan.inputGradient {
   case .winograd(let back), .implicit(let back):
     // The weight gradient alone (its plan without the input gradient takes the same path): Winograd's
-    // rounds its operands as it reads them, the others read rounded copies. Then the input gradient as a
-    // bf16 convolution of the output gradient with the flipped weight.
+    // on the bf16 kernels, the others on rounded copies. Then the input gradient as a bf16 convolution
+    // of the output gradient with the flipped weight.
     if plan.weightGradient == .winograd {
       float32ConvolutionBackward(
         input: input, geometry: g, batch: batch, weight: weight, outputChannels: outputChannels,
         gradOutput: gradOutput, gradWeight: gradWeight, gradBias: nil, gradInput: nil, workspace: workspace,
-        roundingWinogradOperands: true, threads: threads, pool: pool)
+        winogradBF16: bf16Kernel, threads: threads, pool: pool)
     } else {
       withRoundedOperands { x, dy in
         float32ConvolutionBackward(

@@ -33,14 +33,14 @@ public func convolutionBackward(
     pool: pool)
 }
 
-/// The float32 backward pass; with `roundingWinogradOperands`, a Winograd weight gradient rounds the input
-/// and the output gradient to bf16 as it reads them (the same bits as on rounded copies; the other paths
-/// read their operands as they are).
+/// The float32 backward pass; with a `winogradBF16` kernel, a Winograd weight gradient runs in bf16 on it
+/// (rounding the input and the output gradient as it reads them, then its transformed operands; the
+/// other paths read their operands as they are).
 func float32ConvolutionBackward(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int, weight: UnsafePointer<Float>,
   outputChannels: Int, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
   gradBias: UnsafeMutablePointer<Float>?, gradInput: UnsafeMutablePointer<Float>?, workspace: ScratchBuffer,
-  roundingWinogradOperands: Bool = false, threads: Int?, pool: ThreadPool
+  winogradBF16: BF16Kernel? = nil, threads: Int?, pool: ThreadPool
 ) {
   if let gradBias {
     addBiasGradient(gradOutput, batch: batch, channels: outputChannels, pixels: g.outputPixels, into: gradBias)
@@ -66,7 +66,7 @@ func float32ConvolutionBackward(
   case .winograd:
     winogradWeightGradient(
       input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,
-      partials: partials.pointer, roundingOperands: roundingWinogradOperands, threads: threads, pool: pool)
+      partials: partials.pointer, bf16: winogradBF16, threads: threads, pool: pool)
   case .implicit:
     implicitWeightGradient(
       input: input, geometry: g, grouping: grouping, gradOutput: gradOutput, outputChannels: outputChannels,

@@ -13,12 +13,14 @@ import CKernels
 /// `V` (the forward's input transform) and `dM` of a block, then the 16 GEMMs added into the group's
 /// `dU`. Each group writes `partials + group · 16 · C · O`, `16 × C × O` (ξ, input channel, output
 /// channel), computed whole by one thread in fixed loops, so the result does not depend on the thread
-/// count. With `roundingOperands`, the input and the output gradient are rounded to bf16 as they are read
-/// (bf16 training; the same bits as on rounded copies).
+/// count. With a `bf16` kernel (bf16 training), the multiplies' operands are rounded to bf16 as the
+/// forward's bf16 Winograd rounds its own: `V` and `dM`, made in float32 from the input and the output
+/// gradient as they are (`dM` rounded into the kernel's pair rows by `rn_winograd_gradient_output_bf16`),
+/// their products summed in float32 by that kernel.
 func winogradWeightGradient(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, grouping: ConvolutionGrouping,
   gradOutput: UnsafePointer<Float>, outputChannels: Int, partials: UnsafeMutablePointer<Float>,
-  roundingOperands: Bool = false, threads: Int?, pool: ThreadPool
+  bf16 bf16Kernel: BF16Kernel? = nil, threads: Int?, pool: ThreadPool
 ) {
   precondition(g.isSamePadded3x3, "winogradWeightGradient: \(g)")
   let kernel = GEMMKernel.best
@@ -32,7 +34,10 @@ func winogradWeightGradient(
   let mMatrix = oddLineStride(block * outputChannels)  // dM[ξ] apart
   let mOffset = vOffset + 16 * vMatrix
   // dM, with slack: the micro-kernels read B rows as whole vectors, up to nr − 1 ≤ 31 floats past O.
-  let scratchFloats = mOffset + 16 * mMatrix + 2 * vectorSlack
+  let bf16Offset = roundUp(mOffset + 16 * mMatrix + 2 * vectorSlack, cacheLineFloats)
+  // With a bf16 kernel, V in bf16 laid out as in float32: V[ξ] vMatrix halves apart, rows ldv halves apart.
+  let scratchFloats = bf16Offset + (bf16Kernel == nil ? 0 : 8 * vMatrix)
+  let native: Int32 = bf16Kernel?.isNative == true ? 1 : 0
   let matrix = channels * outputChannels  // dU[ξ]: C × O
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
   let dy = SendablePointer(UnsafeMutablePointer(mutating: gradOutput))
@@ -40,13 +45,14 @@ func winogradWeightGradient(
   grouping.run(threads: threads, pool: pool, scratchFloats: scratchFloats) { first, count, scratch in
     let pixelMajor = scratch  // count × pixels × O: the group's output gradient, channels contiguous
     let v = scratch + vOffset  // 16 × C × ldv: V[ξ] of one block of tiles
-    let dm = scratch + mOffset  // 16 × block × O: dM[ξ] of the block
+    // 16 × block × O: dM[ξ] of the block; with a bf16 kernel, 16 × ⌈block / 2⌉ × O words: its pair rows.
+    let dm = scratch + mOffset
+    let vHalves = UnsafeMutableRawPointer(scratch + bf16Offset).assumingMemoryBound(to: UInt16.self)
     for s in 0..<count {
       rn_transpose_planes(
         dy.base + (first + s) * outputChannels * pixels, outputChannels, pixels,
         pixelMajor + s * pixels * outputChannels)
     }
-    if roundingOperands { rn_bf16_round_floats(pixelMajor, count * pixels * outputChannels, pixelMajor) }
     let partial = out.base + first / grouping.samples * 16 * matrix  // dU: 16 × C × O
     let columns = count * tiles
     kernel.variants.withUnsafeBufferPointer { variants in
@@ -55,15 +61,31 @@ func winogradWeightGradient(
         let depth = min(block, columns - j0)
         forEachWinogradSegment(of: j0..<(j0 + depth), tiles: tiles) { s, t0, t1, column in
           let sample = x.base + (first + s) * g.inputCount
-          if roundingOperands {
-            rn_winograd_input_rounded(
-              sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix, BF16Kernel.best.isNative ? 1 : 0)
+          let gradient = pixelMajor + s * pixels * outputChannels
+          rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+          if bf16Kernel != nil {
+            rn_winograd_gradient_output_bf16(
+              gradient, outputChannels, g.height, g.width, t0, t1, dm, mMatrix, column, native)
           } else {
-            rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
+            rn_winograd_gradient_output(
+              gradient, outputChannels, g.height, g.width, t0, t1, dm + column * outputChannels, mMatrix)
           }
-          rn_winograd_gradient_output(
-            pixelMajor + s * pixels * outputChannels, outputChannels, g.height, g.width, t0, t1,
-            dm + column * outputChannels, mMatrix)
+        }
+        if let bf16Kernel {
+          // V rounded whole (rows' slack too), an odd depth's last pair completed with zeros.
+          rn_bf16_round_row(v, 16 * vMatrix, vHalves)
+          if depth % 2 == 1 {
+            for row in 0..<16 * channels { vHalves[row / channels * vMatrix + row % channels * ldv + depth] = 0 }
+          }
+          for xi in 0..<16 {
+            let a = vHalves + xi * vMatrix  // V[ξ]: C bf16 rows of ⌈depth / 2⌉ pairs, ldv / 2 words apart
+            let b = dm + xi * mMatrix  // dM[ξ]: ⌈depth / 2⌉ pair rows of O words
+            bf16Kernel.multiply(
+              m: channels, n: outputChannels, pairs: (depth + 1) / 2, a: a, aRowStride: ldv / 2, aPairStride: 1, b: b,
+              ldb: outputChannels, c: partial + xi * matrix, ldc: outputChannels, accumulate: j0 > 0)
+          }
+          j0 += block
+          continue
         }
         let scales = rn_scales(alpha: 1, beta: j0 == 0 ? 0 : 1)
         for xi in 0..<16 {

@@ -18,6 +18,9 @@ import Testing
       name: "Winograd forward and gradients",
       geometry: ConvGeometry(channels: 16, height: 12, width: 10, kernel: 3, padding: 1)!, batch: 3, outputChannels: 16),
     Case(
+      name: "Winograd, groups of two samples of 25 tiles and a last group of one (pairs across samples, an odd depth)",
+      geometry: ConvGeometry(channels: 8, height: 10, width: 9, kernel: 3, padding: 1)!, batch: 15, outputChannels: 8),
+    Case(
       name: "the CIFAR stem (implicit)",
       geometry: ConvGeometry(channels: 3, height: 11, width: 9, kernel: 3, padding: 1)!, batch: 3, outputChannels: 8),
     Case(
@@ -97,12 +100,25 @@ import Testing
     } else {
       backWinograd = false
     }
+    let weightWinograd =
+      ConvolutionPlan(geometry: g, outputChannels: c.outputChannels, batch: c.batch)
+      .weightGradient == .winograd
     let forwardError = worst(got.y, expectedY, terms: g.columnRows)
     let inputError = worst(got.dx, expected.input, terms: c.outputChannels * g.kernelHeight * g.kernelWidth)
     let weightError = worst(got.dw, expectedDw, terms: c.batch * g.outputPixels)
     #expect(forwardError < (forwardWinograd ? 5e-2 : 4e-6), "\(c): forward error \(forwardError)")
     #expect(inputError < (backWinograd ? 5e-2 : 4e-6), "\(c): input gradient error \(inputError)")
-    #expect(weightError < 4e-6, "\(c): weight gradient error \(weightError)")
+    #expect(weightError < (weightWinograd ? 5e-2 : 4e-6), "\(c): weight gradient error \(weightError)")
+    if weightWinograd {
+      // Winograd's weight gradient against its own formulas with V and dM rounded (float64 sums): what
+      // is left is float32's summing (seen: 2e-7); not rounding V or dM, or rounding the input or the
+      // output gradient before the transforms, leaves ~1e-3.
+      let winograd = winogradBF16WeightGradientReference(
+        o.x, g, batch: c.batch, outputChannels: c.outputChannels, gradOutput: o.dy)
+      let exactError = worst(
+        got.dw, zip(winograd, o.startWeightGradient).map { $0 + Double($1) }, terms: c.batch * g.outputPixels)
+      #expect(exactError < 4e-6, "\(c): Winograd weight gradient error \(exactError)")
+    }
     // The float32 pass differs from the bf16 one by bf16's rounding, not by nothing.
     let f32 = convolutionBackward(
       o.x, g, batch: c.batch, weight: o.w, outputChannels: c.outputChannels, gradOutput: o.dy,

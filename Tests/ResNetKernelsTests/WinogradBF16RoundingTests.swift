@@ -2,8 +2,9 @@ import CKernels
 import ResNetKernels
 import Testing
 
-/// The bf16 Winograd input transforms round V to bf16 by AVX512_BF16's vcvtneps2bf16 where the CPU has it
-/// and by the software rounding elsewhere: both must give rn_bf16_round's bits on every kind of value.
+/// The bf16 Winograd transforms (the forward's input transform, the weight gradient's output-gradient
+/// transform) round to bf16 by AVX512_BF16's vcvtneps2bf16 where the CPU has it and by the software
+/// rounding elsewhere: both must give rn_bf16_round's bits on every kind of value.
 @Suite struct WinogradBF16RoundingTests {
   /// A sparse plane (most entries zero, so that many of V's entries are one input, ±) of NaNs with payloads,
   /// infinities, denormals, rounding ties, the largest float (which rounds to infinity) and plain values.
@@ -17,6 +18,16 @@ import Testing
     return (0..<(channels * height * width)).map { _ in
       let pick = Int(random.next() % 100)
       return pick < 60 ? 0 : pick < 85 ? specials[Int(random.next() % UInt64(specials.count))] : random.nextNormal()
+    }
+  }
+
+  /// Whether two words hold the same pair of bf16 halves, a NaN matching any NaN: which operand's NaN an
+  /// addition passes on (and so its sign) is the compiler's choice in each transform and ISA level.
+  static func same(_ a: UInt32, _ b: UInt32) -> Bool {
+    func isNaN(_ h: UInt32) -> Bool { h & 0x7F80 == 0x7F80 && h & 0x7F != 0 }
+    return [0, 16].allSatisfy { shift in
+      let (x, y) = (a >> shift & 0xFFFF, b >> shift & 0xFFFF)
+      return x == y || (isNaN(x) && isNaN(y))
     }
   }
 
@@ -48,29 +59,54 @@ import Testing
       var wrong = 0
       for xi in 0..<16 {
         for p in 0..<pairs {
-          for t in 0..<(end - first) where words[(xi * pairs + p) * ldv + t] != want[(xi * pairs + p) * ldv + t] {
+          for t in 0..<(end - first)
+          where !Self.same(words[(xi * pairs + p) * ldv + t], want[(xi * pairs + p) * ldv + t]) {
             wrong += 1
           }
         }
       }
       #expect(wrong == 0, "native \(native): \(wrong) wrong words")
-      // The same input rounded as it is read, kept as float32 (the bf16 weight gradient's V).
-      var rounded = [Float](repeating: 0, count: 16 * channels * ldv)
-      rn_winograd_input_rounded(x, channels, height, width, first, end, &rounded, ldv, channels * ldv, native)
-      var roundedInput = x
-      for i in roundedInput.indices { roundedInput[i] = rn_bf16_value(rn_bf16_round(x[i])) }
-      var reference = [Float](repeating: 0, count: 16 * channels * ldv)
-      rn_winograd_input(roundedInput, channels, height, width, first, end, &reference, ldv, channels * ldv)
-      var wrongRounded = 0
+    }
+  }
+
+  @Test("dM in bf16 pair rows is rn_bf16_round of the float32 dM, natively and in software, from any column")
+  func gradientPairRowsMatchTheScalarRounding() {
+    let (channels, height, width) = (21, 7, 9)  // a vector of channels and a scalar tail; odd tile rows
+    let tiles = (height + 1) / 2 * ((width + 1) / 2)
+    let (first, end) = (3, tiles)
+    // The output gradient laid out pixel by pixel, as the weight gradient transposes it.
+    let dy = Self.input(channels: 1, height: height * width, width: channels)
+    var dm = [Float](repeating: 0, count: 16 * tiles * channels)  // 16 × tiles × C
+    rn_winograd_gradient_output(dy, channels, height, width, first, end, &dm, tiles * channels)
+    let ms = (tiles + 2) / 2 * channels  // words per ξ: the pair rows of tiles + 1 columns
+    for firstColumn in [0, 1] {
+      // Tile t goes to column firstColumn + t − first: its half of pair row column / 2.
+      var want = [UInt32](repeating: 0, count: 16 * ms)
       for xi in 0..<16 {
-        for c in 0..<channels {
-          for t in 0..<(end - first) {
-            let at = (xi * channels + c) * ldv + t
-            if rounded[at].bitPattern != reference[at].bitPattern { wrongRounded += 1 }
+        for t in 0..<(end - first) {
+          let column = firstColumn + t
+          for o in 0..<channels {
+            let half = UInt32(rn_bf16_round(dm[(xi * tiles + t) * channels + o]))
+            want[xi * ms + column / 2 * channels + o] |= column % 2 == 0 ? half : half << 16
           }
         }
       }
-      #expect(wrongRounded == 0, "native \(native): \(wrongRounded) wrong rounded-input values")
+      for native: Int32 in BF16Kernel.nativeAvailable ? [1, 0] : [0] {
+        // An odd first column adds its halves to the low ones written before (here: zeros).
+        var words = [UInt32](repeating: firstColumn == 0 ? 0xDEAD_BEEF : 0, count: 16 * ms)
+        words.withUnsafeMutableBytes { target in
+          rn_winograd_gradient_output_bf16(
+            dy, channels, height, width, first, end, target.baseAddress!, ms, firstColumn, native)
+        }
+        var wrong = 0
+        for xi in 0..<16 {
+          for column in firstColumn..<(firstColumn + end - first) {
+            let row = xi * ms + column / 2 * channels
+            for o in 0..<channels where !Self.same(words[row + o], want[row + o]) { wrong += 1 }
+          }
+        }
+        #expect(wrong == 0, "first column \(firstColumn), native \(native): \(wrong) wrong words")
+      }
     }
   }
 }

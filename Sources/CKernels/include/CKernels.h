@@ -190,17 +190,12 @@ void rn_frame_planes(const float *source, ptrdiff_t planes, ptrdiff_t source_str
 /// what spilled onto them. Nothing outside the sample is read.
 void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                        ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv, ptrdiff_t matrix_stride);
-/// rn_winograd_input of the sample rounded to bf16 (as rn_bf16_round does, kept as float32) as it is read:
-/// the same bits as rn_winograd_input of a rounded copy. With `native` (and AVX-512 with AVX512_BF16) the
-/// rounding is vcvtneps2bf16's, which gives the same bits faster.
-void rn_winograd_input_rounded(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
-                               ptrdiff_t first_tile, ptrdiff_t end_tile, float *v, ptrdiff_t ldv,
-                               ptrdiff_t matrix_stride, int32_t native);
 /// rn_winograd_input with V in bf16 pair rows: V[ξ] row c's value goes, rounded to bf16 as rn_bf16_round
 /// does, into the low (c even) or high (c odd) half of the 32-bit word at v[ξ·matrix_stride + (c/2)·ldv +
 /// t − first_tile] (in words; the high halves of an odd channel count's last pair are zero): the pair rows
 /// rn_bf16_pair_rows makes of rn_winograd_input's V, without V in float32. Writes past the tiles as
-/// rn_winograd_input does (ldv needs its slack). `native` as for rn_winograd_input_rounded.
+/// rn_winograd_input does (ldv needs its slack). With `native` (and AVX-512 with AVX512_BF16) the
+/// rounding is vcvtneps2bf16's, which gives the same bits faster.
 void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                             ptrdiff_t first_tile, ptrdiff_t end_tile, void *v, ptrdiff_t ldv, ptrdiff_t matrix_stride,
                             int32_t native);
@@ -267,6 +262,16 @@ void rn_winograd_s2_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, pt
 /// contiguous (the GEMM's B). Nothing else is written.
 void rn_winograd_gradient_output(const float *gradient, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                  ptrdiff_t first_tile, ptrdiff_t end_tile, float *dm, ptrdiff_t matrix_stride);
+/// rn_winograd_gradient_output with dM in bf16 pair rows, as the micro-kernels read B: tile t's element ξ
+/// of channel o, rounded to bf16 as rn_bf16_round does, goes into the low (column even) or high (column
+/// odd) half of the 32-bit word at dm[ξ·matrix_stride + (column / 2)·channels + o] (in words), column =
+/// first_column + t − first_tile: the pair rows rn_bf16_pair_rows makes of rn_winograd_gradient_output's
+/// dM, without dM in float32. An even column writes whole words (high halves zero) and an odd one adds its
+/// halves to them, so a column's even partner must be written first (calls in column order). `native` as
+/// for rn_winograd_input_bf16.
+void rn_winograd_gradient_output_bf16(const float *gradient, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                                      ptrdiff_t first_tile, ptrdiff_t end_tile, void *dm, ptrdiff_t matrix_stride,
+                                      ptrdiff_t first_column, int32_t native);
 /// Prefetches the `count` floats at p into L2, a cache line at a time.
 void rn_prefetch(const float *p, ptrdiff_t count);
 
