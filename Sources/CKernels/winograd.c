@@ -17,6 +17,7 @@ typedef float rn_w16 __attribute__((ext_vector_type(16), aligned(4)));
 typedef float rn_w8 __attribute__((ext_vector_type(8), aligned(4)));
 typedef int32_t rn_wi16 __attribute__((ext_vector_type(16), aligned(4)));
 typedef int32_t rn_wi8 __attribute__((ext_vector_type(8), aligned(4)));
+typedef uint16_t rn_u16x16 __attribute__((ext_vector_type(16), aligned(2)));
 
 #define RN_EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 #define RN_ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
@@ -239,6 +240,20 @@ void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t h
   }
 #endif
   RN_DISPATCH(rn_winograd_input_bf16, sample, channels, height, width, first_tile, end_tile, v, ldv, matrix_stride);
+}
+
+void rn_winograd_input_bf16_rows(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                                 ptrdiff_t first_tile, ptrdiff_t end_tile, uint16_t *v, ptrdiff_t ldv,
+                                 ptrdiff_t matrix_stride, int32_t native) {
+#if defined(__x86_64__)
+  if (rn_native_rounding(native)) {
+    rn_winograd_input_bf16_rows_avx512bf16(sample, channels, height, width, first_tile, end_tile, v, ldv,
+                                           matrix_stride);
+    return;
+  }
+#endif
+  RN_DISPATCH(rn_winograd_input_bf16_rows, sample, channels, height, width, first_tile, end_tile, v, ldv,
+              matrix_stride);
 }
 
 void rn_winograd_output(const float *m, ptrdiff_t channels, ptrdiff_t ldm, ptrdiff_t matrix_stride,

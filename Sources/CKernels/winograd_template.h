@@ -79,7 +79,8 @@ static inline int RN_W(rn_chunk_range)(ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t p, 
 // In bf16 (`pair` non-zero), `row` is a pair row (32-bit words, the same units) and the values are
 // rounded to bf16: pair 1, an even channel with a partner, keeps them in `pending` (the low halves);
 // pair 3, the odd channel after it, stores them in the high halves over `pending`; pair 2, a channel
-// count's last, unpaired even channel, stores them with the high halves zero.
+// count's last, unpaired even channel, stores them with the high halves zero. Pair 4: `row` is a row of
+// bf16 halves (its address in floats, offsets from it in halves) and the rounded values are stored there.
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
     float *row, rn_w16 value, const int contiguous, uint32_t packed_mask, ptrdiff_t packed_at, const int pair,
     rn_u32x16 *pending) {
@@ -91,6 +92,11 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_tiles)(
   rn_u32x16 bits;
   memcpy(&bits, &packed, 64);
   const rn_u32x16 rounded = RN_ROUND16(bits);
+  if (pair == 4) {
+    const rn_u16x16 halves = __builtin_convertvector(rounded, rn_u16x16);
+    memcpy((uint16_t *)row + packed_at, &halves, 32);
+    return;
+  }
   if (pair == 1) {
     *pending = rounded;
     return;
@@ -168,19 +174,21 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
         const rn_w16 d0 = RN_PIECE(3, 0), d1 = RN_PIECE(3, 1), d2 = RN_PIECE(3, 2), d3 = RN_PIECE(3, 3);
 #undef RN_PIECE
 #undef RN_AT
-        float *row = v + (bf16 ? c / 2 : c) * ldv;
-        const int pair = !bf16 ? 0 : (c & 1) ? 3 : c + 1 < channels ? 1 : 2;
+        // bf16 2: rows of halves, ldv and ms counted in halves (ms even).
+        float *row = bf16 == 2 ? (float *)((uint16_t *)v + c * ldv) : v + (bf16 ? c / 2 : c) * ldv;
+        const ptrdiff_t row_ms = bf16 == 2 ? ms / 2 : ms;
+        const int pair = !bf16 ? 0 : bf16 == 2 ? 4 : (c & 1) ? 3 : c + 1 < channels ? 1 : 2;
         // Row i of Bᵀ·d (its four pieces), then ·B along it: V[4i + j] for j = 0 ..< 4.
 #define RN_ROW(i, e0, e1, e2, e3)                                                         \
   do {                                                                                    \
     const rn_w16 t0 = RN_EVENS(e0, e1), t1 = RN_ODDS(e0, e1);                             \
     const rn_w16 t2 = RN_EVENS(e2, e3), t3 = RN_ODDS(e2, e3);                             \
-    RN_W(rn_store_tiles)(row + 4 * (i) * ms, t0 - t2, contiguous, packed_mask, packed_at, pair, pending + 4 * (i)); \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * ms, t1 + t2, contiguous, packed_mask, packed_at, pair,               \
+    RN_W(rn_store_tiles)(row + 4 * (i) * row_ms, t0 - t2, contiguous, packed_mask, packed_at, pair, pending + 4 * (i)); \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 1) * row_ms, t1 + t2, contiguous, packed_mask, packed_at, pair,               \
                          pending + 4 * (i) + 1);                                                                   \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * ms, t2 - t1, contiguous, packed_mask, packed_at, pair,               \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 2) * row_ms, t2 - t1, contiguous, packed_mask, packed_at, pair,               \
                          pending + 4 * (i) + 2);                                                                   \
-    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * ms, t1 - t3, contiguous, packed_mask, packed_at, pair,               \
+    RN_W(rn_store_tiles)(row + (4 * (i) + 3) * row_ms, t1 - t3, contiguous, packed_mask, packed_at, pair,               \
                          pending + 4 * (i) + 3);                                                                   \
   } while (0)
         RN_ROW(0, a0 - c0, a1 - c1, a2 - c2, a3 - c3);
@@ -193,7 +201,7 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
   }
 }
 
-// The entry points: float32 V; V in bf16 pair rows.
+// The entry points: float32 V; V in bf16 pair rows; V in bf16 rows.
 #define RN_INPUT_ENTRY(name, bf16, vtype)                                                                     \
   RN_WATTR static void RN_W(name)(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width, \
                                   ptrdiff_t first_tile, ptrdiff_t end_tile, vtype *v, ptrdiff_t ldv,          \
@@ -205,10 +213,13 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_inpu
                                  (float *)v, ldv, ms)
 #define RN_INPUT_CALL_0(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 0)
 #define RN_INPUT_CALL_1(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 1)
+#define RN_INPUT_CALL_2(groups, contiguous) RN_INPUT_GROUPS(groups, contiguous, 2)
 RN_INPUT_ENTRY(rn_winograd_input, 0, float)
 RN_INPUT_ENTRY(rn_winograd_input_bf16, 1, void)
+RN_INPUT_ENTRY(rn_winograd_input_bf16_rows, 2, void)
 #undef RN_INPUT_CALL_0
 #undef RN_INPUT_CALL_1
+#undef RN_INPUT_CALL_2
 #undef RN_INPUT_GROUPS
 #undef RN_INPUT_ENTRY
 

@@ -30,13 +30,11 @@ func winogradWeightGradient(
   let block = ConvolutionBlocking.winogradGradientBlock
   let vOffset = roundUp(grouping.samples * pixels * outputChannels, cacheLineFloats)
   let ldv = block + vectorSlack  // V's rows: block tiles, then what the input transform may write past them
-  let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart
+  let vMatrix = oddLineStride(channels * ldv)  // V[ξ] apart (in halves with a bf16 kernel)
   let mMatrix = oddLineStride(block * outputChannels)  // dM[ξ] apart
-  let mOffset = vOffset + 16 * vMatrix
+  let mOffset = vOffset + (bf16Kernel == nil ? 16 : 8) * vMatrix
   // dM, with slack: the micro-kernels read B rows as whole vectors, up to nr − 1 ≤ 31 floats past O.
-  let bf16Offset = roundUp(mOffset + 16 * mMatrix + 2 * vectorSlack, cacheLineFloats)
-  // With a bf16 kernel, V in bf16 laid out as in float32: V[ξ] vMatrix halves apart, rows ldv halves apart.
-  let scratchFloats = bf16Offset + (bf16Kernel == nil ? 0 : 8 * vMatrix)
+  let scratchFloats = mOffset + 16 * mMatrix + 2 * vectorSlack
   let native: Int32 = bf16Kernel?.isNative == true ? 1 : 0
   let matrix = channels * outputChannels  // dU[ξ]: C × O
   let x = SendablePointer(UnsafeMutablePointer(mutating: input))
@@ -44,10 +42,10 @@ func winogradWeightGradient(
   let out = SendablePointer(partials)
   grouping.run(threads: threads, pool: pool, scratchFloats: scratchFloats) { first, count, scratch in
     let pixelMajor = scratch  // count × pixels × O: the group's output gradient, channels contiguous
-    let v = scratch + vOffset  // 16 × C × ldv: V[ξ] of one block of tiles
+    let v = scratch + vOffset  // 16 × C × ldv: V[ξ] of one block of tiles (bf16 halves with a bf16 kernel)
+    let vHalves = UnsafeMutableRawPointer(v).assumingMemoryBound(to: UInt16.self)
     // 16 × block × O: dM[ξ] of the block; with a bf16 kernel, 16 × ⌈block / 2⌉ × O words: its pair rows.
     let dm = scratch + mOffset
-    let vHalves = UnsafeMutableRawPointer(scratch + bf16Offset).assumingMemoryBound(to: UInt16.self)
     for s in 0..<count {
       rn_transpose_planes(
         dy.base + (first + s) * outputChannels * pixels, outputChannels, pixels,
@@ -62,18 +60,19 @@ func winogradWeightGradient(
         forEachWinogradSegment(of: j0..<(j0 + depth), tiles: tiles) { s, t0, t1, column in
           let sample = x.base + (first + s) * g.inputCount
           let gradient = pixelMajor + s * pixels * outputChannels
-          rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
           if bf16Kernel != nil {
+            rn_winograd_input_bf16_rows(
+              sample, channels, g.height, g.width, t0, t1, vHalves + column, ldv, vMatrix, native)
             rn_winograd_gradient_output_bf16(
               gradient, outputChannels, g.height, g.width, t0, t1, dm, mMatrix, column, native)
           } else {
+            rn_winograd_input(sample, channels, g.height, g.width, t0, t1, v + column, ldv, vMatrix)
             rn_winograd_gradient_output(
               gradient, outputChannels, g.height, g.width, t0, t1, dm + column * outputChannels, mMatrix)
           }
         }
         if let bf16Kernel {
-          // V rounded whole (rows' slack too), an odd depth's last pair completed with zeros.
-          rn_bf16_round_row(v, 16 * vMatrix, vHalves)
+          // An odd depth's last pair completed with zeros (the transform writes garbage past the tiles).
           if depth % 2 == 1 {
             for row in 0..<16 * channels { vHalves[row / channels * vMatrix + row % channels * ldv + depth] = 0 }
           }

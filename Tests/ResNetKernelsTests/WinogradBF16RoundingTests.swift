@@ -31,7 +31,9 @@ import Testing
     }
   }
 
-  @Test("V in bf16 pair rows is rn_bf16_round of the float32 V, natively and in software, on NaN, ∞, denormals, ties")
+  @Test(
+    "V in bf16 pair rows and in bf16 rows is rn_bf16_round of the float32 V, natively and in software, on NaN, ∞, denormals, ties"
+  )
   func pairRowsMatchTheScalarRounding() {
     let (channels, height, width) = (5, 9, 10)  // an odd channel count: the last pair's high halves are zero
     let tiles = (height + 1) / 2 * ((width + 1) / 2)
@@ -66,6 +68,22 @@ import Testing
         }
       }
       #expect(wrong == 0, "native \(native): \(wrong) wrong words")
+      // V in bf16 rows (the weight gradient's): 16 × C rows of ldh halves, an odd count (the matrices'
+      // stride must be even: one more).
+      let ldh = ldv
+      let matrixHalves = channels * ldh + 1
+      var halves = [UInt16](repeating: 0xBEEF, count: 16 * matrixHalves)
+      rn_winograd_input_bf16_rows(x, channels, height, width, first, end, &halves, ldh, matrixHalves, native)
+      var wrongHalves = 0
+      for xi in 0..<16 {
+        for c in 0..<channels {
+          for t in 0..<(end - first) {
+            let got = halves[xi * matrixHalves + c * ldh + t]
+            if !Self.same(UInt32(got), UInt32(rn_bf16_round(v[(xi * channels + c) * ldv + t]))) { wrongHalves += 1 }
+          }
+        }
+      }
+      #expect(wrongHalves == 0, "native \(native): \(wrongHalves) wrong halves")
     }
   }
 

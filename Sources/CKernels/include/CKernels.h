@@ -199,6 +199,14 @@ void rn_winograd_input(const float *sample, ptrdiff_t channels, ptrdiff_t height
 void rn_winograd_input_bf16(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                             ptrdiff_t first_tile, ptrdiff_t end_tile, void *v, ptrdiff_t ldv, ptrdiff_t matrix_stride,
                             int32_t native);
+/// rn_winograd_input with V in bf16 rows: V[ξ] row c's value, rounded to bf16 as rn_bf16_round does, goes
+/// to the half v[ξ·matrix_stride + c·ldv + t − first_tile] (ldv and matrix_stride in halves, matrix_stride
+/// even): rn_bf16_round_row of rn_winograd_input's V, without V in float32. Stores are whole 16-half
+/// vectors, written past the tiles as rn_winograd_input does (rows need RN_VECTOR_SLACK halves of slack).
+/// `native` as for rn_winograd_input_bf16.
+void rn_winograd_input_bf16_rows(const float *sample, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                                 ptrdiff_t first_tile, ptrdiff_t end_tile, uint16_t *v, ptrdiff_t ldv,
+                                 ptrdiff_t matrix_stride, int32_t native);
 /// The output transform of F(2×2, 3×3) for tiles first_tile ..< end_tile: for each of `channels`
 /// planes and each tile t (as above), y = Aᵀ·m·A (+ bias[c] when bias is not NULL), m[ξ] read at
 /// m[ξ·matrix_stride + c·ldm + t − first_tile], then + residual (when not NULL: planes laid out as the
