@@ -97,6 +97,11 @@ typedef int rn_i16 __attribute__((ext_vector_type(16), aligned(4)));
     ptrdiff_t i = 0;                                                                                   \
     for (; i + 16 <= n; i += 16) *(rn_f16 *)(target + i) += *(const rn_f16 *)(source + i);            \
     for (; i < n; i++) target[i] += source[i];                                                         \
+  }                                                                                                    \
+  ATTR static void rn_sum_of_##SFX(const float *a, const float *b, float *y, ptrdiff_t n) {             \
+    ptrdiff_t i = 0;                                                                                   \
+    for (; i + 16 <= n; i += 16) *(rn_f16 *)(y + i) = *(const rn_f16 *)(a + i) + *(const rn_f16 *)(b + i); \
+    for (; i < n; i++) y[i] = a[i] + b[i];                                                             \
   }
 
 RN_CHANNEL_OPS(portable, )
@@ -153,3 +158,5 @@ void rn_plane_affine(const float *x, const float *residual, float *y, ptrdiff_t 
 }
 
 void rn_add_floats(const float *source, float *target, ptrdiff_t n) { RN_DISPATCH(rn_add, source, target, n); }
+
+void rn_sum_floats(const float *a, const float *b, float *y, ptrdiff_t n) { RN_DISPATCH(rn_sum_of, a, b, y, n); }

@@ -29,7 +29,7 @@ public func add(
 ) {
   let out = SendablePointer(y)
   parallelRanges(count, work: count, threads: threads, pool: pool) { range in
-    for i in range { out.base[i] = a[i] + b[i] }
+    rn_sum_floats(a + range.lowerBound, b + range.lowerBound, out.base + range.lowerBound, range.count)
   }
 }
 

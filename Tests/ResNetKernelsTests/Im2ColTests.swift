@@ -6,6 +6,7 @@ import Testing
 let convGeometries: [ConvGeometry] = [
   ConvGeometry(channels: 3, height: 8, width: 8, kernel: 3, stride: 1, padding: 1)!,
   ConvGeometry(channels: 2, height: 7, width: 9, kernel: 3, stride: 2, padding: 1)!,
+  ConvGeometry(channels: 2, height: 5, width: 41, kernel: 3, stride: 2, padding: 1)!,  // rows of 21 outputs
   ConvGeometry(channels: 4, height: 6, width: 5, kernel: 1, stride: 1, padding: 0)!,
   ConvGeometry(channels: 5, height: 9, width: 7, kernel: 1, stride: 2, padding: 0)!,
   ConvGeometry(channels: 1, height: 11, width: 13, kernel: 7, stride: 2, padding: 3)!,

@@ -101,6 +101,8 @@ void rn_plane_affine(const float *x, const float *residual, float *y, ptrdiff_t 
                      int32_t relu);
 /// target[i] += source[i] for i < n.
 void rn_add_floats(const float *source, float *target, ptrdiff_t n);
+/// y[i] = a[i] + b[i] for i < n; y may be a or b (not otherwise overlapping either).
+void rn_sum_floats(const float *a, const float *b, float *y, ptrdiff_t n);
 
 /// A max pooling's plane geometry for rn_max_pool_plane: the input plane, the window (kernel, stride,
 /// padding, dilation) and the output plane.
