@@ -103,9 +103,9 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
     ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, epilogue: TileEpilogue? = nil,
     rowsOuter: Bool = false
   ) {
-    // The tile at row i and column j.
-    @inline(__always) func tile(_ i: Int, _ j: Int) {
-      let (rows, columns) = (min(Self.mr, m - i), min(Self.nr, n - j))
+    // The tile of `rows` rows at row i and column j.
+    @inline(__always) func tile(_ i: Int, _ j: Int, _ rows: Int) {
+      let columns = min(Self.nr, n - j)
       let micro = variant(rows: rows, columns: columns)
       let (a, b, c) = (a + i * aRowStride * 4, b + j * 4, c + i * ldc + j)
       if let e = epilogue {
@@ -115,13 +115,24 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
         micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, nil)
       }
     }
+    // Rows in ⌈m / mr⌉ tiles of as near equal heights as can be (49 rows: 7 of 7, not 6 of 8 and one of 1,
+    // whose lone row loads as much per pair as a full tile). Each row's sums do not depend on its tile.
+    let tiles = (m + Self.mr - 1) / Self.mr
+    let (base, taller) = tiles == 0 ? (0, 0) : m.quotientAndRemainder(dividingBy: tiles)
+    @inline(__always) func rowTile(_ t: Int) -> (first: Int, rows: Int) {
+      (t * base + min(t, taller), t < taller ? base + 1 : base)
+    }
     if rowsOuter {
-      for i in stride(from: 0, to: m, by: Self.mr) {
-        for j in stride(from: 0, to: n, by: Self.nr) { tile(i, j) }
+      for t in 0..<tiles {
+        let (i, rows) = rowTile(t)
+        for j in stride(from: 0, to: n, by: Self.nr) { tile(i, j, rows) }
       }
     } else {
       for j in stride(from: 0, to: n, by: Self.nr) {
-        for i in stride(from: 0, to: m, by: Self.mr) { tile(i, j) }
+        for t in 0..<tiles {
+          let (i, rows) = rowTile(t)
+          tile(i, j, rows)
+        }
       }
     }
   }
