@@ -20,7 +20,7 @@ extension PreparedConvolution {
   /// The convolution as `Cᵀ (pixels × O) = columnsᵀ (pixels × K) · weightᵀ (K × O)`, for layers with
   /// more output channels than output pixels (a small plane: ResNet's later stages at batch 1): the
   /// pixels are the GEMM's rows, packed from the column matrix in blocks of a register tile's rows
-  /// (``packA(_:ld:n:mr:kc:into:threads:pool:)``), and the channels its columns, whole register tiles
+  /// (``tileRows(_:_:)``, ``packA(_:ld:n:mr:kc:into:threads:pool:)``), and the channels its columns, whole register tiles
   /// of the weight packed once at load — so few pixels waste little of a tile, and the weight streams
   /// from memory in the order the micro-kernel reads it. Samples go in groups (``ConvolutionGrouping``
   /// of about ``ConvolutionBlocking/packedWeightGroupColumns`` columns); a group's register-tile panels
@@ -77,28 +77,29 @@ extension PreparedConvolution {
       }
       // A, packed by packA (or the sample in place): depth slices outermost, so that a slice (about 80 KB
       // for ResNet's 7×7 layers) stays in L2 while every panel of the range multiplies it.
-      let blocks = (n + mr - 1) / mr
+      let h = tileRows(n, mr)
+      let blocks = (n + h - 1) / h
       kernel.variants.withUnsafeBufferPointer { variants in
         var pc = 0
         while pc < k {
           let kcur = min(kc, k - pc)
           let scales = rn_scales(alpha: 1, beta: pc == 0 ? 0 : 1)
-          let slice = columns + pc * blocks * mr
+          let slice = columns + pc * blocks * h
           for panel in range {
             let b = w.base + panel * k * nr + pc * nr  // kcur × nr
             let width = min(nr, o - panel * nr)
             // The first block prefetches the next panel's slice of the weight, streamed from memory.
             let next = panel + 1 < range.upperBound ? UnsafePointer(b + k * nr) : nil
             for block in 0..<blocks {
-              let i = block * mr
-              let variant = variants[kernel.variantIndex(rows: min(mr, n - i), columns: width)]
+              let i = block * h
+              let variant = variants[kernel.variantIndex(rows: min(h, n - i), columns: width)]
               let prefetch = block == 0 ? next : nil
               if inPlaceA {
                 variant(
                   kcur, columns + pc * n + i, 1, n, b, nr, staged + i * o + panel * nr, o, scales, width, prefetch, nil)
               } else {
                 variant(
-                  kcur, slice + block * mr * kcur, 1, mr, b, nr, staged + i * o + panel * nr, o, scales, width,
+                  kcur, slice + block * h * kcur, 1, h, b, nr, staged + i * o + panel * nr, o, scales, width,
                   prefetch, nil)
               }
             }
@@ -138,7 +139,7 @@ extension PreparedConvolution {
           columns = matrix
         } else {
           let packed = staged + grouping.columns * o + vectorSlack
-          packA(matrix, ld: ldm, n: n, mr: mr, kc: kc, into: packed, threads: inner, pool: pool)
+          packA(matrix, ld: ldm, n: n, mr: tileRows(n, mr), kc: kc, into: packed, threads: inner, pool: pool)
           columns = UnsafePointer(packed)
         }
       }
@@ -172,6 +173,14 @@ extension PreparedConvolution {
       (bf16 == nil ? k * ld + roundUp(grouping.columns, mr) * k + vectorSlack : pairs * ldp + pairedFloats)
       + grouping.columns * o + vectorSlack
     grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
+  }
+
+  /// The rows of packedWeightForward's register tiles for `n` pixels: ⌈n / mr⌉ tiles as near equal in
+  /// height as can be, the last no taller (49 pixels of a 7×7 plane: 7 tiles of 7, not 6 of 8 and a lone
+  /// row, which loads as much per depth as a full tile). Each row's sums do not depend on its tile.
+  func tileRows(_ n: Int, _ mr: Int) -> Int {
+    let tiles = max(1, (n + mr - 1) / mr)
+    return (n + tiles - 1) / tiles
   }
 
   /// The column matrix (K × n, row stride `ld`) as the A operand of packedWeightForward's GEMM: for

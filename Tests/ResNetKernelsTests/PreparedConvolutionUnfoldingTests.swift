@@ -58,6 +58,11 @@ import Testing
     Case(
       geometry: ConvGeometry(channels: 400, height: 12, width: 11, kernel: 1)!, outputChannels: 140, batch: 2,
       path: .packedWeight),
+    // Pointwise on a 7×7 plane: a sample alone in 7 register tiles of 7 pixels, the batch in groups of two
+    // samples in tiles of 8 (the last of 2).
+    Case(
+      geometry: ConvGeometry(channels: 32, height: 7, width: 7, kernel: 1)!, outputChannels: 80, batch: 16,
+      path: .packedWeight),
     // Pointwise, in groups of several samples (one sample alone is its own column matrix).
     Case(
       geometry: ConvGeometry(channels: 30, height: 4, width: 5, kernel: 1)!, outputChannels: 40, batch: 7,
