@@ -388,21 +388,27 @@ RN_WATTR static void RN_W(rn_winograd_output)(const float *m, ptrdiff_t channels
 #define RN_STORE_VECTOR(p, v) (*(rn_w16 *)(p) = (v))
 #define RN_LOAD_SCALAR(p) (*(p))
 #define RN_STORE_SCALAR(p, v) (*(p) = (v))
+// RN_GRADIENT_TILE for every channel of a tile (`pixel`, `channels`, `dm` of type OUT *): 16 at a time on
+// vectors, then the rest one by one.
+#define RN_GRADIENT_CHANNELS(OUT, STORE_VECTOR, STORE_SCALAR)        \
+  do {                                                              \
+    ptrdiff_t o = 0;                                                \
+    for (; o + 16 <= channels; o += 16) {                           \
+      const float *const top = pixel + o;                           \
+      OUT *const out = dm + o;                                      \
+      RN_GRADIENT_TILE(rn_w16, RN_LOAD_VECTOR, STORE_VECTOR);       \
+    }                                                               \
+    for (; o < channels; o++) {                                     \
+      const float *const top = pixel + o;                           \
+      OUT *const out = dm + o;                                      \
+      RN_GRADIENT_TILE(float, RN_LOAD_SCALAR, STORE_SCALAR);        \
+    }                                                               \
+  } while (0)
 
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_gradient_tile)(
     const int has_row, const int has_column, const float *pixel, ptrdiff_t channels, ptrdiff_t row_stride,
     float *dm, ptrdiff_t ms) {
-  ptrdiff_t o = 0;
-  for (; o + 16 <= channels; o += 16) {
-    const float *const top = pixel + o;
-    float *const out = dm + o;
-    RN_GRADIENT_TILE(rn_w16, RN_LOAD_VECTOR, RN_STORE_VECTOR);
-  }
-  for (; o < channels; o++) {
-    const float *const top = pixel + o;
-    float *const out = dm + o;
-    RN_GRADIENT_TILE(float, RN_LOAD_SCALAR, RN_STORE_SCALAR);
-  }
+  RN_GRADIENT_CHANNELS(float, RN_STORE_VECTOR, RN_STORE_SCALAR);
 }
 
 RN_WATTR static void RN_W(rn_winograd_gradient_output)(const float *gradient, ptrdiff_t channels,
@@ -451,17 +457,7 @@ RN_WATTR static void RN_W(rn_winograd_gradient_output)(const float *gradient, pt
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_gradient_tile_bf16)(
     const int has_row, const int has_column, const int high, const float *pixel, ptrdiff_t channels,
     ptrdiff_t row_stride, uint32_t *dm, ptrdiff_t ms) {
-  ptrdiff_t o = 0;
-  for (; o + 16 <= channels; o += 16) {
-    const float *const top = pixel + o;
-    uint32_t *const out = dm + o;
-    RN_GRADIENT_TILE(rn_w16, RN_LOAD_VECTOR, RN_STORE_PAIR_VECTOR);
-  }
-  for (; o < channels; o++) {
-    const float *const top = pixel + o;
-    uint32_t *const out = dm + o;
-    RN_GRADIENT_TILE(float, RN_LOAD_SCALAR, RN_STORE_PAIR_SCALAR);
-  }
+  RN_GRADIENT_CHANNELS(uint32_t, RN_STORE_PAIR_VECTOR, RN_STORE_PAIR_SCALAR);
 }
 
 RN_WATTR static void RN_W(rn_winograd_gradient_output_bf16)(const float *gradient, ptrdiff_t channels,
@@ -486,6 +482,7 @@ RN_WATTR static void RN_W(rn_winograd_gradient_output_bf16)(const float *gradien
 }
 #undef RN_STORE_PAIR_VECTOR
 #undef RN_STORE_PAIR_SCALAR
+#undef RN_GRADIENT_CHANNELS
 #undef RN_GRADIENT_TILE
 #undef RN_LOAD_VECTOR
 #undef RN_STORE_VECTOR
