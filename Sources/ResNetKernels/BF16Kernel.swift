@@ -115,24 +115,14 @@ public struct BF16Kernel: Sendable, Hashable, CustomStringConvertible {
         micro(pairs, a, aRowStride, aPairStride, b, ldb, c, ldc, accumulate ? 1 : 0, columns, nil)
       }
     }
-    // Rows in ⌈m / mr⌉ tiles of as near equal heights as can be (49 rows: 7 of 7, not 6 of 8 and one of 1,
-    // whose lone row loads as much per pair as a full tile). Each row's sums do not depend on its tile.
-    let tiles = (m + Self.mr - 1) / Self.mr
-    let (base, taller) = tiles == 0 ? (0, 0) : m.quotientAndRemainder(dividingBy: tiles)
-    @inline(__always) func rowTile(_ t: Int) -> (first: Int, rows: Int) {
-      (t * base + min(t, taller), t < taller ? base + 1 : base)
-    }
+    let h = tileHeight(rows: m, mr: Self.mr)
     if rowsOuter {
-      for t in 0..<tiles {
-        let (i, rows) = rowTile(t)
-        for j in stride(from: 0, to: n, by: Self.nr) { tile(i, j, rows) }
+      for i in stride(from: 0, to: m, by: h) {
+        for j in stride(from: 0, to: n, by: Self.nr) { tile(i, j, min(h, m - i)) }
       }
     } else {
       for j in stride(from: 0, to: n, by: Self.nr) {
-        for t in 0..<tiles {
-          let (i, rows) = rowTile(t)
-          tile(i, j, rows)
-        }
+        for i in stride(from: 0, to: m, by: h) { tile(i, j, min(h, m - i)) }
       }
     }
   }

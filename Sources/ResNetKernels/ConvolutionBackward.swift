@@ -34,8 +34,7 @@ public func convolutionBackward(
 }
 
 /// The float32 backward pass; with a `winogradBF16` kernel, a Winograd weight gradient runs in bf16 on it
-/// (rounding the input and the output gradient as it reads them, then its transformed operands; the
-/// other paths read their operands as they are).
+/// (its transformed operands rounded; the other paths read their operands as they are).
 func float32ConvolutionBackward(
   input: UnsafePointer<Float>, geometry g: ConvGeometry, batch: Int, weight: UnsafePointer<Float>,
   outputChannels: Int, gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,

@@ -370,3 +370,11 @@ func split(tiles: Int, into parts: Int) -> [Range<Int>] {
 
 @inline(__always)
 func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+
+/// The height of the register tiles `rows` rows are cut into, at most `mr`: ⌈rows / mr⌉ tiles as near
+/// equal in height as can be, the last no taller (49 rows of a 7×7 plane: 7 tiles of 7, not 6 of 8 and a
+/// lone row, which loads as much per depth as a full tile). A row's sums do not depend on its tile.
+func tileHeight(rows: Int, mr: Int) -> Int {
+  let tiles = max(1, (rows + mr - 1) / mr)
+  return max(1, (rows + tiles - 1) / tiles)
+}

@@ -20,7 +20,7 @@ extension PreparedConvolution {
   /// The convolution as `Cᵀ (pixels × O) = columnsᵀ (pixels × K) · weightᵀ (K × O)`, for layers with
   /// more output channels than output pixels (a small plane: ResNet's later stages at batch 1): the
   /// pixels are the GEMM's rows, packed from the column matrix in blocks of a register tile's rows
-  /// (``tileRows(_:_:)``, ``packA(_:ld:n:mr:kc:into:threads:pool:)``), and the channels its columns, whole register tiles
+  /// (of ``tileHeight(rows:mr:)``, ``packA(_:ld:n:mr:kc:into:threads:pool:)``), and the channels its columns, whole register tiles
   /// of the weight packed once at load — so few pixels waste little of a tile, and the weight streams
   /// from memory in the order the micro-kernel reads it. Samples go in groups (``ConvolutionGrouping``
   /// of about ``ConvolutionBlocking/packedWeightGroupColumns`` columns); a group's register-tile panels
@@ -77,7 +77,7 @@ extension PreparedConvolution {
       }
       // A, packed by packA (or the sample in place): depth slices outermost, so that a slice (about 80 KB
       // for ResNet's 7×7 layers) stays in L2 while every panel of the range multiplies it.
-      let h = tileRows(n, mr)
+      let h = tileHeight(rows: n, mr: mr)
       let blocks = (n + h - 1) / h
       kernel.variants.withUnsafeBufferPointer { variants in
         var pc = 0
@@ -139,7 +139,8 @@ extension PreparedConvolution {
           columns = matrix
         } else {
           let packed = staged + grouping.columns * o + vectorSlack
-          packA(matrix, ld: ldm, n: n, mr: tileRows(n, mr), kc: kc, into: packed, threads: inner, pool: pool)
+          packA(
+            matrix, ld: ldm, n: n, mr: tileHeight(rows: n, mr: mr), kc: kc, into: packed, threads: inner, pool: pool)
           columns = UnsafePointer(packed)
         }
       }
@@ -173,14 +174,6 @@ extension PreparedConvolution {
       (bf16 == nil ? k * ld + roundUp(grouping.columns, mr) * k + vectorSlack : pairs * ldp + pairedFloats)
       + grouping.columns * o + vectorSlack
     grouping.runSharing(threads: threadCount, pool: pool, scratchFloats: scratchFloats, group)
-  }
-
-  /// The rows of packedWeightForward's register tiles for `n` pixels: ⌈n / mr⌉ tiles as near equal in
-  /// height as can be, the last no taller (49 pixels of a 7×7 plane: 7 tiles of 7, not 6 of 8 and a lone
-  /// row, which loads as much per depth as a full tile). Each row's sums do not depend on its tile.
-  func tileRows(_ n: Int, _ mr: Int) -> Int {
-    let tiles = max(1, (n + mr - 1) / mr)
-    return (n + tiles - 1) / tiles
   }
 
   /// The column matrix (K × n, row stride `ld`) as the A operand of packedWeightForward's GEMM: for
