@@ -150,7 +150,7 @@ RN_AVX2 static inline void rn_store_mask_avx2(float *p, rn_w16 value, uint32_t m
   *(rn_w16 *)lanes = value;
   int i = __builtin_ctz(mask);
   const int end = 32 - __builtin_clz(mask);
-  if (end - i >= 8) {
+  while (end - i >= 8) {
     _mm256_storeu_ps(p + i, _mm256_loadu_ps(lanes + i));
     i += 8;
   }

@@ -273,6 +273,17 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
       // Every group whole, inside the plane's columns, with both its output rows in the plane.
       int full = 2 * (tx + p) <= width && 2 * (ty + groups) <= height;
       for (ptrdiff_t k = 0; k < groups; k++) full &= lo[k] == 0 && hi[k] == p;
+      // Otherwise, every group in the plane whole up to the plane's right edge (the chunk cut only by the
+      // plane's edges): its output rows, the first `rows` of 2·R, each hold `columns` floats from column
+      // 2·tx, the lanes of `edge_mask` (groups 2 and 4; groups 1: of edge_mask and edge_mask_high for the
+      // row's two halves).
+      int edge = !full;
+      const ptrdiff_t in_row = tiles_w - tx < p ? tiles_w - tx : p;
+      for (ptrdiff_t k = 0; k < groups; k++) edge &= ty + k >= tiles_h || (lo[k] == 0 && hi[k] == in_row);
+      const ptrdiff_t columns = width - 2 * tx < 2 * p ? width - 2 * tx : 2 * p;
+      const ptrdiff_t rows = height - 2 * ty < 2 * groups ? height - 2 * ty : 2 * groups;
+      const uint32_t edge_mask = RN_LANES(0, columns < 16 ? columns : 16);
+      const uint32_t edge_mask_high = columns > 16 ? RN_LANES(0, columns - 16) : 0;
       for (ptrdiff_t c = 0; c < channels; c++) {
         const float *s = m + c * ldm;
         // Aᵀ·m down the columns (j), then ·A along the rows.
@@ -334,6 +345,47 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
           }
 #undef RN_STORE16
 #undef RN_STORE8
+          continue;
+        }
+        if (edge) {
+          // Row r of the chunk's output rows (r < rows) from lanes `mask` of `value`, with the epilogue.
+          float *row = plane + 2 * ty * width + 2 * tx;
+#define RN_STORE_ROW(r, offset, value, mask)                                                    \
+  do {                                                                                          \
+    if ((r) < rows) {                                                                           \
+      float *target_ = row + (r) * width + (offset);                                            \
+      rn_w16 v_ = (value);                                                                      \
+      if (residual) v_ += RN_W(rn_load16)(residual + (target_ - output), (mask));               \
+      if (relu) v_ = (rn_w16)((rn_wi16)v_ & ~(v_ < 0));                                         \
+      RN_W(rn_store_mask)(target_, v_, (mask));                                                 \
+    }                                                                                           \
+  } while (0)
+#define RN_LANES8(v, first)                                                                      \
+  __builtin_shufflevector(v, v, first, first + 1, first + 2, first + 3, first + 4, first + 5, first + 6, \
+                          first + 7, 0, 1, 2, 3, 4, 5, 6, 7)
+          if (groups == 1) {
+            RN_STORE_ROW(0, 0, top[0], edge_mask);
+            if (edge_mask_high) RN_STORE_ROW(0, 16, top[1], edge_mask_high);
+            RN_STORE_ROW(1, 0, bottom[0], edge_mask);
+            if (edge_mask_high) RN_STORE_ROW(1, 16, bottom[1], edge_mask_high);
+          } else if (groups == 2) {
+            RN_STORE_ROW(0, 0, top[0], edge_mask);
+            RN_STORE_ROW(1, 0, bottom[0], edge_mask);
+            RN_STORE_ROW(2, 0, top[1], edge_mask);
+            RN_STORE_ROW(3, 0, bottom[1], edge_mask);
+          } else {
+            // Group k's 8 floats: lanes 8·(k mod 2) ... of top and bottom [k / 2].
+            RN_STORE_ROW(0, 0, RN_LANES8(top[0], 0), edge_mask);
+            RN_STORE_ROW(1, 0, RN_LANES8(bottom[0], 0), edge_mask);
+            RN_STORE_ROW(2, 0, RN_LANES8(top[0], 8), edge_mask);
+            RN_STORE_ROW(3, 0, RN_LANES8(bottom[0], 8), edge_mask);
+            RN_STORE_ROW(4, 0, RN_LANES8(top[1], 0), edge_mask);
+            RN_STORE_ROW(5, 0, RN_LANES8(bottom[1], 0), edge_mask);
+            RN_STORE_ROW(6, 0, RN_LANES8(top[1], 8), edge_mask);
+            RN_STORE_ROW(7, 0, RN_LANES8(bottom[1], 8), edge_mask);
+          }
+#undef RN_LANES8
+#undef RN_STORE_ROW
           continue;
         }
         for (ptrdiff_t k = 0; k < groups; k++) {
