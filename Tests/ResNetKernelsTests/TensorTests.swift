@@ -1,6 +1,10 @@
 import ResNetKernels
 import Testing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 @Suite("Tensor and thread pool")
 struct TensorTests {
   @Test("storage is zeroed, 64-byte aligned, and indexed row-major")
@@ -13,6 +17,40 @@ struct TensorTests {
     #expect(t.pointer[119] == 7)
     t[0, 1, 0, 2] = 3
     #expect(t.pointer[22] == 3)
+  }
+
+  @Test("storage of 2 MiB or more starts on a 2 MiB boundary and, on Linux, is marked for huge pages")
+  func hugePages() throws {
+    let t = Tensor(shape: [3 << 19])  // 6 MiB: two whole huge pages and a tail of small ones
+    let start = Int(bitPattern: t.pointer)
+    #expect(start % (2 << 20) == 0)
+    #expect(t.scalars.allSatisfy { $0 == 0 })
+    let small = Tensor(shape: [1000])
+    #expect(Int(bitPattern: small.pointer) % 64 == 0)
+    #if os(Linux)
+      // /proc/self/smaps: the mapping holding the start lists "hg" (MADV_HUGEPAGE) among its VmFlags.
+      let smaps = try #require(fopen("/proc/self/smaps", "r"))
+      defer { fclose(smaps) }
+      var inside = false
+      var flags: [Substring] = []
+      var buffer: UnsafeMutablePointer<CChar>? = nil
+      var capacity = 0
+      defer { free(buffer) }
+      while getline(&buffer, &capacity, smaps) > 0 {
+        let text = String(cString: buffer!)
+        let line = text.dropLast(text.hasSuffix("\n") ? 1 : 0)
+        let fields = line.split(separator: " ")
+        if let range = fields.first, range.contains("-"), !range.hasSuffix(":") {
+          let bounds = range.split(separator: "-").compactMap { Int($0, radix: 16) }
+          inside = bounds.count == 2 && bounds[0] <= start && start < bounds[1]
+        } else if inside && line.hasPrefix("VmFlags:") {
+          flags = Array(fields.dropFirst())
+        }
+      }
+      // A kernel built without transparent huge pages has no such setting and refuses the advice.
+      let thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0
+      #expect(!thp || flags.contains("hg"), "VmFlags of the tensor's mapping: \(flags)")
+    #endif
   }
 
   @Test("batch slices and reshapes are views of the same storage; copy is independent")
