@@ -42,17 +42,10 @@ public final class SGD {
       let scale = rateScales?[index] ?? 1
       if scale == 0 { continue }
       let lr = lr * scale
-      let w = p.value.pointer
-      let grad = p.gradient.pointer
-      let buf = momentum != 0 ? buffers[index].pointer : nil
-      for i in 0..<p.value.count {
-        var g = grad[i] + weightDecay * w[i]
-        if let buf {
-          buf[i] = first ? g : momentum * buf[i] + (1 - dampening) * g
-          g = nesterov ? g + momentum * buf[i] : buf[i]
-        }
-        w[i] -= lr * g
-      }
+      sgdUpdate(
+        weights: p.value.pointer, gradients: p.gradient.pointer, buffer: momentum != 0 ? buffers[index].pointer : nil,
+        count: p.value.count, learningRate: lr, weightDecay: weightDecay, momentum: momentum, dampening: dampening,
+        nesterov: nesterov, first: first)
     }
   }
 }
