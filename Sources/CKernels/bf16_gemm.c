@@ -46,6 +46,17 @@ typedef uint16_t rn_u16x16 __attribute__((ext_vector_type(16), aligned(2)));
   }                                                                                                   \
   for (; i < n; i++) dst[i] = rn_bf16_round(src[i]);
 
+// The rounded values kept as float32 (bf16's 16 bits above 16 zero bits), 16 at a time, then the rest.
+#define RN_ROUND_FLOATS_BODY                                                                          \
+  ptrdiff_t i = 0;                                                                                    \
+  for (; i + 16 <= n; i += 16) {                                                                      \
+    rn_u32x16 u;                                                                                      \
+    memcpy(&u, src + i, 64);                                                                          \
+    const rn_u32x16 rounded = RN_ROUND16_FLOAT_BITS(u);                                               \
+    memcpy(dst + i, &rounded, 64);                                                                    \
+  }                                                                                                   \
+  for (; i < n; i++) dst[i] = rn_bf16_value(rn_bf16_round(src[i]));
+
 // Pair rows, one after another.
 #define RN_PAIR_ROWS_BODY                                                                             \
   for (ptrdiff_t p = 0; p < (k + 1) / 2; p++) {                                                       \
@@ -54,26 +65,27 @@ typedef uint16_t rn_u16x16 __attribute__((ext_vector_type(16), aligned(2)));
     RN_PAIR_ROW((uint32_t *)dst + p * ldd, even, odd, n);                                             \
   }
 
+#define RN_PAIR_ROWS_PARAMS (const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd)
+#define RN_ROUND_FLOATS_PARAMS (const float *src, ptrdiff_t n, float *dst)
+#define RN_ROUND_ROW_PARAMS (const float *src, ptrdiff_t n, uint16_t *dst)
+
+// The three rounding entry points in one form (name_suffix), their bodies expanded where this is used,
+// so with the RN_ROUND16 defined there.
+#define RN_ROUNDING_FORMS(suffix, attr)                                                                \
+  attr static void rn_bf16_pair_rows_##suffix RN_PAIR_ROWS_PARAMS { RN_PAIR_ROWS_BODY }                \
+  attr static void rn_bf16_round_floats_##suffix RN_ROUND_FLOATS_PARAMS { RN_ROUND_FLOATS_BODY }       \
+  attr static void rn_bf16_round_row_##suffix RN_ROUND_ROW_PARAMS { RN_ROUND_ROW_BODY }
+
 #if defined(__x86_64__)
-__attribute__((target("avx512f,avx512bw"))) static void rn_bf16_pair_rows_avx512(
-    const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd) {
-  RN_PAIR_ROWS_BODY
-}
+RN_ROUNDING_FORMS(avx512, __attribute__((target("avx512f,avx512bw"))))
 // With AVX512_BF16: RN_ROUND16_NATIVE's one instruction (bf16_round.h) where RN_ROUND16 takes a dozen.
 #pragma push_macro("RN_ROUND16")
 #undef RN_ROUND16
 #define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void rn_bf16_pair_rows_avx512bf16(
-    const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd) {
-  RN_PAIR_ROWS_BODY
-}
+RN_ROUNDING_FORMS(avx512bf16, __attribute__((target("avx512f,avx512bw,avx512bf16"))))
 #pragma pop_macro("RN_ROUND16")
 #endif
-
-static void rn_bf16_pair_rows_portable(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst,
-                                       ptrdiff_t ldd) {
-  RN_PAIR_ROWS_BODY
-}
+RN_ROUNDING_FORMS(portable, )
 
 #if defined(__x86_64__)
 // `decide()`, asked once and kept in `slot` (-1 until then); threads may decide at once (they decide the
@@ -106,93 +118,27 @@ static int32_t rn_has_avx512(void) {
 #endif
 }
 
-void rn_bf16_pair_rows(const float *src, ptrdiff_t lds, ptrdiff_t k, ptrdiff_t n, void *dst, ptrdiff_t ldd) {
+// Calls the form of `name` the CPU runs best with `args`: AVX512_BF16's, else AVX-512's, else portable.
 #if defined(__x86_64__)
-  if (rn_bf16_native_supported()) {
-    rn_bf16_pair_rows_avx512bf16(src, lds, k, n, dst, ldd);
-    return;
-  }
-  if (rn_has_avx512()) {
-    rn_bf16_pair_rows_avx512(src, lds, k, n, dst, ldd);
-    return;
-  }
-#endif
-  rn_bf16_pair_rows_portable(src, lds, k, n, dst, ldd);
-}
-
-// The rounded values kept as float32 (bf16's 16 bits above 16 zero bits), 16 at a time, then the rest.
-#define RN_ROUND_FLOATS_BODY                                                                          \
-  ptrdiff_t i = 0;                                                                                    \
-  for (; i + 16 <= n; i += 16) {                                                                      \
-    rn_u32x16 u;                                                                                      \
-    memcpy(&u, src + i, 64);                                                                          \
-    const rn_u32x16 rounded = RN_ROUND16_FLOAT_BITS(u);                                                    \
-    memcpy(dst + i, &rounded, 64);                                                                    \
-  }                                                                                                   \
-  for (; i < n; i++) dst[i] = rn_bf16_value(rn_bf16_round(src[i]));
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f,avx512bw"))) static void rn_bf16_round_floats_avx512(const float *src, ptrdiff_t n,
-                                                                                    float *dst) {
-  RN_ROUND_FLOATS_BODY
-}
-// With AVX512_BF16: RN_ROUND16_NATIVE (bf16_round.h).
-#pragma push_macro("RN_ROUND16")
-#undef RN_ROUND16
-#define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void rn_bf16_round_floats_avx512bf16(
-    const float *src, ptrdiff_t n, float *dst) {
-  RN_ROUND_FLOATS_BODY
-}
-#pragma pop_macro("RN_ROUND16")
+#define RN_ROUNDING_DISPATCH(name, args) \
+  do {                                   \
+    if (rn_bf16_native_supported()) {    \
+      name##_avx512bf16 args;            \
+      return;                            \
+    }                                    \
+    if (rn_has_avx512()) {               \
+      name##_avx512 args;                \
+      return;                            \
+    }                                    \
+    name##_portable args;                \
+  } while (0)
+#else
+#define RN_ROUNDING_DISPATCH(name, args) name##_portable args
 #endif
 
-static void rn_bf16_round_floats_portable(const float *src, ptrdiff_t n, float *dst) { RN_ROUND_FLOATS_BODY }
-
-void rn_bf16_round_floats(const float *src, ptrdiff_t n, float *dst) {
-#if defined(__x86_64__)
-  if (rn_bf16_native_supported()) {
-    rn_bf16_round_floats_avx512bf16(src, n, dst);
-    return;
-  }
-  if (rn_has_avx512()) {
-    rn_bf16_round_floats_avx512(src, n, dst);
-    return;
-  }
-#endif
-  rn_bf16_round_floats_portable(src, n, dst);
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f,avx512bw"))) static void rn_bf16_round_row_avx512(const float *src, ptrdiff_t n,
-                                                                                 uint16_t *dst) {
-  RN_ROUND_ROW_BODY
-}
-#pragma push_macro("RN_ROUND16")
-#undef RN_ROUND16
-#define RN_ROUND16(u) RN_ROUND16_NATIVE(u)
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void rn_bf16_round_row_avx512bf16(
-    const float *src, ptrdiff_t n, uint16_t *dst) {
-  RN_ROUND_ROW_BODY
-}
-#pragma pop_macro("RN_ROUND16")
-#endif
-
-static void rn_bf16_round_row_portable(const float *src, ptrdiff_t n, uint16_t *dst) { RN_ROUND_ROW_BODY }
-
-void rn_bf16_round_row(const float *src, ptrdiff_t n, uint16_t *dst) {
-#if defined(__x86_64__)
-  if (rn_bf16_native_supported()) {
-    rn_bf16_round_row_avx512bf16(src, n, dst);
-    return;
-  }
-  if (rn_has_avx512()) {
-    rn_bf16_round_row_avx512(src, n, dst);
-    return;
-  }
-#endif
-  rn_bf16_round_row_portable(src, n, dst);
-}
+void rn_bf16_pair_rows RN_PAIR_ROWS_PARAMS { RN_ROUNDING_DISPATCH(rn_bf16_pair_rows, (src, lds, k, n, dst, ldd)); }
+void rn_bf16_round_floats RN_ROUND_FLOATS_PARAMS { RN_ROUNDING_DISPATCH(rn_bf16_round_floats, (src, n, dst)); }
+void rn_bf16_round_row RN_ROUND_ROW_PARAMS { RN_ROUNDING_DISPATCH(rn_bf16_round_row, (src, n, dst)); }
 
 int32_t rn_bf16_native_supported(void) {
 #if defined(__x86_64__)

@@ -18,18 +18,6 @@
 #define RN_W_CAT(a, b) RN_W_CAT_(a, b)
 #define RN_W(name) RN_W_CAT(name, RN_WSFX)
 
-// Stores lanes lo ..< hi (clamped to 0 ..< 16) of v, lane L to base[L].
-RN_WATTR static inline void RN_W(rn_store_range)(float *base, rn_w16 v, ptrdiff_t lo, ptrdiff_t hi) {
-  if (lo < 0) lo = 0;
-  if (hi > 16) hi = 16;
-  if (hi <= lo) return;
-  if (lo == 0 && hi == 16) {
-    *(rn_w16 *)base = v;
-    return;
-  }
-  RN_W(rn_store_mask)(base, v, RN_LANES(lo, hi));
-}
-
 // Columns x ..< x + n (n = 16 or 8) of an input row, as lanes of a mask: those inside 0 ..< width.
 static inline uint32_t RN_W(rn_column_mask)(ptrdiff_t x, ptrdiff_t n, ptrdiff_t width) {
   const ptrdiff_t lo = x < 0 ? -x : 0, hi = width - x < n ? width - x : n;
@@ -248,15 +236,26 @@ RN_WATTR static inline __attribute__((always_inline)) rn_w16 RN_W(rn_load_chunk)
     if (relu) v = (type)((itype)v & ~(v < 0));                                                     \
   } while (0)
 
-// rn_store_range with the epilogue: lanes lo ..< hi of v (plus the residual's same lanes), to base.
+// Lanes `mask` (a range of lanes, RN_LANES) of v with the epilogue — plus the residual's same lanes from
+// residual_base (when not NULL), then max(·, 0) keeping NaN (when relu) — lane L to base[L]; all 16 as one
+// whole store.
+RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_store_mask_epilogue)(
+    float *base, rn_w16 v, uint32_t mask, const float *residual_base, int relu) {
+  if (residual_base) v += RN_W(rn_load16)(residual_base, mask);
+  if (relu) v = (rn_w16)((rn_wi16)v & ~(v < 0));
+  if (mask == 0xFFFF)
+    *(rn_w16 *)base = v;
+  else
+    RN_W(rn_store_mask)(base, v, mask);
+}
+
+// rn_store_mask_epilogue of lanes lo ..< hi (clamped to 0 ..< 16).
 RN_WATTR static inline void RN_W(rn_store_range_epilogue)(float *base, rn_w16 v, ptrdiff_t lo, ptrdiff_t hi,
                                                           const float *residual_base, int relu) {
   if (lo < 0) lo = 0;
   if (hi > 16) hi = 16;
   if (hi <= lo) return;
-  if (residual_base) v += RN_W(rn_load16)(residual_base, RN_LANES(lo, hi));
-  if (relu) v = (rn_w16)((rn_wi16)v & ~(v < 0));
-  RN_W(rn_store_range)(base, v, lo, hi);
+  RN_W(rn_store_mask_epilogue)(base, v, RN_LANES(lo, hi), residual_base, relu);
 }
 
 RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_output_groups)(
@@ -350,15 +349,13 @@ RN_WATTR static inline __attribute__((always_inline)) void RN_W(rn_winograd_outp
         if (edge) {
           // Row r of the chunk's output rows (r < rows) from lanes `mask` of `value`, with the epilogue.
           float *row = plane + 2 * ty * width + 2 * tx;
-#define RN_STORE_ROW(r, offset, value, mask)                                                    \
-  do {                                                                                          \
-    if ((r) < rows) {                                                                           \
-      float *target_ = row + (r) * width + (offset);                                            \
-      rn_w16 v_ = (value);                                                                      \
-      if (residual) v_ += RN_W(rn_load16)(residual + (target_ - output), (mask));               \
-      if (relu) v_ = (rn_w16)((rn_wi16)v_ & ~(v_ < 0));                                         \
-      RN_W(rn_store_mask)(target_, v_, (mask));                                                 \
-    }                                                                                           \
+#define RN_STORE_ROW(r, offset, value, mask)                                                          \
+  do {                                                                                                \
+    if ((r) < rows) {                                                                                 \
+      float *target_ = row + (r) * width + (offset);                                                  \
+      RN_W(rn_store_mask_epilogue)(target_, (value), (mask), residual ? residual + (target_ - output) : NULL, \
+                                   relu);                                                             \
+    }                                                                                                 \
   } while (0)
 #define RN_LANES8(v, first)                                                                      \
   __builtin_shufflevector(v, v, first, first + 1, first + 2, first + 3, first + 4, first + 5, first + 6, \

@@ -9,7 +9,7 @@
 /// Byte alignment of every buffer the engine allocates (one cache line; a full AVX-512 vector).
 public let bufferAlignment = 64
 
-/// The size of a transparent huge page on x86-64 and arm64 Linux.
+/// The size of a transparent huge page on x86-64 Linux (and on arm64 with 4 KiB pages).
 let hugePageBytes = 2 << 20
 
 /// Allocates `count` floats aligned to ``bufferAlignment`` bytes, uninitialized.

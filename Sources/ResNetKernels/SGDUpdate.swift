@@ -13,30 +13,41 @@ public func sgdUpdate(
   let weights = SendablePointer(w)
   let gradients = SendablePointer(UnsafeMutablePointer(mutating: grad))
   let momentumBuffer = buffer.map(SendablePointer.init)
+  // The update of 16 elements (the momentum buffer's too, when there is one).
+  @inline(__always) func update(_ w: inout SIMD16<Float>, _ grad: SIMD16<Float>, _ b: inout SIMD16<Float>) {
+    var g = grad + weightDecay * w
+    if momentumBuffer != nil {
+      b = first ? g : momentum * b + (1 - dampening) * g
+      g = nesterov ? g + momentum * b : b
+    }
+    w = w - lr * g
+  }
   parallelRanges(count, work: 4 * count, threads: threads, pool: pool) { range in
     var i = range.lowerBound
     while i + 16 <= range.upperBound {
-      let w = UnsafeMutableRawPointer(weights.base + i)
-      var g = UnsafeRawPointer(gradients.base + i).loadUnaligned(as: SIMD16<Float>.self)
-      g = g + weightDecay * w.loadUnaligned(as: SIMD16<Float>.self)
-      if let momentumBuffer {
-        let b = UnsafeMutableRawPointer(momentumBuffer.base + i)
-        let updated = first ? g : momentum * b.loadUnaligned(as: SIMD16<Float>.self) + (1 - dampening) * g
-        b.storeBytes(of: updated, as: SIMD16<Float>.self)
-        g = nesterov ? g + momentum * updated : updated
-      }
-      w.storeBytes(of: w.loadUnaligned(as: SIMD16<Float>.self) - lr * g, as: SIMD16<Float>.self)
+      let (w, b) = (
+        UnsafeMutableRawPointer(weights.base + i), momentumBuffer.map { UnsafeMutableRawPointer($0.base + i) }
+      )
+      var (weight, buffer) = (
+        w.loadUnaligned(as: SIMD16<Float>.self), b?.loadUnaligned(as: SIMD16<Float>.self) ?? .zero
+      )
+      update(&weight, UnsafeRawPointer(gradients.base + i).loadUnaligned(as: SIMD16<Float>.self), &buffer)
+      w.storeBytes(of: weight, as: SIMD16<Float>.self)
+      b?.storeBytes(of: buffer, as: SIMD16<Float>.self)
       i += 16
     }
-    while i < range.upperBound {
-      var g = gradients.base[i] + weightDecay * weights.base[i]
-      if let momentumBuffer {
-        let updated = first ? g : momentum * momentumBuffer.base[i] + (1 - dampening) * g
-        momentumBuffer.base[i] = updated
-        g = nesterov ? g + momentum * updated : updated
-      }
-      weights.base[i] -= lr * g
-      i += 1
+    // The last few elements in a vector padded with zeros.
+    let n = range.upperBound - i
+    guard n > 0 else { return }
+    var (weight, grad, buffer) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+    for l in 0..<n {
+      (weight[l], grad[l]) = (weights.base[i + l], gradients.base[i + l])
+      if let momentumBuffer { buffer[l] = momentumBuffer.base[i + l] }
+    }
+    update(&weight, grad, &buffer)
+    for l in 0..<n {
+      weights.base[i + l] = weight[l]
+      if let momentumBuffer { momentumBuffer.base[i + l] = buffer[l] }
     }
   }
 }
