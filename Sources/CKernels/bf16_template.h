@@ -92,6 +92,15 @@ static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_body)(
   RN_BVEC acc[8][2];  // m x nv live accumulators: the m x (nv * 16) tile of C
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_BVEC)0.0f;
+#if RN_BNATIVE
+  // The lines the store will read or write (the tile's rows of C or of the epilogue's output, and its
+  // residual), fetched while the products are summed: they are often in memory, not in cache.
+  for (int r = 0; r < m; r++)
+    for (int v = 0; v < nv; v++) {
+      __builtin_prefetch((e ? e->out + r * e->ldo : c + r * ldc) + v * 16, 1, 3);
+      if (e && e->residual && e->residual != e->out) __builtin_prefetch(e->residual + r * e->ldo + v * 16, 0, 3);
+    }
+#endif
   // A's rows in place (pairs adjacent) or a pair-row matrix read down its columns.
   if (a_cs == 1) RN_BNAME(_loop)(m, nv, pairs, a, a_rs, 1, b, b_rs, acc);
   else if (a_rs == 1) RN_BNAME(_loop)(m, nv, pairs, a, 1, a_cs, b, b_rs, acc);

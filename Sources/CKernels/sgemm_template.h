@@ -63,6 +63,19 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_VEC)0.0f;
 
+  // The lines the store will read or write (the tile's rows of C or of the epilogue's output, and
+  // its residual), fetched while the products are summed: they are often in memory, not in cache.
+  {
+    float *target = e ? e->out : c;
+    const ptrdiff_t ldt = e ? e->ldo : ldc;
+    for (int r = 0; r < m; r++)
+      for (int v = 0; v < nv; v++) {
+        __builtin_prefetch(target + r * ldt + v * RN_W, 1, 3);
+        if (e && e->residual && e->residual != e->out)
+          __builtin_prefetch(e->residual + r * ldt + v * RN_W, 0, 3);
+      }
+  }
+
   // Packed A (constant offsets), A in place (one base per row, indexed by k), or any strides; with
   // or without prefetching.
   const int packed = a_rs == 1 && a_cs == RN_MR;
