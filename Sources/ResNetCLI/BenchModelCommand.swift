@@ -93,7 +93,7 @@ private func runModelBench(
     step = {
       net.zeroGradients()
       _ = loss.forward(logits: net.forward(x, training: true), labels: labels)
-      net.backward(loss.backward())
+      net.backwardParameters(loss.backward())
       sgd.step(learningRate: 0.1)
     }
   } else if graph {

@@ -56,6 +56,35 @@ struct TrainingStepTests {
     #expect(one != (try Self.train(steps: 2, precision: precision).weights))  // the steps do change the weights
   }
 
+  @Test(
+    "backwardParameters gives backward's parameter gradients, bit for bit, without the input's",
+    arguments: Precision.allCases)
+  func parametersOnly(_ precision: Precision) throws {
+    // A 3×3 stride-1 stem on 3 channels: its input gradient would take the implicit path.
+    let config = NetworkConfiguration(
+      stem: .cifar, block: .basic, layers: [1, 1], widths: [8, 16], inChannels: 3, numClasses: 5, inputHeight: 10,
+      inputWidth: 10)
+    func gradients(_ backward: (Network, Tensor) -> Void) throws -> [(String, [Float])] {
+      let net = try Network(configuration: config, seed: 5)
+      net.precision = precision
+      let x = Tensor(shape: [4, 3, 10, 10], randomNormalSeed: 6)
+      let loss = SoftmaxCrossEntropy()
+      net.zeroGradients()
+      _ = loss.forward(logits: net.forward(x, training: true), labels: [0, 4, 2, 1])
+      backward(net, loss.backward())
+      return net.namedParameters().map { ($0.name, $0.parameter.gradient.scalars) }
+    }
+    let full = try gradients { net, g in net.backward(g) }
+    let parameters = try gradients { net, g in net.backwardParameters(g) }
+    #expect(full.map(\.0) == parameters.map(\.0))
+    for ((name, a), (_, b)) in zip(full, parameters) {
+      #expect(a.elementsEqual(b) { $0.bitPattern == $1.bitPattern }, "\(name)")
+    }
+    // The stem's weight gradient is there (not left at zero).
+    let stem = try #require(parameters.first { $0.0 == "conv1.weight" })
+    #expect(stem.1.contains { $0 != 0 })
+  }
+
   @Test("one bf16 step's gradients: within bf16's error of float32's, and not the same")
   func bf16NearFloat32() throws {
     // Without a max pool (its choices flip under any perturbation) and with batch 8.

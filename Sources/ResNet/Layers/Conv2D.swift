@@ -48,14 +48,27 @@ public final class Conv2D: Layer {
 
   public func backward(_ dy: Tensor) -> Tensor {
     guard let x = input else { preconditionFailure("Conv2D.backward without a training-mode forward") }
+    let dx = reuse(&gradInput, shape: x.shape)
+    backpropagate(dy, gradInput: dx)
+    return dx
+  }
+
+  /// The parameters' gradients of a backward pass (added to, as ``backward(_:)`` adds them) without the
+  /// gradient with respect to the input: for a first layer, whose input is the data. The same bits as
+  /// ``backward(_:)``'s.
+  public func backwardParameters(_ dy: Tensor) {
+    backpropagate(dy, gradInput: nil)
+  }
+
+  /// The backward pass from `dy`, into `gradInput` (`N × C × H × W`) when given.
+  private func backpropagate(_ dy: Tensor, gradInput dx: Tensor?) {
+    guard let x = input else { preconditionFailure("Conv2D.backward without a training-mode forward") }
     let g = checkedGeometry(x)
     precondition(dy.shape == [x.shape[0], outChannels, g.outputHeight, g.outputWidth], "Conv2D: gradient shape")
-    let dx = reuse(&gradInput, shape: x.shape)
     convolutionBackward(
       input: x.pointer, geometry: g, batch: x.shape[0], weight: weight.value.pointer, outputChannels: outChannels,
       gradOutput: dy.pointer, gradWeight: weight.gradient.pointer, gradBias: bias?.gradient.pointer,
-      gradInput: dx.pointer, workspace: workspace, precision: precision)
-    return dx
+      gradInput: dx?.pointer, workspace: workspace, precision: precision)
   }
 
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {

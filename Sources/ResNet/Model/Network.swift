@@ -149,6 +149,19 @@ public final class Network: Module {
   /// with respect to the input of the first part that is not frozen: the pass stops there).
   @discardableResult
   public func backward(_ gradLogits: Tensor) -> Tensor {
+    backpropagate(gradLogits, toInput: true)!
+  }
+
+  /// ``backward(_:)`` for a training step: every parameter's gradient, the same bits, but not the
+  /// gradient with respect to the input batch, which no step reads — the stem convolution computes its
+  /// weight's gradient alone.
+  public func backwardParameters(_ gradLogits: Tensor) {
+    _ = backpropagate(gradLogits, toInput: false)
+  }
+
+  /// The backward pass; returns ``backward(_:)``'s gradient, except nil for the input batch's when not
+  /// `toInput`.
+  private func backpropagate(_ gradLogits: Tensor, toInput: Bool) -> Tensor? {
     var g = fc.backward(gradLogits)
     if frozen == .backbone { return g }
     g = pool.backward(g)
@@ -161,6 +174,10 @@ public final class Network: Module {
     if frozen != .none { return g }
     if let maxPool { g = maxPool.backward(g) }
     if let bn1 { g = bn1.backward(g) }
+    guard toInput else {
+      conv1.backwardParameters(g)
+      return nil
+    }
     return conv1.backward(g)
   }
 

@@ -208,7 +208,7 @@ public final class Trainer {
         for hook in hooks { try hook.batchDidForward(self, &step, epoch: epoch, step: totals.steps) }
         guard step.loss.isFinite else { throw divergence(step.loss, epoch: epoch, step: totals.steps + 1) }
         for hook in hooks { hook.stepWillBackward(self, epoch: epoch, step: totals.steps) }
-        network.backward(loss.backward(meanOver: step.global ? step.weight : nil))
+        network.backwardParameters(loss.backward(meanOver: step.global ? step.weight : nil))
         for hook in hooks { hook.stepDidBackward(self, epoch: epoch, step: totals.steps) }
         rate = schedule.rate(atStep: progress.step)
         optimizer.step(learningRate: rate)
