@@ -5,6 +5,8 @@
 // Tiles are up to 8 rows by one or two vectors of 16 float32 columns; the table
 // rn_bf16_<prefix>_table[8][2] holds them. See rn_bf16_ukernel_fn (CKernels.h) for the operands.
 
+#include "tile_store.h"
+
 #define RN_BCAT_(a, b) a##b
 #define RN_BCAT(a, b) RN_BCAT_(a, b)
 #define RN_BNAME(s) RN_BCAT(RN_BCAT(rn_bf16_, RN_BPREFIX), s)
@@ -93,13 +95,7 @@ static inline __attribute__((always_inline)) RN_BTARGET void RN_BNAME(_body)(
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_BVEC)0.0f;
 #if RN_BNATIVE
-  // The lines the store will read or write (the tile's rows of C or of the epilogue's output, and its
-  // residual), fetched while the products are summed: they are often in memory, not in cache.
-  for (int r = 0; r < m; r++)
-    for (int v = 0; v < nv; v++) {
-      __builtin_prefetch((e ? e->out + r * e->ldo : c + r * ldc) + v * 16, 1, 3);
-      if (e && e->residual && e->residual != e->out) __builtin_prefetch(e->residual + r * e->ldo + v * 16, 0, 3);
-    }
+  rn_prefetch_tile_store(c, ldc, m, nv * 16, e);
 #endif
   // A's rows in place (pairs adjacent) or a pair-row matrix read down its columns.
   if (a_cs == 1) RN_BNAME(_loop)(m, nv, pairs, a, a_rs, 1, b, b_rs, acc);

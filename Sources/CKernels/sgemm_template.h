@@ -8,6 +8,8 @@
 // and the table rn_<prefix>_table[RN_MR][RN_NV] of them. The m and nv are compile-time constants in
 // each variant, so the accumulators live in registers and edge tiles do only the work they need.
 
+#include "tile_store.h"
+
 #define RN_CAT_(a, b) a##b
 #define RN_CAT(a, b) RN_CAT_(a, b)
 #define RN_NAME(s) RN_CAT(RN_CAT(rn_, RN_PREFIX), s)
@@ -63,18 +65,7 @@ static inline __attribute__((always_inline)) RN_TARGET void RN_NAME(_body)(
   for (int r = 0; r < m; r++)
     for (int v = 0; v < nv; v++) acc[r][v] = (RN_VEC)0.0f;
 
-  // The lines the store will read or write (the tile's rows of C or of the epilogue's output, and
-  // its residual), fetched while the products are summed: they are often in memory, not in cache.
-  {
-    float *target = e ? e->out : c;
-    const ptrdiff_t ldt = e ? e->ldo : ldc;
-    for (int r = 0; r < m; r++)
-      for (int v = 0; v < nv; v++) {
-        __builtin_prefetch(target + r * ldt + v * RN_W, 1, 3);
-        if (e && e->residual && e->residual != e->out)
-          __builtin_prefetch(e->residual + r * ldt + v * RN_W, 0, 3);
-      }
-  }
+  rn_prefetch_tile_store(c, ldc, m, nv * RN_W, e);
 
   // Packed A (constant offsets), A in place (one base per row, indexed by k), or any strides; with
   // or without prefetching.

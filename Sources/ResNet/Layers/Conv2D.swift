@@ -47,28 +47,28 @@ public final class Conv2D: Layer {
   }
 
   public func backward(_ dy: Tensor) -> Tensor {
-    guard let x = input else { preconditionFailure("Conv2D.backward without a training-mode forward") }
-    let dx = reuse(&gradInput, shape: x.shape)
-    backpropagate(dy, gradInput: dx)
-    return dx
+    backpropagate(dy, toInput: true)!
   }
 
   /// The parameters' gradients of a backward pass (added to, as ``backward(_:)`` adds them) without the
   /// gradient with respect to the input: for a first layer, whose input is the data. The same bits as
   /// ``backward(_:)``'s.
   public func backwardParameters(_ dy: Tensor) {
-    backpropagate(dy, gradInput: nil)
+    _ = backpropagate(dy, toInput: false)
   }
 
-  /// The backward pass from `dy`, into `gradInput` (`N × C × H × W`) when given.
-  private func backpropagate(_ dy: Tensor, gradInput dx: Tensor?) {
+  /// The backward pass from `dy`; returns the gradient with respect to the input (`N × C × H × W`), or
+  /// nil without computing it when not `toInput`.
+  private func backpropagate(_ dy: Tensor, toInput: Bool) -> Tensor? {
     guard let x = input else { preconditionFailure("Conv2D.backward without a training-mode forward") }
     let g = checkedGeometry(x)
     precondition(dy.shape == [x.shape[0], outChannels, g.outputHeight, g.outputWidth], "Conv2D: gradient shape")
+    let dx = toInput ? reuse(&gradInput, shape: x.shape) : nil
     convolutionBackward(
       input: x.pointer, geometry: g, batch: x.shape[0], weight: weight.value.pointer, outputChannels: outChannels,
       gradOutput: dy.pointer, gradWeight: weight.gradient.pointer, gradBias: bias?.gradient.pointer,
       gradInput: dx?.pointer, workspace: workspace, precision: precision)
+    return dx
   }
 
   public func namedState(prefix: String) -> [(name: String, tensor: StateTensor)] {
